@@ -1,0 +1,1 @@
+"""The matching service: suggests companies to investors and investors to companies."""

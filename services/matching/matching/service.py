@@ -1,0 +1,68 @@
+"""Entrypoints of the matching service: the events it consumes, RPC for the gateway, and the
+outbox relay."""
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from matching.handlers import Matching
+from matching.store import MatchingStore
+from shared.errors import EXPECTED, Invalid
+from shared.inbox import Inbox
+from shared.messaging import on_events
+from shared.mongo import Store
+from shared.outbox import Outbox
+
+SERVICE = "matching"
+PARTY_KINDS = ("company", "investor")
+
+
+class MatchingService:
+    name = SERVICE
+
+    store: MatchingStore = Store(SERVICE, MatchingStore)
+    inbox: Inbox = Store(SERVICE, Inbox)
+    outbox = Outbox(SERVICE, ("parties", "suggestions", "interests"))
+
+    @property
+    def matching(self) -> Matching:
+        return Matching(self.store, self.outbox)
+
+    @on_events(SERVICE)
+    def handle_event(self, body: dict) -> None:
+        matching = self.matching
+        self.inbox.process(
+            body,
+            {
+                "registration.profile_changed": matching.profile_changed,
+                "registration.erased": matching.erased,
+            },
+        )
+
+    @rpc(expected_exceptions=EXPECTED)
+    def suggestions(self, kind: str, party_id: str, limit: int = 50) -> list[dict]:
+        if kind not in PARTY_KINDS:
+            raise Invalid("Suggestions exist for companies and investors only.")
+        return self.matching.suggestions(kind, party_id, max(1, min(int(limit), 200)))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def express_interest(self, investor_id: str, company_id: str) -> dict:
+        interest, created = self.matching.express_interest(investor_id, company_id)
+        return {**interest, "created": created}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def answer_interest(self, company_id: str, investor_id: str, accept: bool) -> dict:
+        return self.matching.answer_interest(company_id, investor_id, bool(accept))
+
+    @rpc
+    def stats(self) -> dict:
+        return {**self.store.counts(), "dead_letters": self.inbox.count_parked(),
+                "outbox_pending": self.outbox.pending()}
+
+    @rpc
+    def health(self) -> dict:
+        self.inbox.count_parked()
+        return {"service": SERVICE, "status": "ok"}
+
+    @timer(interval=1.0)
+    def relay_outbox(self) -> None:
+        self.outbox.sweep()

@@ -1,0 +1,137 @@
+"""The matching service's own database: its read model of parties, the suggestions, interests.
+
+Parties are built only from registration events; suggestions and interests are aggregates whose
+outboxes carry the events for the notification service.
+"""
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from matching.domain import Match, Profile
+from shared import clock
+from shared.aggregates import AggregateCollection
+
+COUNTERPART_FIELD = {"investor": "company_id", "company": "investor_id"}
+OWN_FIELD = {"investor": "investor_id", "company": "company_id"}
+
+
+class MatchingStore:
+    def __init__(self, database: Database) -> None:
+        self.parties = AggregateCollection(database["parties"])
+        self.suggestions = AggregateCollection(database["suggestions"])
+        self.interests = AggregateCollection(database["interests"])
+
+    def prepare(self) -> None:
+        for aggregates in (self.parties, self.suggestions, self.interests):
+            aggregates.ensure_indexes()
+        self.parties.collection.create_index([("status", ASCENDING), ("kind", ASCENDING)])
+        for field in ("investor_id", "company_id"):
+            self.suggestions.collection.create_index([(field, ASCENDING), ("score", DESCENDING)])
+            self.interests.collection.create_index([(field, ASCENDING)])
+
+    # parties
+
+    def party(self, party_id: str) -> dict | None:
+        return self.parties.get(party_id)
+
+    def put_party(self, current: dict | None, fields: dict, events: list[dict]) -> None:
+        """Insert or replace a party; raises on a concurrent write (the event is then retried)."""
+        if current is None:
+            self.parties.insert({"_id": fields["id"], **_without_id(fields)}, events)
+        else:
+            self.parties.save({**current, **_without_id(fields)}, events)
+
+    def active_profiles(self) -> list[Profile]:
+        cursor = self.parties.collection.find(
+            {"status": "active"}, {"kind": 1, "tags": 1, "stages": 1}
+        )
+        return [
+            Profile(doc["_id"], doc["kind"], tuple(doc["tags"]), tuple(doc["stages"]))
+            for doc in cursor
+        ]
+
+    def is_active(self, party_id: str, kind: str) -> bool:
+        query = {"_id": party_id, "kind": kind, "status": "active"}
+        return self.parties.collection.count_documents(query, limit=1) == 1
+
+    # suggestions
+
+    def suggestions_of(self, kind: str, party_id: str, limit: int = 0) -> list[dict]:
+        cursor = self.suggestions.collection.find(
+            {OWN_FIELD[kind]: party_id}, {"outbox": 0}
+        ).sort([("score", DESCENDING), ("_id", ASCENDING)])
+        return list(cursor.limit(limit) if limit else cursor)
+
+    def replace_suggestions(
+        self, kind: str, party_id: str, matches: list[Match], new_pair_events: dict[str, dict]
+    ) -> list[str]:
+        """Make the stored suggestions of a party equal ``matches``; returns the new pair ids.
+
+        A new pair is inserted together with the event that tells the counterpart about it.
+        """
+        existing = {doc["_id"]: doc for doc in self.suggestions_of(kind, party_id)}
+        now = clock.now_iso()
+        inserted = []
+        for match in matches:
+            fields = {"score": match.score, "reasons": match.reasons, "updated_at": now}
+            current = existing.pop(match.id, None)
+            if current is None:
+                document = {
+                    "_id": match.id,
+                    "investor_id": match.investor_id,
+                    "company_id": match.company_id,
+                    "created_at": now,
+                    **fields,
+                }
+                event = new_pair_events.get(match.id)
+                try:
+                    self.suggestions.insert(document, [event] if event else [])
+                    inserted.append(match.id)
+                except DuplicateKeyError:
+                    pass  # inserted by a concurrent or earlier attempt of the same change
+            elif (current["score"], current["reasons"]) != (match.score, match.reasons):
+                self.suggestions.collection.update_one({"_id": match.id}, {"$set": fields})
+        if existing:
+            self.suggestions.collection.delete_many({"_id": {"$in": list(existing)}})
+        return inserted
+
+    def remove_suggestions_of(self, kind: str, party_id: str) -> None:
+        self.suggestions.collection.delete_many({OWN_FIELD[kind]: party_id})
+
+    # interests
+
+    def interest(self, interest_id: str) -> dict | None:
+        return self.interests.get(interest_id)
+
+    def add_interest(self, document: dict, events: list[dict]) -> dict:
+        return self.interests.insert(document, events)
+
+    def save_interest(self, document: dict, events: list[dict]) -> dict:
+        return self.interests.save(document, events)
+
+    def interests_of(self, kind: str, party_id: str) -> dict[str, dict]:
+        cursor = self.interests.collection.find({OWN_FIELD[kind]: party_id}, {"outbox": 0})
+        return {doc["_id"]: doc for doc in cursor}
+
+    def forget_party(self, kind: str, party_id: str) -> None:
+        self.remove_suggestions_of(kind, party_id)
+        self.interests.collection.delete_many({OWN_FIELD[kind]: party_id})
+
+    def counts(self) -> dict:
+        parties = {
+            row["_id"]: row["count"]
+            for row in self.parties.collection.aggregate(
+                [{"$match": {"status": "active"}}, {"$group": {"_id": "$kind", "count": {"$sum": 1}}}]
+            )
+        }
+        return {
+            "active_companies": parties.get("company", 0),
+            "active_investors": parties.get("investor", 0),
+            "suggestions": self.suggestions.collection.count_documents({}),
+            "interests": self.interests.collection.count_documents({}),
+        }
+
+
+def _without_id(fields: dict) -> dict:
+    return {key: value for key, value in fields.items() if key != "id"}

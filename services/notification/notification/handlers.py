@@ -1,0 +1,146 @@
+"""What the notification service does for each event, and how a notification is delivered.
+Called by the thin entrypoints in ``service.py``."""
+
+import logging
+
+from shared import clock
+from shared.contracts.events import Event
+from shared.settings import Settings
+
+from notification import domain
+from notification.mailer import PermanentFailure, SmtpMailer, TransientFailure
+from notification.store import NotificationStore
+
+log = logging.getLogger(__name__)
+
+# how long to wait before looking again for a recipient whose contact has not arrived yet
+RECIPIENT_RECHECK_SECONDS = 2.0
+
+
+class Notifier:
+    def __init__(self, store: NotificationStore, mailer: SmtpMailer, settings: Settings) -> None:
+        self.store = store
+        self.mailer = mailer
+        self.retry_base_seconds = settings.smtp_retry_base_seconds
+        self.site = {
+            "base_url": settings.public_base_url,
+            "expo_name_ko": settings.default_expo_name_ko,
+            "expo_name_en": settings.default_expo_name_en,
+        }
+
+    # events
+
+    def registration_changed(self, event: Event) -> None:
+        """registration.created and .updated: keep the contact; confirm a new registration."""
+        payload = event.payload
+        self.store.put_contact(
+            payload["registration_id"],
+            payload["revision"],
+            {"kind": payload["kind"], "status": "active", **payload["contact"]},
+        )
+        self.notify(event)
+
+    def registration_cancelled(self, event: Event) -> None:
+        payload = event.payload
+        self.store.put_contact(payload["registration_id"], payload["revision"], {"status": "cancelled"})
+        self.notify(event)
+
+    def registration_erased(self, event: Event) -> None:
+        payload = event.payload
+        self.store.erase_recipient(payload["registration_id"], payload["revision"])
+
+    def notify(self, event: Event) -> None:
+        """Record the notifications ``event`` calls for, once each, and try to send them now."""
+        for planned in domain.plan(event):
+            if self.store.is_erased(planned.recipient_id):
+                continue
+            now = clock.now_iso()
+            self.store.add({
+                "_id": planned.id,
+                "recipient_id": planned.recipient_id,
+                "kind": planned.kind,
+                "event_id": event.event_id,
+                "data": planned.data,
+                "status": "queued",
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+                "due_at": now,
+            })
+            self.deliver(planned.id)
+
+    # delivery
+
+    def deliver_due(self, limit: int = 100) -> int:
+        delivered = 0
+        while delivered < limit and self.deliver():
+            delivered += 1
+        return delivered
+
+    def deliver(self, notification_id: str | None = None) -> bool:
+        """Send one due notification (the given one, or the oldest due); False if none was due."""
+        notification = self.store.claim(notification_id)
+        if notification is None:
+            return False
+        contact = self.store.contact(notification["recipient_id"])
+        if contact is None:
+            self._wait_for_recipient(notification)
+            return True
+        subject, body = domain.render(notification["kind"], notification["data"], contact, self.site)
+        attempts = notification["attempts"] + 1
+        try:
+            self.mailer.send(
+                to_name=contact["name"],
+                to_address=contact["email"],
+                subject=subject,
+                body=body,
+                message_id=domain.message_id(notification["_id"]),
+                language=contact["language"],
+            )
+        except PermanentFailure as error:
+            log.warning("notification refused by the mail relay", extra={"notification_id": notification["_id"]})
+            self.store.mark_failed(notification["_id"], attempts, str(error))
+        except TransientFailure as error:
+            if attempts >= domain.MAX_SEND_ATTEMPTS:
+                self.store.mark_failed(notification["_id"], attempts, str(error))
+            else:
+                delay = domain.retry_delay(attempts, self.retry_base_seconds)
+                self.store.mark_retry(notification["_id"], attempts, delay, str(error))
+            log.warning(
+                "notification not sent; will retry" if attempts < domain.MAX_SEND_ATTEMPTS
+                else "notification failed after its last attempt",
+                extra={"notification_id": notification["_id"], "attempt": attempts},
+            )
+        else:
+            self.store.mark_sent(notification["_id"], subject, body, attempts)
+        return True
+
+    def _wait_for_recipient(self, notification: dict) -> None:
+        waited = clock.parse_iso(clock.now_iso()) - clock.parse_iso(notification["created_at"])
+        if waited.total_seconds() > domain.RECIPIENT_WAIT_SECONDS:
+            self.store.mark_failed(notification["_id"], notification["attempts"], "recipient unknown")
+        else:
+            self.store.mark_retry(notification["_id"], notification["attempts"],
+                                  RECIPIENT_RECHECK_SECONDS, "waiting for the recipient's contact")
+
+    # reading
+
+    def inbox(self, recipient_id: str, limit: int) -> list[dict]:
+        contact = self.store.contact(recipient_id)
+        items = []
+        for document in self.store.of_recipient(recipient_id, limit):
+            subject, body = document.get("subject"), document.get("body")
+            if subject is None and contact is not None:
+                subject, body = domain.render(document["kind"], document["data"], contact, self.site)
+            items.append({
+                "id": document["_id"],
+                "kind": document["kind"],
+                "status": document["status"],
+                "attempts": document["attempts"],
+                "created_at": document["created_at"],
+                "sent_at": document.get("sent_at"),
+                "subject": subject,
+                "body": body,
+            })
+        return items
+

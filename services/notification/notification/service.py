@@ -1,0 +1,72 @@
+"""Entrypoints of the notification service: the events it consumes, RPC for the gateway, and
+the timer that sends what is due (retries after a mail relay failure)."""
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from notification.handlers import Notifier
+from notification.mailer import SmtpMailer
+from notification.store import NotificationStore
+from shared.inbox import Inbox
+from shared.messaging import on_events
+from shared.mongo import Store
+from shared.settings import Settings
+
+SERVICE = "notification"
+
+
+class Mailer(DependencyProvider):
+    def setup(self) -> None:
+        self.mailer = SmtpMailer(Settings.from_env())
+
+    def get_dependency(self, worker_ctx: object) -> SmtpMailer:
+        return self.mailer
+
+
+class NotificationService:
+    name = SERVICE
+
+    store: NotificationStore = Store(SERVICE, NotificationStore)
+    inbox: Inbox = Store(SERVICE, Inbox)
+    mailer: SmtpMailer = Mailer()
+
+    def __init__(self) -> None:
+        self.settings = Settings.from_env()
+
+    @property
+    def notifier(self) -> Notifier:
+        return Notifier(self.store, self.mailer, self.settings)
+
+    @on_events(SERVICE)
+    def handle_event(self, body: dict) -> None:
+        notifier = self.notifier
+        self.inbox.process(
+            body,
+            {
+                "registration.created": notifier.registration_changed,
+                "registration.updated": notifier.registration_changed,
+                "registration.cancelled": notifier.registration_cancelled,
+                "registration.erased": notifier.registration_erased,
+                "matching.suggested": notifier.notify,
+                "matching.interest_expressed": notifier.notify,
+                "matching.interest_answered": notifier.notify,
+            },
+        )
+
+    @rpc
+    def inbox_of(self, recipient_id: str, limit: int = 50) -> list[dict]:
+        return self.notifier.inbox(recipient_id, max(1, min(int(limit), 200)))
+
+    @rpc
+    def stats(self) -> dict:
+        return {"notifications": self.store.count_by_status(), "dead_letters": self.inbox.count_parked()}
+
+    @rpc
+    def health(self) -> dict:
+        self.inbox.count_parked()
+        return {"service": SERVICE, "status": "ok"}
+
+    @timer(interval=1.0)
+    def send_due(self) -> None:
+        self.notifier.deliver_due()

@@ -1,0 +1,107 @@
+"""The notification service's own database: contacts (built from registration events) and
+notifications with their delivery status."""
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from shared import clock
+
+# a notification being sent is leased; a crash mid-send makes it due again when the lease ends
+SEND_LEASE_SECONDS = 60
+
+
+class NotificationStore:
+    def __init__(self, database: Database) -> None:
+        self.contacts = database["contacts"]
+        self.notifications = database["notifications"]
+
+    def prepare(self) -> None:
+        self.notifications.create_index([("recipient_id", ASCENDING), ("created_at", DESCENDING)])
+        self.notifications.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
+
+    # contacts
+
+    def put_contact(self, registration_id: str, revision: int, fields: dict) -> bool:
+        """Store the contact at ``revision`` unless a newer one is stored; True if stored."""
+        try:
+            self.contacts.update_one(
+                {"_id": registration_id, "revision": {"$lt": revision}},
+                {"$set": {**fields, "revision": revision}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # the stored contact is as new or newer
+        return True
+
+    def contact(self, registration_id: str) -> dict | None:
+        document = self.contacts.find_one({"_id": registration_id})
+        if document is None or document.get("status") == "erased":
+            return None
+        return {**document, "registration_id": document["_id"]}
+
+    def is_erased(self, registration_id: str) -> bool:
+        document = self.contacts.find_one({"_id": registration_id}, {"status": 1})
+        return document is not None and document.get("status") == "erased"
+
+    def erase_recipient(self, registration_id: str, revision: int) -> None:
+        """Destroy the contact and every notification that named the person."""
+        self.contacts.replace_one(
+            {"_id": registration_id}, {"status": "erased", "revision": revision}, upsert=True
+        )
+        self.notifications.delete_many({"recipient_id": registration_id})
+
+    # notifications
+
+    def add(self, document: dict) -> bool:
+        """Record a notification; False if it is already recorded (the same event again)."""
+        try:
+            self.notifications.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def claim(self, notification_id: str | None = None) -> dict | None:
+        """Lease one due notification (or the given one, if due) for sending."""
+        now = clock.now_iso()
+        due = {"status": {"$in": ["queued", "sending"]}, "due_at": {"$lte": now}}
+        if notification_id is not None:
+            due["_id"] = notification_id
+        return self.notifications.find_one_and_update(
+            due,
+            {"$set": {"status": "sending", "due_at": clock.iso_after(SEND_LEASE_SECONDS)}},
+            sort=[("due_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def mark_sent(self, notification_id: str, subject: str, body: str, attempts: int) -> None:
+        now = clock.now_iso()
+        self.notifications.update_one(
+            {"_id": notification_id},
+            {"$set": {"status": "sent", "subject": subject, "body": body, "attempts": attempts,
+                      "sent_at": now, "updated_at": now, "last_error": None}},
+        )
+
+    def mark_retry(self, notification_id: str, attempts: int, delay: float, error: str) -> None:
+        self.notifications.update_one(
+            {"_id": notification_id},
+            {"$set": {"status": "queued", "attempts": attempts, "due_at": clock.iso_after(delay),
+                      "updated_at": clock.now_iso(), "last_error": error}},
+        )
+
+    def mark_failed(self, notification_id: str, attempts: int, error: str) -> None:
+        self.notifications.update_one(
+            {"_id": notification_id},
+            {"$set": {"status": "failed", "attempts": attempts, "updated_at": clock.now_iso(),
+                      "last_error": error}},
+        )
+
+    def of_recipient(self, recipient_id: str, limit: int) -> list[dict]:
+        cursor = self.notifications.find({"recipient_id": recipient_id})
+        return list(cursor.sort([("created_at", DESCENDING)]).limit(limit))
+
+    def count_by_status(self) -> dict[str, int]:
+        pipeline = [{"$group": {"_id": "$status", "count": {"$sum": 1}}}]
+        counts = {"queued": 0, "sending": 0, "sent": 0, "failed": 0}
+        counts.update({row["_id"]: row["count"] for row in self.notifications.aggregate(pipeline)})
+        return counts

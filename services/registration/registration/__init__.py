@@ -1,0 +1,1 @@
+"""The registration service: attendees, companies and investors register for an expo."""

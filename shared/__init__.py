@@ -1,0 +1,1 @@
+"""Code every service shares: configuration, store access, event contracts, outbox and inbox."""

@@ -1,0 +1,1 @@
+"""Contracts between processes: HTTP/RPC request schemas and event schemas (marshmallow)."""

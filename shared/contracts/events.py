@@ -1,0 +1,158 @@
+"""Event contracts: the envelope every event travels in, and a schema per type and version.
+
+Events carry ids and only the fields their consumers need. Accessibility needs never appear in
+any event; contact details appear only in the events the notification service consumes.
+An event is validated when it is made (``new_event``) and when it is received (``parse_event``).
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from shared import clock
+from shared.contracts.registration import KINDS, LANGUAGES
+
+# a fixed namespace so that ids derived from other ids are the same in every process
+_ID_NAMESPACE = uuid.UUID("6f1d8c2e-4b7a-5e0f-9a3c-2d8e7b1f0c45")
+
+
+def derived_id(*parts: str) -> str:
+    """A deterministic id, so a retried step produces the same event or record again."""
+    return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))
+
+
+class EnvelopeSchema(Schema):
+    event_id = fields.UUID(required=True)
+    type = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    version = fields.Integer(required=True, strict=True)
+    occurred_at = fields.String(required=True, validate=validate.Length(equal=27))
+    payload = fields.Dict(required=True)
+
+
+class ContactSchema(Schema):
+    name = fields.String(required=True)
+    email = fields.Email(required=True)
+    language = fields.String(required=True, validate=validate.OneOf(LANGUAGES))
+
+
+class RegistrationCreated(Schema):
+    registration_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    expo_id = fields.String(required=True)
+    revision = fields.Integer(required=True, strict=True)
+    contact = fields.Nested(ContactSchema, required=True)
+
+
+class RegistrationUpdated(RegistrationCreated):
+    pass
+
+
+class RegistrationCancelled(Schema):
+    registration_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    revision = fields.Integer(required=True, strict=True)
+
+
+class RegistrationErased(RegistrationCancelled):
+    pass
+
+
+class ProfileChanged(Schema):
+    """What matching needs of a company or an investor: tags and stages, no personal data."""
+
+    registration_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(("company", "investor")))
+    revision = fields.Integer(required=True, strict=True)
+    active = fields.Boolean(required=True)
+    tags = fields.List(fields.String(), required=True)
+    stages = fields.List(fields.String(), required=True)
+
+
+class Suggested(Schema):
+    recipient_id = fields.String(required=True)
+    recipient_kind = fields.String(required=True, validate=validate.OneOf(("company", "investor")))
+    counterpart_ids = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    best_score = fields.Float(required=True)
+
+
+class InterestExpressed(Schema):
+    interest_id = fields.String(required=True)
+    investor_id = fields.String(required=True)
+    company_id = fields.String(required=True)
+
+
+class InterestAnswered(InterestExpressed):
+    accepted = fields.Boolean(required=True)
+
+
+PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
+    ("registration.created", 1): RegistrationCreated,
+    ("registration.updated", 1): RegistrationUpdated,
+    ("registration.cancelled", 1): RegistrationCancelled,
+    ("registration.erased", 1): RegistrationErased,
+    ("registration.profile_changed", 1): ProfileChanged,
+    ("matching.suggested", 1): Suggested,
+    ("matching.interest_expressed", 1): InterestExpressed,
+    ("matching.interest_answered", 1): InterestAnswered,
+}
+
+
+class InvalidEvent(Exception):
+    """A message that does not satisfy its contract; it is parked, never retried for ever."""
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    type: str
+    version: int
+    occurred_at: str
+    payload: dict
+
+    def as_message(self) -> dict:
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "version": self.version,
+            "occurred_at": self.occurred_at,
+            "payload": self.payload,
+        }
+
+
+def new_event(event_type: str, payload: dict, *, event_id: str | None = None, version: int = 1) -> dict:
+    """A validated event envelope, ready to be put in an outbox."""
+    schema = PAYLOAD_SCHEMAS[(event_type, version)]()
+    errors = schema.validate(payload)
+    if errors:
+        raise InvalidEvent(f"{event_type} v{version}: {errors}")
+    return {
+        "event_id": event_id or str(uuid.uuid4()),
+        "type": event_type,
+        "version": version,
+        "occurred_at": clock.now_iso(),
+        "payload": payload,
+    }
+
+
+def parse_event(body: Any) -> Event:
+    """The event in a received message body; raises InvalidEvent if it breaks its contract."""
+    try:
+        envelope = EnvelopeSchema().load(body)
+    except ValidationError as error:
+        raise InvalidEvent(f"bad envelope: {error.messages}") from error
+    key = (envelope["type"], envelope["version"])
+    if key not in PAYLOAD_SCHEMAS:
+        raise InvalidEvent(f"unknown event type or version: {key[0]} v{key[1]}")
+    try:
+        payload = PAYLOAD_SCHEMAS[key]().load(envelope["payload"])
+    except ValidationError as error:
+        raise InvalidEvent(f"bad payload for {key[0]} v{key[1]}: {error.messages}") from error
+    return Event(
+        event_id=str(envelope["event_id"]),
+        type=envelope["type"],
+        version=envelope["version"],
+        occurred_at=envelope["occurred_at"],
+        payload=payload,
+    )

@@ -1,0 +1,158 @@
+"""What may be sent to create or change a registration, and what is answered.
+
+The gateway validates HTTP bodies with these schemas and publishes them in its OpenAPI document;
+the registration service validates its RPC input with the same schemas.
+"""
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from shared import taxonomy
+from shared.contracts.fields import Amount, Choice, Email, Flag, TagList, Text
+
+KINDS = ("attendee", "company", "investor")
+LANGUAGES = ("ko", "en")
+ATTENDEE_TYPES = (
+    "citizen",
+    "person_with_disability",
+    "senior",
+    "companion",
+    "student",
+    "public_official",
+    "company_staff",
+    "investor",
+    "press",
+    "other",
+)
+
+
+class ConsentsSchema(Schema):
+    privacy = Flag(
+        required=True,
+        validate=validate.Equal(True, error="Consent to the privacy notice is required."),
+        metadata={"description": "Consent to the collection and use of personal information."},
+    )
+    sensitive = Flag(
+        load_default=False,
+        metadata={"description": "Separate consent (PIPA Art. 23) to keep accessibility needs."},
+    )
+
+
+class AccessibilityNeedsSchema(Schema):
+    """Sensitive information: kept only with separate consent, encrypted, never sent elsewhere."""
+
+    wheelchair_access = Flag(load_default=False)
+    sign_language_interpreter = Flag(load_default=False)
+    live_captioning = Flag(load_default=False)
+    braille_or_large_print = Flag(load_default=False)
+    assistive_listening = Flag(load_default=False)
+    easy_read = Flag(load_default=False)
+    guide_dog = Flag(load_default=False)
+    companions = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=5))
+    other = Text(max_length=500, min_length=0, load_default="")
+
+
+class _RegistrationSchema(Schema):
+    name = Text(required=True, max_length=100)
+    email = Email(required=True)
+    language = Choice(LANGUAGES, load_default="ko")
+    expo_id = Text(max_length=64, metadata={"description": "Defaults to the current expo."})
+    consents = fields.Nested(ConsentsSchema, required=True)
+
+
+class AttendeeSchema(_RegistrationSchema):
+    attendee_type = Choice(ATTENDEE_TYPES, required=True)
+    interests = TagList(min_items=0, load_default=list)
+    accessibility_needs = fields.Nested(AccessibilityNeedsSchema, allow_none=True)
+
+    @validates_schema
+    def sensitive_data_needs_consent(self, data: dict, **kwargs: Any) -> None:
+        consents = data.get("consents") or {}
+        if data.get("accessibility_needs") and not consents.get("sensitive"):
+            raise ValidationError(
+                "Accessibility needs are kept only with consent to sensitive information "
+                '("consents": {"sensitive": true}).',
+                "accessibility_needs",
+            )
+
+
+class CompanySchema(_RegistrationSchema):
+    description = Text(required=True, max_length=2000)
+    tags = TagList(required=True)
+    stage = Choice(taxonomy.STAGES, required=True)
+    contact_name = Text(max_length=100)
+    business_number = fields.String(
+        validate=validate.Regexp(r"^\d{3}-?\d{2}-?\d{5}$", error="Use the form 123-45-67890."),
+        metadata={"description": "Korean business registration number (사업자등록번호)."},
+    )
+    website = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=300))
+
+
+class InvestorSchema(_RegistrationSchema):
+    organisation = Text(required=True, max_length=200)
+    interests = TagList(required=True)
+    stages = fields.List(
+        Choice(taxonomy.STAGES), required=True, validate=validate.Length(min=1, max=6)
+    )
+    investor_type = Choice(taxonomy.INVESTOR_TYPES)
+    ticket_min_krw = Amount()
+    ticket_max_krw = Amount()
+
+    @validates_schema
+    def ticket_range_is_ordered(self, data: dict, **kwargs: Any) -> None:
+        low, high = data.get("ticket_min_krw"), data.get("ticket_max_krw")
+        if low is not None and high is not None and low > high:
+            raise ValidationError("Must not be below ticket_min_krw.", "ticket_max_krw")
+
+
+REGISTRATION_SCHEMAS: dict[str, type[Schema]] = {
+    "attendee": AttendeeSchema,
+    "company": CompanySchema,
+    "investor": InvestorSchema,
+}
+# fields that may not be changed after registration
+IMMUTABLE_FIELDS = ("expo_id",)
+
+
+def load_registration(kind: str, data: Any, *, partial: bool = False) -> dict:
+    """Validate a new registration (or, with ``partial``, a change to one)."""
+    if partial:
+        return REGISTRATION_SCHEMAS[kind](partial=True, exclude=IMMUTABLE_FIELDS).load(data)
+    return REGISTRATION_SCHEMAS[kind]().load(data)
+
+
+class RegistrationOutSchema(Schema):
+    """A registration as its owner or an organiser sees it."""
+
+    id = fields.String()
+    kind = fields.String()
+    status = fields.String(metadata={"description": "active or cancelled"})
+    expo_id = fields.String()
+    revision = fields.Integer()
+    created_at = fields.String()
+    updated_at = fields.String()
+    name = fields.String()
+    email = fields.String()
+    language = fields.String()
+    consents = fields.Dict()
+    attendee_type = fields.String()
+    interests = fields.List(fields.String())
+    accessibility_needs = fields.Dict(allow_none=True)
+    organisation = fields.String()
+    description = fields.String()
+    tags = fields.List(fields.String())
+    stage = fields.String()
+    stages = fields.List(fields.String())
+    investor_type = fields.String()
+    ticket_min_krw = fields.Integer()
+    ticket_max_krw = fields.Integer()
+    contact_name = fields.String()
+    business_number = fields.String()
+    website = fields.String()
+
+
+class RegisteredSchema(RegistrationOutSchema):
+    manage_token = fields.String(
+        metadata={"description": "Shown once: keep it to view, change or cancel this registration."}
+    )

@@ -1,0 +1,137 @@
+"""Idempotent, bounded event handling: each event is handled once, retried a few times if its
+handler fails, and then parked as a dead letter for an organiser to inspect and replay.
+
+nameko on its own either drops a message whose handler raised, or requeues it for ever. The
+inbox keeps, per service, a record per event id:
+
+- a second delivery of an event already handled is acknowledged and ignored;
+- each delivery counts an attempt *before* the handler runs, so even a message that crashes the
+  process every time is counted, and parked once it has used its attempts;
+- a handler that raises is retried (the message is requeued after a short, growing pause) until
+  its attempts are used, then the message is parked;
+- a message that breaks its contract (bad JSON shape, unknown type or version) is parked at
+  once: retrying cannot mend it.
+
+Handlers must be idempotent in their own writes (deterministic ids, revision guards), because an
+event whose handler finished but whose record was not yet marked done is handled again.
+"""
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import eventlet
+from pymongo import DESCENDING, ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from shared import clock
+from shared.contracts.events import Event, InvalidEvent, parse_event
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0)
+
+Handler = Callable[[Event], None]
+
+
+class Inbox:
+    """The inbox and dead-letter records of one service, over its own database."""
+
+    def __init__(self, database: Database) -> None:
+        self.records = database["inbox"]
+        self.dead_letters = database["dead_letters"]
+
+    def prepare(self) -> None:
+        self.records.create_index("status")
+        self.dead_letters.create_index([("parked_at", DESCENDING)])
+
+    def process(self, body: Any, handlers: Mapping[str, Handler]) -> None:
+        """Handle one message body; raise only to have the message requeued for a retry."""
+        try:
+            event = parse_event(body)
+        except InvalidEvent as error:
+            self.park(_message_key(body), body, reason=str(error), attempts=1)
+            return
+        handler = handlers.get(event.type)
+        if handler is None:
+            self.park(event.event_id, body, reason=f"no handler for {event.type}", attempts=1)
+            return
+
+        attempt = self._begin(event)
+        if attempt is None:
+            log.info("duplicate event ignored", extra={"event_id": event.event_id})
+            return
+        if attempt > MAX_ATTEMPTS:
+            self.park(event.event_id, body, reason="attempts used up", attempts=attempt - 1)
+            return
+        try:
+            handler(event)
+        except Exception as error:
+            log.warning(
+                "handler failed",
+                extra={"event_id": event.event_id, "event_type": event.type, "attempt": attempt},
+                exc_info=True,
+            )
+            if attempt >= MAX_ATTEMPTS:
+                self.park(event.event_id, body, reason=_describe(error), attempts=attempt)
+                return
+            self.records.update_one({"_id": event.event_id}, {"$set": {"last_error": _describe(error)}})
+            eventlet.sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS)) - 1])
+            raise
+        self.records.update_one(
+            {"_id": event.event_id}, {"$set": {"status": "done", "done_at": clock.now_iso()}}
+        )
+
+    def _begin(self, event: Event) -> int | None:
+        """Count an attempt; None if the event was already handled or parked."""
+        try:
+            record = self.records.find_one_and_update(
+                {"_id": event.event_id, "status": "pending"},
+                {
+                    "$inc": {"attempts": 1},
+                    "$setOnInsert": {"type": event.type, "first_seen_at": clock.now_iso()},
+                },
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            return None  # a record exists and is not pending: done or parked
+        return record["attempts"]
+
+    def park(self, key: str, body: Any, *, reason: str, attempts: int) -> None:
+        log.error("event parked as a dead letter", extra={"event_id": key, "reason": reason[:500]})
+        self.dead_letters.update_one(
+            {"_id": key},
+            {
+                "$set": {
+                    "body": body if isinstance(body, dict) else {"raw": repr(body)[:65536]},
+                    "reason": reason[:2000],
+                    "attempts": attempts,
+                    "parked_at": clock.now_iso(),
+                    "status": "parked",
+                },
+                "$setOnInsert": {"replays": 0},
+            },
+            upsert=True,
+        )
+        self.records.update_one(
+            {"_id": key}, {"$set": {"status": "parked", "parked_at": clock.now_iso()}}, upsert=True
+        )
+
+    def count_parked(self) -> int:
+        return self.dead_letters.count_documents({"status": "parked"})
+
+
+def _message_key(body: Any) -> str:
+    if isinstance(body, dict) and isinstance(body.get("event_id"), str):
+        return body["event_id"][:100]
+    raw = json.dumps(body, sort_keys=True, default=repr).encode()
+    return "invalid-" + hashlib.sha256(raw).hexdigest()[:32]
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]

@@ -1,0 +1,95 @@
+"""The event topology on RabbitMQ, and how events are published and consumed.
+
+One durable topic exchange carries every event, routed by event type. Each subscribing service
+has one durable quorum queue, bound to exactly the event types it consumes (see SUBSCRIPTIONS).
+Both publishers and consumers declare the whole topology, so an event published before its
+subscriber ever started is kept in the subscriber's queue instead of being dropped.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from kombu import Exchange, Queue, binding
+from nameko.amqp.publish import Publisher, UndeliverableMessage
+from nameko.messaging import Consumer
+
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_EXCHANGE = Exchange("expo.events", type="topic", durable=True)
+
+SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "matching": (
+        "registration.profile_changed",
+        "registration.erased",
+    ),
+    "notification": (
+        "registration.created",
+        "registration.updated",
+        "registration.cancelled",
+        "registration.erased",
+        "matching.suggested",
+        "matching.interest_expressed",
+        "matching.interest_answered",
+    ),
+}
+
+
+def service_queue(service: str) -> Queue:
+    return Queue(
+        f"{service}.events",
+        bindings=[binding(EVENTS_EXCHANGE, routing_key=key) for key in SUBSCRIPTIONS[service]],
+        durable=True,
+        queue_arguments={"x-queue-type": "quorum"},
+    )
+
+
+def topology() -> list[Any]:
+    return [EVENTS_EXCHANGE, *(service_queue(service) for service in SUBSCRIPTIONS)]
+
+
+class EventPublisher:
+    """Publishes event envelopes with publisher confirms and ``mandatory``.
+
+    ``publish`` returns only once the broker has confirmed the message is routed to a queue and
+    persisted; otherwise it raises, and the event stays in its outbox to be tried again.
+    """
+
+    def __init__(self, amqp_uri: str) -> None:
+        self._publisher = Publisher(
+            amqp_uri,
+            use_confirms=True,
+            mandatory=True,
+            exchange=EVENTS_EXCHANGE,
+            declare=topology(),
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+        )
+
+    def publish(self, event: dict) -> None:
+        try:
+            self._publisher.publish(
+                event,
+                routing_key=event["type"],
+                message_id=event["event_id"],
+            )
+        except UndeliverableMessage as error:
+            raise RuntimeError(f"no queue is bound for {event['type']}") from error
+
+
+class EventConsumer(Consumer):
+    """Consumes the service's own event queue; failed messages are requeued, never dropped.
+
+    Whether a message is retried, ignored as a duplicate or parked as a dead letter is decided by
+    the service's inbox (``shared.inbox``), which the decorated method hands each message to.
+    """
+
+    def __init__(self, service: str, **options: Any) -> None:
+        super().__init__(queue=service_queue(service), requeue_on_error=True, **options)
+
+
+def on_events(service: str) -> Callable:
+    """Decorate the one method of ``service`` that receives every event it subscribes to."""
+    return EventConsumer.decorator(service)

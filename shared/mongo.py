@@ -1,0 +1,94 @@
+"""MongoDB access: one client per process, made after start-up and closed at stop.
+
+pymongo is not fork-safe and starts background threads, so the client is made when the first
+dependency provider of a running service sets up, never at import time, and shared by every
+provider of that process.
+"""
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from shared.settings import Settings
+
+
+def connect(uri: str) -> MongoClient:
+    return MongoClient(
+        uri,
+        serverSelectionTimeoutMS=5000,
+        connectTimeoutMS=3000,
+        socketTimeoutMS=15000,
+        appname="tech-companion-expo",
+    )
+
+
+class _ProcessClient:
+    """The process's MongoClient, counted so the last user closes it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._client: MongoClient | None = None
+        self._users = 0
+
+    def acquire(self) -> MongoClient:
+        with self._lock:
+            if self._client is None:
+                self._client = connect(Settings.from_env().mongo_uri)
+            self._users += 1
+            return self._client
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._client is not None:
+                self._client.close()
+                self._client = None
+
+
+_process_client = _ProcessClient()
+
+
+class MongoDependency(DependencyProvider):
+    """Base for providers that work on the service's own database."""
+
+    def __init__(self, database: str) -> None:
+        self.database_name = database
+        self._acquired = False
+
+    def setup(self) -> None:
+        self.database: Database = _process_client.acquire()[self.database_name]
+        self._acquired = True
+
+    def stop(self) -> None:
+        if self._acquired:
+            self._acquired = False
+            _process_client.release()
+
+    def kill(self) -> None:
+        self.stop()
+
+
+class Store(MongoDependency):
+    """Gives workers an adapter built over the service's own database.
+
+    ``adapter`` is called once with the database; its ``prepare()`` (indexes, reference data)
+    runs at start-up, so a service never serves before its unique indexes exist.
+    """
+
+    def __init__(self, database: str, adapter: Callable[[Database], Any]) -> None:
+        super().__init__(database)
+        self.adapter = adapter
+
+    def setup(self) -> None:
+        super().setup()
+        self.store = self.adapter(self.database)
+
+    def start(self) -> None:
+        self.store.prepare()
+
+    def get_dependency(self, worker_ctx: object) -> Any:
+        return self.store

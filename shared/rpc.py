@@ -1,0 +1,134 @@
+"""A small, fast RPC client speaking nameko's RPC protocol over kombu.
+
+nameko's standalone client costs about 10 ms a call; a plain kombu request-reply to the same
+service about 2 ms. This client keeps one connection, one channel and one exclusive reply queue
+and publishes each request with confirms and ``mandatory`` (an unknown service or method is
+refused at once instead of timing out). It is not thread-safe: use one per thread (see
+``thread_client``), created after fork, never in a gunicorn master.
+"""
+
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+
+from amqp.exceptions import ChannelError
+from kombu import Connection, Consumer, Exchange, Producer, Queue
+from kombu.exceptions import OperationalError
+from nameko.exceptions import deserialize
+
+RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)
+
+
+class ServiceUnavailable(Exception):
+    """The broker or the service cannot be reached now; the caller may try again later."""
+
+
+class RpcTimeout(ServiceUnavailable):
+    """The service did not answer in time."""
+
+
+class RpcClient:
+    def __init__(self, amqp_uri: str, timeout: float = 10.0) -> None:
+        self.amqp_uri = amqp_uri
+        self.timeout = timeout
+        self._connection: Connection | None = None
+        self._replies: dict[str, dict] = {}
+
+    def call(self, service: str, method: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Call ``service.method(*args, **kwargs)`` and return its result or raise its error."""
+        correlation_id = str(uuid.uuid4())
+        self._send(service, method, args, kwargs, correlation_id)
+        reply = self._wait(correlation_id, self.timeout if timeout is None else timeout)
+        if reply.get("error"):
+            raise deserialize(reply["error"])
+        return reply.get("result")
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:  # noqa: S110 - closing a broken connection may fail; it is gone anyway
+                pass
+        self._connection = None
+
+    def _send(self, service: str, method: str, args: tuple, kwargs: dict, correlation_id: str) -> None:
+        # a request that never reached the broker is safe to send again once, on a new connection
+        for attempt in (1, 2):
+            try:
+                self._ensure_connected()
+                self._producer.publish(
+                    {"args": list(args), "kwargs": kwargs},
+                    routing_key=f"{service}.{method}",
+                    reply_to=self._reply_key,
+                    correlation_id=correlation_id,
+                    mandatory=True,
+                    serializer="json",
+                    delivery_mode=1,
+                    retry=False,
+                )
+                return
+            except ChannelError as error:
+                self.close()
+                if "NO_ROUTE" in str(error):
+                    raise ServiceUnavailable(f"service {service!r} is not running") from error
+                if attempt == 2:
+                    raise ServiceUnavailable(str(error)) from error
+            except (OSError, OperationalError, ConnectionError) as error:
+                self.close()
+                if attempt == 2:
+                    raise ServiceUnavailable(f"message broker unreachable: {error}") from error
+
+    def _wait(self, correlation_id: str, timeout: float) -> dict:
+        connection = self._connection
+        deadline = time.monotonic() + timeout
+        try:
+            while correlation_id not in self._replies:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise RpcTimeout(f"no answer within {timeout:.1f} s")
+                try:
+                    connection.drain_events(timeout=remaining)
+                except socket.timeout:
+                    continue
+        except (OSError, OperationalError, ConnectionError) as error:
+            self.close()
+            raise ServiceUnavailable(f"lost the broker while waiting: {error}") from error
+        return self._replies.pop(correlation_id)
+
+    def _ensure_connected(self) -> None:
+        if self._connection is not None:
+            return
+        connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
+        connection.ensure_connection(max_retries=1)
+        channel = connection.channel()
+        self._reply_key = str(uuid.uuid4())
+        reply_queue = Queue(
+            f"rpc.reply-gateway-{self._reply_key}",
+            exchange=RPC_EXCHANGE,
+            routing_key=self._reply_key,
+            exclusive=True,
+            auto_delete=True,
+        )
+        self._consumer = Consumer(
+            channel, [reply_queue], callbacks=[self._on_reply], accept=["json"], no_ack=True
+        )
+        self._consumer.consume()
+        self._producer = Producer(channel, exchange=RPC_EXCHANGE)
+        self._replies.clear()
+        self._connection = connection
+
+    def _on_reply(self, body: dict, message: Any) -> None:
+        self._replies[message.properties.get("correlation_id")] = body
+
+
+_local = threading.local()
+
+
+def thread_client(amqp_uri: str, timeout: float) -> RpcClient:
+    """This thread's client, made on first use."""
+    client = getattr(_local, "client", None)
+    if client is None:
+        client = _local.client = RpcClient(amqp_uri, timeout)
+    return client

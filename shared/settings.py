@@ -1,0 +1,62 @@
+"""Configuration from environment variables, with defaults that suit a local run.
+
+Every process reads its settings here, once, at start-up; nameko's own keys (broker URI, worker
+counts) are also substituted from the same variables in each service's ``config.yaml``.
+"""
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+DEFAULT_AMQP_URI = "pyamqp://guest:guest@127.0.0.1:5672//"
+DEFAULT_MONGO_URI = "mongodb://127.0.0.1:27017/?directConnection=true"
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    amqp_uri: str
+    mongo_uri: str
+    organiser_token: str
+    sensitive_data_key: str
+    public_base_url: str
+    default_expo_id: str
+    default_expo_name_ko: str
+    default_expo_name_en: str
+    smtp_host: str
+    smtp_port: int
+    smtp_username: str
+    smtp_password: str
+    smtp_starttls: bool
+    mail_from: str
+    smtp_retry_base_seconds: float
+    rpc_timeout: float
+    log_level: str
+    log_format: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        get = environ.get
+        return cls(
+            amqp_uri=get("AMQP_URI", DEFAULT_AMQP_URI),
+            mongo_uri=get("MONGO_URI", DEFAULT_MONGO_URI),
+            organiser_token=get("ORGANISER_TOKEN", ""),
+            sensitive_data_key=get("SENSITIVE_DATA_KEY", ""),
+            public_base_url=get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+            default_expo_id=get("DEFAULT_EXPO_ID", "expo-2026"),
+            default_expo_name_ko=get("DEFAULT_EXPO_NAME_KO", "2026 기술동행 박람회"),
+            default_expo_name_en=get("DEFAULT_EXPO_NAME_EN", "Tech Companion Expo 2026"),
+            smtp_host=get("SMTP_HOST", "127.0.0.1"),
+            smtp_port=int(get("SMTP_PORT", "1025")),
+            smtp_username=get("SMTP_USERNAME", ""),
+            smtp_password=get("SMTP_PASSWORD", ""),
+            smtp_starttls=_flag(get("SMTP_STARTTLS", "false")),
+            mail_from=get("MAIL_FROM", "Tech Companion Expo <no-reply@expo.example.org>"),
+            smtp_retry_base_seconds=float(get("SMTP_RETRY_BASE_SECONDS", "5")),
+            rpc_timeout=float(get("RPC_TIMEOUT", "10")),
+            log_level=get("LOG_LEVEL", "INFO").upper(),
+            log_format=get("LOG_FORMAT", "json"),
+        )
