@@ -100,7 +100,8 @@ class Inbox:
             )
         except DuplicateKeyError:
             return None  # a record exists and is not pending: done or parked
-        return record["attempts"]
+        # MongoDB raises above in that case; the embedded store answers None instead
+        return record["attempts"] if record is not None else None
 
     def park(self, key: str, body: Any, *, reason: str, attempts: int) -> None:
         log.error("event parked as a dead letter", extra={"event_id": key, "reason": reason[:500]})

@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in vars(record).items():
-            if key in _STANDARD_ATTRS or key.startswith("_"):
+            if key in _STANDARD_ATTRS or key in entry or key.startswith("_"):
                 continue
             entry[key] = "[redacted]" if key in REDACTED_KEYS else value
         if record.exc_info:

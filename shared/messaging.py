@@ -14,8 +14,6 @@ from kombu import Exchange, Queue, binding
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.messaging import Consumer
 
-from shared.settings import Settings
-
 log = logging.getLogger(__name__)
 
 EVENTS_EXCHANGE = Exchange("expo.events", type="topic", durable=True)

@@ -7,7 +7,6 @@ refused at once instead of timing out). It is not thread-safe: use one per threa
 ``thread_client``), created after fork, never in a gunicorn master.
 """
 
-import socket
 import threading
 import time
 import uuid
@@ -90,7 +89,7 @@ class RpcClient:
                     raise RpcTimeout(f"no answer within {timeout:.1f} s")
                 try:
                     connection.drain_events(timeout=remaining)
-                except socket.timeout:
+                except TimeoutError:
                     continue
         except (OSError, OperationalError, ConnectionError) as error:
             self.close()

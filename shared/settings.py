@@ -5,8 +5,8 @@ counts) are also substituted from the same variables in each service's ``config.
 """
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 DEFAULT_AMQP_URI = "pyamqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_MONGO_URI = "mongodb://127.0.0.1:27017/?directConnection=true"

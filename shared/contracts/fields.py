@@ -82,9 +82,7 @@ class TagList(fields.List):
         min_items: int = 1,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            TagId(categories), validate=validate.Length(min=min_items, max=max_items), **kwargs
-        )
+        super().__init__(TagId(categories), validate=validate.Length(min=min_items, max=max_items), **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
         # the length is checked before each element is normalised, so a 10,000-element list

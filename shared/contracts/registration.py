@@ -92,9 +92,7 @@ class CompanySchema(_RegistrationSchema):
 class InvestorSchema(_RegistrationSchema):
     organisation = Text(required=True, max_length=200)
     interests = TagList(required=True)
-    stages = fields.List(
-        Choice(taxonomy.STAGES), required=True, validate=validate.Length(min=1, max=6)
-    )
+    stages = fields.List(Choice(taxonomy.STAGES), required=True, validate=validate.Length(min=1, max=6))
     investor_type = Choice(taxonomy.INVESTOR_TYPES)
     ticket_min_krw = Amount()
     ticket_max_krw = Amount()

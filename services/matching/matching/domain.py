@@ -66,8 +66,7 @@ def tag_weights(profiles: Iterable[Profile]) -> dict[str, float]:
         population += 1
         document_frequency.update(set(profile.tags))
     return {
-        tag: CATEGORY_WEIGHTS[taxonomy.category_of(tag)]
-        * (1 + math.log((1 + population) / (1 + count)))
+        tag: CATEGORY_WEIGHTS[taxonomy.category_of(tag)] * (1 + math.log((1 + population) / (1 + count)))
         for tag, count in document_frequency.items()
     }
 
@@ -92,9 +91,7 @@ def score(investor: Profile, company: Profile, weights: Mapping[str, float]) -> 
     return Match(investor.id, company.id, max(value, 0.1), reasons)
 
 
-def matches_for(
-    party: Profile, counterparts: Iterable[Profile], weights: Mapping[str, float]
-) -> list[Match]:
+def matches_for(party: Profile, counterparts: Iterable[Profile], weights: Mapping[str, float]) -> list[Match]:
     """Every match of ``party`` among ``counterparts``, best first."""
     found = []
     for other in counterparts:

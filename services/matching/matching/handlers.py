@@ -1,13 +1,12 @@
 """What the matching service does for each event and request, in terms of its store and
 domain. Called by the thin entrypoints in ``service.py``."""
 
+from matching import domain
+from matching.store import COUNTERPART_FIELD, COUNTERPART_KIND, MatchingStore
 from shared import clock
 from shared.contracts.events import Event, derived_id, new_event
 from shared.errors import Conflict, NotFound
 from shared.outbox import OutboxRelay
-
-from matching import domain
-from matching.store import COUNTERPART_FIELD, MatchingStore
 
 
 class Matching:
@@ -18,8 +17,11 @@ class Matching:
     def profile_changed(self, event: Event) -> None:
         """Bring the party and its suggestions up to the event's revision.
 
-        Replaying the same revision again (after a crash mid-way) finishes the work without
-        raising its notification twice; an older revision than the stored one is ignored.
+        The party is stored before its counterparts are read: of two parties changing at the
+        same moment, at least one then sees the other, so no pair is missed. Each side of a new
+        pair is told once: the counterpart by an event inserted with the pair, this party by one
+        event listing all its unannounced pairs. A retried event redoes the work idempotently;
+        an older revision than the stored one is ignored.
         """
         change = event.payload
         party_id, kind = change["registration_id"], change["kind"]
@@ -28,40 +30,41 @@ class Matching:
             current["status"] == "erased" or current["revision"] > change["revision"]
         ):
             return
-        first_time = current is None or current["revision"] < change["revision"]
-        fields = {
-            "id": party_id,
-            "kind": kind,
-            "revision": change["revision"],
-            "status": "active" if change["active"] else "inactive",
-            "tags": change["tags"],
-            "stages": change["stages"],
-        }
+        if current is None or current["revision"] < change["revision"]:
+            current = self.store.put_party(
+                current,
+                {
+                    "id": party_id,
+                    "kind": kind,
+                    "revision": change["revision"],
+                    "status": "active" if change["active"] else "inactive",
+                    "tags": change["tags"],
+                    "stages": change["stages"],
+                },
+            )
         if not change["active"]:
-            if first_time:
-                self.store.put_party(current, fields, [])
             self.store.remove_suggestions_of(kind, party_id)
             return
 
-        party = domain.Profile(party_id, kind, tuple(change["tags"]), tuple(change["stages"]))
-        profiles = [p for p in self.store.active_profiles() if p.id != party_id] + [party]
+        profiles = self.store.active_profiles()
+        party = next(p for p in profiles if p.id == party_id)
         weights = domain.tag_weights(profiles)
-        counterparts = [p for p in profiles if p.kind != kind]
-        matches = domain.matches_for(party, counterparts, weights)
-
-        known = {doc["_id"] for doc in self.store.suggestions_of(kind, party_id)}
-        new = [match for match in matches if match.id not in known]
-        own_events = []
-        if first_time and new:
-            own_events.append(_suggested(event, party_id, kind, new))
-        if first_time:
-            self.store.put_party(current, fields, own_events)
-        counterpart_kind = "company" if kind == "investor" else "investor"
-        pair_events = {
-            match.id: _suggested(event, match.counterpart_of(party_id), counterpart_kind, [match])
-            for match in new
-        }
-        inserted = self.store.replace_suggestions(kind, party_id, matches, pair_events)
+        matches = domain.matches_for(party, [p for p in profiles if p.kind != kind], weights)
+        counterpart_kind = COUNTERPART_KIND[kind]
+        inserted = self.store.replace_suggestions(
+            kind,
+            party_id,
+            matches,
+            lambda match: _suggested(
+                event, match.counterpart_of(party_id), counterpart_kind, [(party_id, match.score)]
+            ),
+        )
+        unannounced = self.store.unannounced(kind, party_id)
+        if unannounced:
+            counterpart_field = COUNTERPART_FIELD[kind]
+            pairs = [(doc[counterpart_field], doc["score"]) for doc in unannounced]
+            self.store.stage_party_event(current, _suggested(event, party_id, kind, pairs))
+            self.store.mark_announced(kind, [doc["_id"] for doc in unannounced])
         self.relay.flush("parties", party_id)
         for pair in inserted:
             self.relay.flush("suggestions", pair)
@@ -72,10 +75,16 @@ class Matching:
             return
         party_id = change["registration_id"]
         current = self.store.party(party_id)
-        tombstone = {"id": party_id, "kind": change["kind"], "revision": change["revision"],
-                     "status": "erased", "tags": [], "stages": []}
+        tombstone = {
+            "id": party_id,
+            "kind": change["kind"],
+            "revision": change["revision"],
+            "status": "erased",
+            "tags": [],
+            "stages": [],
+        }
         if current is None or current["status"] != "erased":
-            self.store.put_party(current, tombstone, [])
+            self.store.put_party(current, tombstone)
         self.store.forget_party(change["kind"], party_id)
 
     def suggestions(self, kind: str, party_id: str, limit: int) -> list[dict]:
@@ -84,13 +93,15 @@ class Matching:
         items = []
         for doc in self.store.suggestions_of(kind, party_id, limit):
             interest = interests.get(doc["_id"])
-            items.append({
-                counterpart_field: doc[counterpart_field],
-                "score": doc["score"],
-                "reasons": doc["reasons"],
-                "suggested_at": doc["created_at"],
-                "interest": interest["status"] if interest else None,
-            })
+            items.append(
+                {
+                    counterpart_field: doc[counterpart_field],
+                    "score": doc["score"],
+                    "reasons": doc["reasons"],
+                    "suggested_at": doc["created_at"],
+                    "interest": interest["status"] if interest else None,
+                }
+            )
         return items
 
     def express_interest(self, investor_id: str, company_id: str) -> tuple[dict, bool]:
@@ -143,15 +154,17 @@ class Matching:
         return _interest_view(stored)
 
 
-def _suggested(cause: Event, recipient_id: str, recipient_kind: str, matches: list) -> dict:
-    counterparts = [match.counterpart_of(recipient_id) for match in matches]
+def _suggested(
+    cause: Event, recipient_id: str, recipient_kind: str, counterparts: list[tuple[str, float]]
+) -> dict:
+    """The event telling ``recipient_id`` of new (counterpart id, score) suggestions."""
     return new_event(
         "matching.suggested",
         {
             "recipient_id": recipient_id,
             "recipient_kind": recipient_kind,
-            "counterpart_ids": counterparts,
-            "best_score": max(match.score for match in matches),
+            "counterpart_ids": [counterpart for counterpart, _ in counterparts],
+            "best_score": max(score for _, score in counterparts),
         },
         event_id=derived_id(cause.event_id, "suggested", recipient_id),
     )

@@ -55,8 +55,11 @@ class MatchingService:
 
     @rpc
     def stats(self) -> dict:
-        return {**self.store.counts(), "dead_letters": self.inbox.count_parked(),
-                "outbox_pending": self.outbox.pending()}
+        return {
+            **self.store.counts(),
+            "dead_letters": self.inbox.count_parked(),
+            "outbox_pending": self.outbox.pending(),
+        }
 
     @rpc
     def health(self) -> dict:

@@ -4,6 +4,8 @@ Parties are built only from registration events; suggestions and interests are a
 outboxes carry the events for the notification service.
 """
 
+from collections.abc import Callable
+
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -13,7 +15,11 @@ from shared import clock
 from shared.aggregates import AggregateCollection
 
 COUNTERPART_FIELD = {"investor": "company_id", "company": "investor_id"}
+COUNTERPART_KIND = {"investor": "company", "company": "investor"}
 OWN_FIELD = {"investor": "investor_id", "company": "company_id"}
+# whether each side of a pair has been told of it ("yes"/"no": the embedded store turns
+# booleans written by $set into integers)
+ANNOUNCED = {"investor": "announced_to_investor", "company": "announced_to_company"}
 
 
 class MatchingStore:
@@ -35,21 +41,15 @@ class MatchingStore:
     def party(self, party_id: str) -> dict | None:
         return self.parties.get(party_id)
 
-    def put_party(self, current: dict | None, fields: dict, events: list[dict]) -> None:
+    def put_party(self, current: dict | None, fields: dict) -> dict:
         """Insert or replace a party; raises on a concurrent write (the event is then retried)."""
         if current is None:
-            self.parties.insert({"_id": fields["id"], **_without_id(fields)}, events)
-        else:
-            self.parties.save({**current, **_without_id(fields)}, events)
+            return self.parties.insert({"_id": fields["id"], **_without_id(fields)})
+        return self.parties.save({**current, **_without_id(fields)})
 
     def active_profiles(self) -> list[Profile]:
-        cursor = self.parties.collection.find(
-            {"status": "active"}, {"kind": 1, "tags": 1, "stages": 1}
-        )
-        return [
-            Profile(doc["_id"], doc["kind"], tuple(doc["tags"]), tuple(doc["stages"]))
-            for doc in cursor
-        ]
+        cursor = self.parties.collection.find({"status": "active"}, {"kind": 1, "tags": 1, "stages": 1})
+        return [Profile(doc["_id"], doc["kind"], tuple(doc["tags"]), tuple(doc["stages"])) for doc in cursor]
 
     def is_active(self, party_id: str, kind: str) -> bool:
         query = {"_id": party_id, "kind": kind, "status": "active"}
@@ -58,17 +58,18 @@ class MatchingStore:
     # suggestions
 
     def suggestions_of(self, kind: str, party_id: str, limit: int = 0) -> list[dict]:
-        cursor = self.suggestions.collection.find(
-            {OWN_FIELD[kind]: party_id}, {"outbox": 0}
-        ).sort([("score", DESCENDING), ("_id", ASCENDING)])
+        cursor = self.suggestions.collection.find({OWN_FIELD[kind]: party_id}, {"outbox": 0}).sort(
+            [("score", DESCENDING), ("_id", ASCENDING)]
+        )
         return list(cursor.limit(limit) if limit else cursor)
 
     def replace_suggestions(
-        self, kind: str, party_id: str, matches: list[Match], new_pair_events: dict[str, dict]
+        self, kind: str, party_id: str, matches: list[Match], announce: Callable[[Match], dict]
     ) -> list[str]:
         """Make the stored suggestions of a party equal ``matches``; returns the new pair ids.
 
-        A new pair is inserted together with the event that tells the counterpart about it.
+        A new pair is inserted together with the event ``announce`` makes for the counterpart,
+        and marked as announced to the counterpart and not yet to this party.
         """
         existing = {doc["_id"]: doc for doc in self.suggestions_of(kind, party_id)}
         now = clock.now_iso()
@@ -82,19 +83,34 @@ class MatchingStore:
                     "investor_id": match.investor_id,
                     "company_id": match.company_id,
                     "created_at": now,
+                    ANNOUNCED[kind]: "no",
+                    ANNOUNCED[COUNTERPART_KIND[kind]]: "yes",
                     **fields,
                 }
-                event = new_pair_events.get(match.id)
                 try:
-                    self.suggestions.insert(document, [event] if event else [])
+                    self.suggestions.insert(document, [announce(match)])
                     inserted.append(match.id)
                 except DuplicateKeyError:
-                    pass  # inserted by a concurrent or earlier attempt of the same change
+                    pass  # inserted meanwhile by the counterpart's own change
             elif (current["score"], current["reasons"]) != (match.score, match.reasons):
                 self.suggestions.collection.update_one({"_id": match.id}, {"$set": fields})
         if existing:
             self.suggestions.collection.delete_many({"_id": {"$in": list(existing)}})
         return inserted
+
+    def unannounced(self, kind: str, party_id: str) -> list[dict]:
+        query = {OWN_FIELD[kind]: party_id, ANNOUNCED[kind]: "no"}
+        return list(self.suggestions.collection.find(query, {"outbox": 0}))
+
+    def mark_announced(self, kind: str, pair_ids: list[str]) -> None:
+        self.suggestions.collection.update_many(
+            {"_id": {"$in": pair_ids}}, {"$set": {ANNOUNCED[kind]: "yes"}}
+        )
+
+    def stage_party_event(self, party: dict, event: dict) -> None:
+        """Add ``event`` to the party's outbox, once (a retried change derives the same id)."""
+        if all(pending["event_id"] != event["event_id"] for pending in party.get("outbox", [])):
+            self.parties.save(party, [event])
 
     def remove_suggestions_of(self, kind: str, party_id: str) -> None:
         self.suggestions.collection.delete_many({OWN_FIELD[kind]: party_id})

@@ -33,23 +33,47 @@ def plan(event: Event) -> list[Planned]:
     """The notifications ``event`` calls for (none for events that only update contacts)."""
     payload = event.payload
     if event.type == "registration.created":
-        return [_planned(event, payload["registration_id"], "registration_confirmed",
-                         {"registrant_kind": payload["kind"]})]
+        return [
+            _planned(
+                event,
+                payload["registration_id"],
+                "registration_confirmed",
+                {"registrant_kind": payload["kind"]},
+            )
+        ]
     if event.type == "registration.cancelled":
-        return [_planned(event, payload["registration_id"], "registration_cancelled",
-                         {"registrant_kind": payload["kind"]})]
+        return [
+            _planned(
+                event,
+                payload["registration_id"],
+                "registration_cancelled",
+                {"registrant_kind": payload["kind"]},
+            )
+        ]
     if event.type == "matching.suggested":
-        return [_planned(event, payload["recipient_id"], "suggestions_new", {
-            "recipient_kind": payload["recipient_kind"],
-            "count": len(payload["counterpart_ids"]),
-            "best_score": payload["best_score"],
-        })]
+        return [
+            _planned(
+                event,
+                payload["recipient_id"],
+                "suggestions_new",
+                {
+                    "recipient_kind": payload["recipient_kind"],
+                    "count": len(payload["counterpart_ids"]),
+                    "best_score": payload["best_score"],
+                },
+            )
+        ]
     if event.type == "matching.interest_expressed":
-        return [_planned(event, payload["company_id"], "interest_received",
-                         {"recipient_kind": "company"})]
+        return [_planned(event, payload["company_id"], "interest_received", {"recipient_kind": "company"})]
     if event.type == "matching.interest_answered":
-        return [_planned(event, payload["investor_id"], "interest_answered",
-                         {"recipient_kind": "investor", "accepted": payload["accepted"]})]
+        return [
+            _planned(
+                event,
+                payload["investor_id"],
+                "interest_answered",
+                {"recipient_kind": "investor", "accepted": payload["accepted"]},
+            )
+        ]
     return []
 
 

@@ -3,13 +3,12 @@ Called by the thin entrypoints in ``service.py``."""
 
 import logging
 
-from shared import clock
-from shared.contracts.events import Event
-from shared.settings import Settings
-
 from notification import domain
 from notification.mailer import PermanentFailure, SmtpMailer, TransientFailure
 from notification.store import NotificationStore
+from shared import clock
+from shared.contracts.events import Event
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +54,20 @@ class Notifier:
             if self.store.is_erased(planned.recipient_id):
                 continue
             now = clock.now_iso()
-            self.store.add({
-                "_id": planned.id,
-                "recipient_id": planned.recipient_id,
-                "kind": planned.kind,
-                "event_id": event.event_id,
-                "data": planned.data,
-                "status": "queued",
-                "attempts": 0,
-                "created_at": now,
-                "updated_at": now,
-                "due_at": now,
-            })
+            self.store.add(
+                {
+                    "_id": planned.id,
+                    "recipient_id": planned.recipient_id,
+                    "kind": planned.kind,
+                    "event_id": event.event_id,
+                    "data": planned.data,
+                    "status": "queued",
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                    "due_at": now,
+                }
+            )
             self.deliver(planned.id)
 
     # delivery
@@ -98,7 +99,9 @@ class Notifier:
                 language=contact["language"],
             )
         except PermanentFailure as error:
-            log.warning("notification refused by the mail relay", extra={"notification_id": notification["_id"]})
+            log.warning(
+                "notification refused by the mail relay", extra={"notification_id": notification["_id"]}
+            )
             self.store.mark_failed(notification["_id"], attempts, str(error))
         except TransientFailure as error:
             if attempts >= domain.MAX_SEND_ATTEMPTS:
@@ -107,7 +110,8 @@ class Notifier:
                 delay = domain.retry_delay(attempts, self.retry_base_seconds)
                 self.store.mark_retry(notification["_id"], attempts, delay, str(error))
             log.warning(
-                "notification not sent; will retry" if attempts < domain.MAX_SEND_ATTEMPTS
+                "notification not sent; will retry"
+                if attempts < domain.MAX_SEND_ATTEMPTS
                 else "notification failed after its last attempt",
                 extra={"notification_id": notification["_id"], "attempt": attempts},
             )
@@ -120,8 +124,12 @@ class Notifier:
         if waited.total_seconds() > domain.RECIPIENT_WAIT_SECONDS:
             self.store.mark_failed(notification["_id"], notification["attempts"], "recipient unknown")
         else:
-            self.store.mark_retry(notification["_id"], notification["attempts"],
-                                  RECIPIENT_RECHECK_SECONDS, "waiting for the recipient's contact")
+            self.store.mark_retry(
+                notification["_id"],
+                notification["attempts"],
+                RECIPIENT_RECHECK_SECONDS,
+                "waiting for the recipient's contact",
+            )
 
     # reading
 
@@ -132,15 +140,16 @@ class Notifier:
             subject, body = document.get("subject"), document.get("body")
             if subject is None and contact is not None:
                 subject, body = domain.render(document["kind"], document["data"], contact, self.site)
-            items.append({
-                "id": document["_id"],
-                "kind": document["kind"],
-                "status": document["status"],
-                "attempts": document["attempts"],
-                "created_at": document["created_at"],
-                "sent_at": document.get("sent_at"),
-                "subject": subject,
-                "body": body,
-            })
+            items.append(
+                {
+                    "id": document["_id"],
+                    "kind": document["kind"],
+                    "status": document["status"],
+                    "attempts": document["attempts"],
+                    "created_at": document["created_at"],
+                    "sent_at": document.get("sent_at"),
+                    "subject": subject,
+                    "body": body,
+                }
+            )
         return items
-

@@ -19,8 +19,9 @@ class SmtpMailer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def send(self, *, to_name: str, to_address: str, subject: str, body: str,
-             message_id: str, language: str) -> None:
+    def send(
+        self, *, to_name: str, to_address: str, subject: str, body: str, message_id: str, language: str
+    ) -> None:
         message = EmailMessage()
         message["From"] = self.settings.mail_from
         message["To"] = formataddr((to_name, to_address))

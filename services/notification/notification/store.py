@@ -78,22 +78,44 @@ class NotificationStore:
         now = clock.now_iso()
         self.notifications.update_one(
             {"_id": notification_id},
-            {"$set": {"status": "sent", "subject": subject, "body": body, "attempts": attempts,
-                      "sent_at": now, "updated_at": now, "last_error": None}},
+            {
+                "$set": {
+                    "status": "sent",
+                    "subject": subject,
+                    "body": body,
+                    "attempts": attempts,
+                    "sent_at": now,
+                    "updated_at": now,
+                    "last_error": None,
+                }
+            },
         )
 
     def mark_retry(self, notification_id: str, attempts: int, delay: float, error: str) -> None:
         self.notifications.update_one(
             {"_id": notification_id},
-            {"$set": {"status": "queued", "attempts": attempts, "due_at": clock.iso_after(delay),
-                      "updated_at": clock.now_iso(), "last_error": error}},
+            {
+                "$set": {
+                    "status": "queued",
+                    "attempts": attempts,
+                    "due_at": clock.iso_after(delay),
+                    "updated_at": clock.now_iso(),
+                    "last_error": error,
+                }
+            },
         )
 
     def mark_failed(self, notification_id: str, attempts: int, error: str) -> None:
         self.notifications.update_one(
             {"_id": notification_id},
-            {"$set": {"status": "failed", "attempts": attempts, "updated_at": clock.now_iso(),
-                      "last_error": error}},
+            {
+                "$set": {
+                    "status": "failed",
+                    "attempts": attempts,
+                    "updated_at": clock.now_iso(),
+                    "last_error": error,
+                }
+            },
         )
 
     def of_recipient(self, recipient_id: str, limit: int) -> list[dict]:

@@ -99,9 +99,7 @@ def cancel(document: dict, now: str) -> tuple[dict, list[dict]]:
 
 def erase(document: dict, now: str) -> tuple[dict, list[dict]]:
     """Destroy every personal field; a tombstone keeps only the id, kind and expo."""
-    tombstone = {
-        key: document[key] for key in ("_id", "_v", "kind", "expo_id", "created_at", "outbox")
-    }
+    tombstone = {key: document[key] for key in ("_id", "_v", "kind", "expo_id", "created_at", "outbox")}
     tombstone.update(status="erased", revision=document["revision"] + 1, erased_at=now)
     return tombstone, [_lifecycle_event("registration.erased", tombstone)]
 

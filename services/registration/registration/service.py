@@ -99,9 +99,10 @@ class RegistrationService:
 
     @rpc
     def stats(self) -> dict:
-        registrations = {kind: {"active": 0, "cancelled": 0, "erased": 0} for kind in KINDS}
-        for row in self.store.count_by_kind_and_status():
-            registrations[row["_id"]["kind"]][row["_id"]["status"]] = row["count"]
+        registrations = {
+            kind: {status: self.store.count(kind, status) for status in ("active", "cancelled", "erased")}
+            for kind in KINDS
+        }
         needs: Counter = Counter()
         for need in self.store.active_accessibility_needs():
             needs.update(key for key, value in need.items() if value and key != "other")
@@ -134,8 +135,10 @@ class RegistrationService:
                 raise NotFound(f"No {kind} registration {registration_id}.")
             return document
         token = caller.get("token")
-        if exists and isinstance(token, str) and hmac.compare_digest(
-            document.get("token_hash", ""), domain.hash_token(token)
+        if (
+            exists
+            and isinstance(token, str)
+            and hmac.compare_digest(document.get("token_hash", ""), domain.hash_token(token))
         ):
             return document
         # the same answer whether or not the registration exists: no existence oracle

@@ -68,9 +68,8 @@ class RegistrationStore:
     def public_profiles(self, ids: list[str]) -> list[dict]:
         return list(self.registrations.collection.find({"_id": {"$in": ids}, "status": "active"}))
 
-    def count_by_kind_and_status(self) -> list[dict]:
-        pipeline = [{"$group": {"_id": {"kind": "$kind", "status": "$status"}, "count": {"$sum": 1}}}]
-        return list(self.registrations.collection.aggregate(pipeline))
+    def count(self, kind: str, status: str) -> int:
+        return self.registrations.collection.count_documents({"kind": kind, "status": status})
 
     def active_accessibility_needs(self) -> list[dict]:
         cursor = self.registrations.collection.find(
@@ -94,6 +93,4 @@ class RegistrationStore:
 
 
 def _conflict(document: dict) -> Conflict:
-    return Conflict(
-        f"A {document['kind']} registration with this e-mail already exists for this expo."
-    )
+    return Conflict(f"A {document['kind']} registration with this e-mail already exists for this expo.")

@@ -1,0 +1,328 @@
+"""Run the whole platform on this machine, as ``make run`` does, and keep it running.
+
+Checks the broker (starting a local RabbitMQ if it is installed but stopped), starts the embedded
+MongoDB wire-protocol store unless MONGO_URI is set, a local mail sink unless SMTP_HOST is set,
+the three services and the gateway; prints where to open it; restarts any process that dies, as
+a process supervisor would; and stops everything it started on Ctrl-C or SIGTERM.
+
+Each process writes its log to ``var/log/<name>.log``. Settings come from the environment
+(see the README's configuration table); ``--scale matching=2`` runs more instances of a service.
+"""
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from kombu import Connection
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("registration", "matching", "notification")
+RESTART_BACKOFF_MAX = 30.0
+STOP_GRACE_SECONDS = 20.0
+
+
+@dataclass
+class Process:
+    name: str
+    command: list[str]
+    log_path: Path
+    ready_port: int | None = None
+    popen: subprocess.Popen | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self, env: dict[str, str]) -> None:
+        log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            self.command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the runner, which stops children in order
+        )
+        log.close()
+        self.started_at = time.monotonic()
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+
+    def wait_stopped(self, deadline: float) -> None:
+        if self.popen is None:
+            return
+        try:
+            self.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+
+
+class Runner:
+    def __init__(self, env: dict[str, str], processes: list[Process]) -> None:
+        self.env = env
+        self.processes = processes
+        self.stopping = False
+
+    def run(self, gateway_url: str, banner: str) -> int:
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGTERM, self._request_stop)
+        try:
+            for process in self.processes:
+                process.start(self.env)
+                if process.ready_port:
+                    _wait_for_port(process.ready_port, 30, process)
+            if _wait_ready(gateway_url, 90, lambda: self.stopping):
+                print(banner, flush=True)
+            elif not self.stopping:
+                print(
+                    f"The platform is not ready yet; see the logs in {self.env['VAR_DIR']}/log/", flush=True
+                )
+            while not self.stopping:
+                self._supervise()
+                time.sleep(0.5)
+        finally:
+            self._stop_all()
+        return 0
+
+    def _supervise(self) -> None:
+        now = time.monotonic()
+        for process in self.processes:
+            code = process.popen.poll() if process.popen else None
+            if code is None and process.popen is not None:
+                continue
+            if process.popen is not None:
+                # a process that ran a while before dying gets a fresh backoff
+                if now - process.started_at > 60:
+                    process.restarts = 0
+                delay = min(RESTART_BACKOFF_MAX, 2.0**process.restarts)
+                process.next_start = now + delay
+                process.restarts += 1
+                process.popen = None
+                print(f"{process.name} exited with {code}; restarting in {delay:.0f} s", flush=True)
+            elif now >= process.next_start:
+                process.start(self.env)
+
+    def _stop_all(self) -> None:
+        print("stopping ...", flush=True)
+        # the gateway first, the store last: in-flight requests finish against live services
+        for process in reversed(self.processes):
+            process.stop()
+            process.wait_stopped(time.monotonic() + STOP_GRACE_SECONDS)
+        print("stopped", flush=True)
+
+    def _request_stop(self, *_: object) -> None:
+        self.stopping = True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Run the Tech Companion Expo platform locally.")
+    parser.add_argument(
+        "--scale",
+        action="append",
+        default=[],
+        metavar="SERVICE=N",
+        help="run N instances of a service, e.g. --scale matching=2",
+    )
+    arguments = parser.parse_args()
+    scale = _parse_scale(arguments.scale)
+
+    var = Path(os.environ.get("VAR_DIR", ROOT / "var")).resolve()
+    (var / "log").mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("VAR_DIR", str(var))
+    env.setdefault("LOG_FORMAT", "text")
+    env.setdefault(
+        "ORGANISER_TOKEN", _kept_secret(var / "organiser-token", lambda: secrets.token_urlsafe(24))
+    )
+    env.setdefault(
+        "SENSITIVE_DATA_KEY", _kept_secret(var / "sensitive-data.key", lambda: Fernet.generate_key().decode())
+    )
+    gateway_bind = env.setdefault("GATEWAY_BIND", "127.0.0.1:8000")
+    gateway_url = "http://" + gateway_bind.replace("0.0.0.0", "127.0.0.1")  # noqa: S104 - a URL, not a bind
+    env.setdefault("PUBLIC_BASE_URL", gateway_url)
+    env["PYTHONUNBUFFERED"] = "1"
+
+    amqp_uri = env.setdefault("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672//")
+    if not _broker_reachable(amqp_uri):
+        print(
+            f"RabbitMQ is not reachable at {_without_password(amqp_uri)}.\n"
+            "Start it (for example: rabbitmq-server -detached) or set AMQP_URI, then try again.",
+            file=sys.stderr,
+        )
+        return 1
+
+    processes: list[Process] = []
+    store_note = f"MONGO_URI={_without_password(env.get('MONGO_URI', ''))} (external)"
+    if "MONGO_URI" not in os.environ:
+        port = int(env.get("MONGO_PORT", "27017"))
+        if _port_open(port):
+            print(
+                f"Port {port} is taken; set MONGO_PORT to a free port or MONGO_URI to your MongoDB.",
+                file=sys.stderr,
+            )
+            return 1
+        store = shutil.which("nx-27017", path=str(ROOT / ".venv-store" / "bin")) or "nx-27017"
+        (var / "mongo").mkdir(exist_ok=True)
+        env["MONGO_URI"] = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        # its own pid file: nx-27017 refuses to start while another instance's file exists
+        processes.append(
+            Process(
+                "store",
+                [
+                    store,
+                    "--data-dir",
+                    str(var / "mongo"),
+                    "--host",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "--pid-file",
+                    str(var / "mongo/nx.pid"),
+                ],
+                var / "log/store.log",
+                port,
+            )
+        )
+        store_note = f"embedded (nx-27017) on 127.0.0.1:{port}, data in {var / 'mongo'}"
+
+    mail_note = f"SMTP relay {env.get('SMTP_HOST')}:{env.get('SMTP_PORT', '25')}"
+    if "SMTP_HOST" not in os.environ:
+        smtp_port = int(env.setdefault("SMTP_PORT", "1025"))
+        env["SMTP_HOST"] = "127.0.0.1"
+        processes.append(
+            Process(
+                "mailsink",
+                [
+                    sys.executable,
+                    "-m",
+                    "deploy.local.mailsink",
+                    "--port",
+                    str(smtp_port),
+                    "--dir",
+                    str(var / "mail"),
+                ],
+                var / "log/mailsink.log",
+                smtp_port,
+            )
+        )
+        mail_note = f"local mail sink on 127.0.0.1:{smtp_port}; messages kept in {var / 'mail'}"
+
+    nameko = str(Path(sys.executable).with_name("nameko"))
+    for service in SERVICES:
+        for instance in range(1, scale.get(service, 1) + 1):
+            name = service if instance == 1 else f"{service}-{instance}"
+            processes.append(
+                Process(
+                    name,
+                    [nameko, "run", "--config", f"services/{service}/config.yaml", f"{service}.service"],
+                    var / f"log/{name}.log",
+                )
+            )
+    processes.append(
+        Process(
+            "gateway",
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "--config",
+                "services/gateway/gunicorn.conf.py",
+                "gateway.app:create_app()",
+            ],
+            var / "log/gateway.log",
+        )
+    )
+
+    banner = "\n".join(
+        [
+            "",
+            "Tech Companion Expo is running.",
+            f"  Web:            {gateway_url}/",
+            f"  API docs:       {gateway_url}/api/docs   (OpenAPI: {gateway_url}/api/openapi.json)",
+            f"  Readiness:      {gateway_url}/readyz",
+            f"  Organiser token: {env['ORGANISER_TOKEN']}",
+            f"  Store:          {store_note}",
+            f"  Mail:           {mail_note}",
+            f"  Logs:           {var / 'log'}",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+    )
+    return Runner(env, processes).run(gateway_url, banner)
+
+
+def _parse_scale(values: list[str]) -> dict[str, int]:
+    scale = {}
+    for value in values:
+        service, _, count = value.partition("=")
+        if service not in SERVICES or not count.isdigit() or int(count) < 1:
+            raise SystemExit(f"--scale takes SERVICE=N with SERVICE one of {', '.join(SERVICES)}")
+        scale[service] = int(count)
+    return scale
+
+
+def _kept_secret(path: Path, make: object) -> str:
+    """A secret generated once and kept under var/, so restarts keep tokens and keys valid."""
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _broker_reachable(amqp_uri: str) -> bool:
+    try:
+        with Connection(amqp_uri, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+        return True
+    except Exception:
+        return False
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_for_port(port: int, seconds: float, process: Process) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _port_open(port):
+            return
+        if process.popen and process.popen.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise SystemExit(f"{process.name} did not start listening on port {port}; see {process.log_path}")
+
+
+def _wait_ready(url: str, seconds: float, stopping: object) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not stopping():
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=3) as response:  # noqa: S310 - our own URL
+                if response.status == 200:
+                    return True
+        except Exception:  # noqa: S110 - not ready yet
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def _without_password(uri: str) -> str:
+    scheme, sep, rest = uri.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}{credentials.split(':')[0]}:***@{host}" if at else uri
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The HTTP front door: the REST API (with its OpenAPI document), probes and web pages."""

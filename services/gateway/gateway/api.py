@@ -1,0 +1,164 @@
+"""The REST API, version 1. Each route validates its input, checks who is calling, and asks the
+service that owns the data."""
+
+from flask_smorest import Blueprint, abort
+
+from gateway import upstream
+from gateway.auth import caller, registrant_id, require_organiser, require_party
+from gateway.schemas import (
+    CompanyMatchesSchema,
+    DeleteQuerySchema,
+    ErasedSchema,
+    InterestAnswerSchema,
+    InterestSchema,
+    InvestorMatchesSchema,
+    NotificationsQuerySchema,
+    NotificationsSchema,
+    SummarySchema,
+    TaxonomySchema,
+)
+from shared import taxonomy
+from shared.contracts.registration import (
+    REGISTRATION_SCHEMAS,
+    RegisteredSchema,
+    RegistrationOutSchema,
+)
+
+api = Blueprint("api", __name__, url_prefix="/api/v1", description="Tech Companion Expo API")
+
+BEARER = [{"bearerAuth": []}]
+COLLECTIONS = {"attendees": "attendee", "companies": "company", "investors": "investor"}
+
+
+def _registration_routes(collection: str, kind: str) -> None:
+    """POST, GET, PATCH and DELETE for one kind of registration."""
+    schema = REGISTRATION_SCHEMAS[kind]
+    partial_schema = schema(partial=True, exclude=("expo_id",))
+
+    @api.route(f"/{collection}", methods=["POST"], endpoint=f"register_{kind}")
+    @api.arguments(schema, description=f"A new {kind} registration.")
+    @api.response(201, RegisteredSchema)
+    @api.alt_response(409, description="Already registered with this e-mail for this expo.")
+    def register(data: dict) -> dict:
+        return upstream.call("registration", "create", kind, data)
+
+    @api.route(f"/{collection}/<string:registration_id>", methods=["GET"], endpoint=f"get_{kind}")
+    @api.response(200, RegistrationOutSchema)
+    @api.doc(security=BEARER)
+    def read(registration_id: str) -> dict:
+        return upstream.call("registration", "get", kind, registration_id, caller().as_rpc())
+
+    @api.route(f"/{collection}/<string:registration_id>", methods=["PATCH"], endpoint=f"change_{kind}")
+    @api.arguments(partial_schema, description="Only the fields to change.")
+    @api.response(200, RegistrationOutSchema)
+    @api.doc(security=BEARER)
+    def change(changes: dict, registration_id: str) -> dict:
+        who = caller()
+        return upstream.call("registration", "update", kind, registration_id, changes, who.as_rpc())
+
+    @api.route(f"/{collection}/<string:registration_id>", methods=["DELETE"], endpoint=f"cancel_{kind}")
+    @api.arguments(DeleteQuerySchema, location="query")
+    @api.response(200, RegistrationOutSchema, description="Cancelled (or, with erase=true, erased).")
+    @api.alt_response(200, schema=ErasedSchema, description="Erased", success=True)
+    @api.doc(security=BEARER)
+    def cancel(query: dict, registration_id: str) -> dict:
+        who = caller()
+        method = "erase" if query["erase"] else "cancel"
+        return upstream.call("registration", method, kind, registration_id, who.as_rpc())
+
+
+for _collection, _kind in COLLECTIONS.items():
+    _registration_routes(_collection, _kind)
+
+
+@api.route("/investors/<string:investor_id>/matches", methods=["GET"])
+@api.response(200, CompanyMatchesSchema)
+@api.doc(security=BEARER)
+def investor_matches(investor_id: str) -> dict:
+    """Companies suggested to the investor, best first, each with its reasons."""
+    require_party("investor", investor_id)
+    return {"items": _with_profiles(investor_id, "investor", "company")}
+
+
+@api.route("/companies/<string:company_id>/matches", methods=["GET"])
+@api.response(200, InvestorMatchesSchema)
+@api.doc(security=BEARER)
+def company_matches(company_id: str) -> dict:
+    """Investors suggested to the company, best first, each with its reasons."""
+    require_party("company", company_id)
+    return {"items": _with_profiles(company_id, "company", "investor")}
+
+
+@api.route("/investors/<string:investor_id>/matches/<string:company_id>/interest", methods=["POST"])
+@api.response(201, InterestSchema, description="Interest recorded; the company is told.")
+@api.alt_response(200, schema=InterestSchema, description="Already recorded.", success=True)
+@api.doc(security=BEARER)
+def express_interest(investor_id: str, company_id: str) -> tuple[dict, int]:
+    require_party("investor", investor_id)
+    interest = upstream.call("matching", "express_interest", investor_id, company_id)
+    return interest, 201 if interest.pop("created") else 200
+
+
+@api.route("/companies/<string:company_id>/matches/<string:investor_id>/response", methods=["POST"])
+@api.arguments(InterestAnswerSchema)
+@api.response(200, InterestSchema)
+@api.doc(security=BEARER)
+def answer_interest(answer: dict, company_id: str, investor_id: str) -> dict:
+    require_party("company", company_id)
+    return upstream.call("matching", "answer_interest", company_id, investor_id, answer["accept"])
+
+
+@api.route("/notifications", methods=["GET"])
+@api.arguments(NotificationsQuerySchema, location="query")
+@api.response(200, NotificationsSchema)
+@api.doc(security=BEARER)
+def notifications(query: dict) -> dict:
+    """The caller's own notifications, newest first (organisers: anyone's, by recipient_id)."""
+    recipient = registrant_id() or query.get("recipient_id")
+    if recipient is None:
+        abort(
+            422,
+            message="Organisers must name a recipient_id.",
+            errors={"query": {"recipient_id": ["Missing data for required field."]}},
+        )
+    return {"items": upstream.call("notification", "inbox_of", recipient, query["limit"])}
+
+
+@api.route("/tags", methods=["GET"])
+@api.response(200, TaxonomySchema)
+def tags() -> dict:
+    """The tag taxonomy, with Korean and English labels and accepted synonyms."""
+    return taxonomy.as_document()
+
+
+@api.route("/organiser/summary", methods=["GET"])
+@api.response(200, SummarySchema)
+@api.doc(security=BEARER)
+def organiser_summary() -> dict:
+    """Live counts for the organisers' dashboard."""
+    require_organiser()
+    registration = upstream.call("registration", "stats")
+    matching = upstream.call("matching", "stats")
+    notification = upstream.call("notification", "stats")
+    return {
+        "registrations": registration["registrations"],
+        "accessibility_needs": registration["accessibility_needs"],
+        "notifications": notification["notifications"],
+        "dead_letters": {"matching": matching["dead_letters"], "notification": notification["dead_letters"]},
+        "outbox_pending": {
+            "registration": registration["outbox_pending"],
+            "matching": matching["outbox_pending"],
+        },
+        "matching": {
+            key: matching[key] for key in ("active_companies", "active_investors", "suggestions", "interests")
+        },
+    }
+
+
+def _with_profiles(party_id: str, kind: str, counterpart_kind: str) -> list[dict]:
+    items = upstream.call("matching", "suggestions", kind, party_id)
+    id_field = f"{counterpart_kind}_id"
+    profiles = upstream.call("registration", "public_profiles", [item[id_field] for item in items])
+    return [
+        {**item, counterpart_kind: profiles[item[id_field]]} for item in items if item[id_field] in profiles
+    ]

@@ -1,0 +1,105 @@
+"""The gateway's WSGI application, served by gunicorn: ``gateway.app:create_app()``."""
+
+import json
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_smorest import Api, abort
+from kombu import Connection
+from werkzeug.exceptions import HTTPException
+
+from gateway import upstream
+from gateway.api import api
+from shared import logs, taxonomy
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+SERVICES = ("registration", "matching", "notification")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    logs.configure("gateway", settings.log_level, settings.log_format)
+    app = Flask(__name__)
+    app.config.update(
+        SETTINGS=settings,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        JSON_SORT_KEYS=False,
+        API_TITLE="Tech Companion Expo",
+        API_VERSION="1.0.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Registration, matching and notifications for Seoul's "
+                "Tech Companion Network and Expo (기술동행 네트워크 · 박람회)."
+            },
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        },
+    )
+    app.json.ensure_ascii = False
+    rest = Api(app)
+    rest.register_blueprint(api)
+    _add_input_guards(app)
+    _add_probes(app, settings)
+    _add_pages(app)
+    return app
+
+
+def _add_input_guards(app: Flask) -> None:
+    @app.before_request
+    def require_json_bodies() -> None:
+        if request.method in ("POST", "PATCH", "PUT") and request.path.startswith("/api/"):
+            if request.content_length and not request.is_json:
+                abort(415, message="Send the body as application/json.")
+            if request.is_json:
+                raw = request.get_data(cache=True)
+                try:
+                    raw.decode("utf-8")
+                    json.loads(raw or b"null")
+                except (UnicodeDecodeError, ValueError):
+                    abort(400, message="The body is not valid JSON (UTF-8).")
+
+
+def _add_probes(app: Flask, settings: Settings) -> None:
+    @app.get("/healthz")
+    def healthz() -> tuple:
+        return jsonify(status="ok"), 200
+
+    @app.get("/readyz")
+    def readyz() -> tuple:
+        checks = {"broker": _broker_ready(settings.amqp_uri)}
+        for service in SERVICES:
+            checks[service] = checks["broker"] and _service_ready(service)
+        ready = all(checks.values())
+        return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
+
+
+def _broker_ready(amqp_uri: str) -> bool:
+    try:
+        with Connection(amqp_uri, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1)
+        return True
+    except Exception:
+        return False
+
+
+def _service_ready(service: str) -> bool:
+    """The service answers, which includes a query on its own store."""
+    try:
+        upstream.call(service, "health", timeout=2.0)
+        return True
+    except HTTPException:
+        return False
+
+
+def _add_pages(app: Flask) -> None:
+    @app.get("/")
+    def home() -> str:
+        language = "en" if request.args.get("lang") == "en" else "ko"
+        return render_template("home.html", language=language, taxonomy=taxonomy.as_document())

@@ -1,0 +1,120 @@
+"""Schemas of the gateway's own answers and small requests (the registration schemas are shared
+with the registration service, in ``shared.contracts.registration``)."""
+
+from marshmallow import Schema, fields, validate
+
+from shared.contracts.fields import Flag
+
+
+class ReasonSchema(Schema):
+    kind = fields.String(metadata={"description": "shared_tag or stage"})
+    tag = fields.String()
+    category = fields.String()
+    weight = fields.Float()
+    stage = fields.String()
+    fit = fields.String(metadata={"description": "exact, adjacent or none"})
+    text = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "The reason in Korean (ko) and English (en)."},
+    )
+
+
+class _MatchSchema(Schema):
+    score = fields.Float(metadata={"description": "In (0, 100]; higher is better."})
+    reasons = fields.List(fields.Nested(ReasonSchema))
+    suggested_at = fields.String()
+    interest = fields.String(allow_none=True, metadata={"description": "pending, accepted, declined"})
+
+
+class CompanyMatchSchema(_MatchSchema):
+    company_id = fields.String()
+    company = fields.Dict(metadata={"description": "The company's public profile."})
+
+
+class InvestorMatchSchema(_MatchSchema):
+    investor_id = fields.String()
+    investor = fields.Dict(metadata={"description": "The investor's public profile."})
+
+
+class CompanyMatchesSchema(Schema):
+    items = fields.List(fields.Nested(CompanyMatchSchema))
+
+
+class InvestorMatchesSchema(Schema):
+    items = fields.List(fields.Nested(InvestorMatchSchema))
+
+
+class InterestSchema(Schema):
+    interest_id = fields.String()
+    investor_id = fields.String()
+    company_id = fields.String()
+    status = fields.String(metadata={"description": "pending, accepted or declined"})
+    created_at = fields.String()
+    answered_at = fields.String(allow_none=True)
+
+
+class InterestAnswerSchema(Schema):
+    accept = Flag(required=True)
+
+
+class ErasedSchema(Schema):
+    id = fields.String()
+    status = fields.String()
+
+
+class DeleteQuerySchema(Schema):
+    erase = Flag(
+        load_default=False,
+        metadata={"description": "true: destroy all personal data now (PIPA Art. 21) instead of cancelling."},
+    )
+
+
+class NotificationSchema(Schema):
+    id = fields.String()
+    kind = fields.String(
+        metadata={
+            "description": "registration_confirmed, registration_cancelled, "
+            "suggestions_new, interest_received, interest_answered"
+        }
+    )
+    status = fields.String(metadata={"description": "queued, sending, sent or failed"})
+    attempts = fields.Integer()
+    created_at = fields.String()
+    sent_at = fields.String(allow_none=True)
+    subject = fields.String(allow_none=True)
+    body = fields.String(allow_none=True)
+
+
+class NotificationsSchema(Schema):
+    items = fields.List(fields.Nested(NotificationSchema))
+
+
+class NotificationsQuerySchema(Schema):
+    recipient_id = fields.String(metadata={"description": "Organisers only: whose notifications."})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class TagSchema(Schema):
+    id = fields.String()
+    ko = fields.String()
+    en = fields.String()
+    synonyms = fields.List(fields.String())
+
+
+class TagCategorySchema(Schema):
+    id = fields.String()
+    tags = fields.List(fields.Nested(TagSchema))
+
+
+class TaxonomySchema(Schema):
+    categories = fields.List(fields.Nested(TagCategorySchema))
+
+
+class SummarySchema(Schema):
+    registrations = fields.Dict(metadata={"description": "Counts by kind and status."})
+    accessibility_needs = fields.Dict(metadata={"description": "Counts of active needs, by need."})
+    notifications = fields.Dict(metadata={"description": "Counts by delivery status."})
+    dead_letters = fields.Dict(metadata={"description": "Parked messages, by service."})
+    outbox_pending = fields.Dict(metadata={"description": "Events not yet published, by service."})
+    matching = fields.Dict()

@@ -1,0 +1,24 @@
+"""gunicorn settings for the gateway; each is read from the environment.
+
+Threads (gthread) rather than eventlet: gunicorn 26 removed its eventlet worker. RPC clients are
+made per thread on first use, after the fork, never in the master.
+"""
+
+import os
+
+bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
+worker_class = "gthread"
+workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
+threads = int(os.environ.get("GATEWAY_THREADS", "8"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
+errorlog = "-"
+# no runtime control socket: containers run with a read-only file system
+control_socket_disable = True
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# limits on what a client may send before the app sees it
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190

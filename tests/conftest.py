@@ -1,0 +1,172 @@
+"""Fixtures that start real parts: a RabbitMQ virtual host of our own, an nx-27017 store server,
+an SMTP server on loopback, and service processes run exactly as in production."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+from deploy.local import mailsink
+
+ROOT = Path(__file__).resolve().parents[1]
+BROKER = os.environ.get("TEST_BROKER", "guest:guest@127.0.0.1:5672")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(condition, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
+    """Poll ``condition`` until it returns something truthy; return that, or fail the test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout} s waiting for {message}")
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def amqp_uri():
+    """A virtual host of our own, so tests never meet a running platform's queues."""
+    if shutil.which("rabbitmqctl") is None:
+        pytest.fail("rabbitmqctl is needed to make a test virtual host")
+    vhost = f"tcx-test-{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, BROKER.split(":")[0], ".*", ".*", ".*")
+    yield f"pyamqp://{BROKER}/{vhost}"
+    _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture(scope="session")
+def store_server(tmp_path_factory):
+    """An nx-27017 server (MongoDB wire protocol over SQLite) on a free port.
+
+    With TEST_MONGO_URI set, the tests use that MongoDB instead (to check conformance).
+    """
+    if os.environ.get("TEST_MONGO_URI"):
+        yield {"uri": os.environ["TEST_MONGO_URI"], "port": None, "data": None, "process": None}
+        return
+    binary = ROOT / ".venv-store" / "bin" / "nx-27017"
+    if not binary.exists():
+        pytest.fail("the embedded store is not installed: run the tests with `make test`")
+    port = free_port()
+    data = tmp_path_factory.mktemp("store")
+    log = (data / "store.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(binary),
+            "--data-dir",
+            str(data),
+            "--host",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--pid-file",
+            str(data / "nx.pid"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    client = MongoClient(uri, serverSelectionTimeoutMS=500)
+
+    def answers() -> bool:
+        try:
+            return client.admin.command("ping")["ok"] == 1
+        except Exception:
+            return False
+
+    wait_for(answers, 20, message="the store to answer")
+    yield {"uri": uri, "port": port, "data": data, "process": process}
+    client.close()
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def mongo(store_server):
+    client = MongoClient(store_server["uri"])
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def smtp_sink(tmp_path):
+    """A real SMTP server on loopback that keeps each message as a file."""
+    port = free_port()
+    directory = tmp_path / "mail"
+    controller = mailsink.start("127.0.0.1", port, directory)
+    yield {"port": port, "dir": directory}
+    controller.stop()
+
+
+def received_mail(directory: Path) -> list:
+    from email import message_from_bytes, policy
+
+    return [
+        message_from_bytes(path.read_bytes(), policy=policy.default)
+        for path in sorted(directory.glob("*.eml"))
+    ]
+
+
+def service_env(amqp_uri: str, mongo_uri: str, **extra: str) -> dict:
+    from cryptography.fernet import Fernet
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("MONGO_", "SMTP_"))}
+    env.update(
+        AMQP_URI=amqp_uri,
+        MONGO_URI=mongo_uri,
+        SENSITIVE_DATA_KEY=Fernet.generate_key().decode(),
+        LOG_FORMAT="text",
+        PYTHONWARNINGS="ignore",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class ServiceProcess:
+    """One nameko service, run as `nameko run` runs it in production."""
+
+    def __init__(self, name: str, env: dict, log_path: Path) -> None:
+        self.name, self.env, self.log_path = name, env, log_path
+        self.process = None
+
+    def start(self) -> "ServiceProcess":
+        nameko = str(Path(sys.executable).with_name("nameko"))
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [nameko, "run", "--config", f"services/{self.name}/config.yaml", f"{self.name}.service"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")

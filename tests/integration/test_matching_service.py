@@ -1,0 +1,176 @@
+"""The matching service as a real process: events in, suggestions and their events out."""
+
+import uuid
+
+import pytest
+from kombu import Connection, Producer
+
+from shared import errors
+from shared.contracts.events import new_event
+from shared.messaging import EVENTS_EXCHANGE, EventPublisher
+from tests.conftest import service_env, wait_for
+from tests.integration.service_helpers import start_service
+from tests.integration.test_outbox_and_inbox import drain
+
+
+@pytest.fixture(scope="module")
+def matching(amqp_uri, store_server, tmp_path_factory):
+    env = service_env(amqp_uri, store_server["uri"])
+    process, client = start_service("matching", env, tmp_path_factory.mktemp("logs"))
+    yield client
+    client.close()
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def publish(amqp_uri):
+    return EventPublisher(amqp_uri).publish
+
+
+def profile(party_id, kind, tags, stages, revision=1, active=True):
+    return new_event(
+        "registration.profile_changed",
+        {
+            "registration_id": party_id,
+            "kind": kind,
+            "revision": revision,
+            "active": active,
+            "tags": tags,
+            "stages": stages,
+        },
+    )
+
+
+def new_id(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def suggestions_of(matching, kind, party_id, count=1):
+    return wait_for(
+        lambda: (
+            (found := matching.call("matching", "suggestions", kind, party_id))
+            and len(found) >= count
+            and found
+        ),
+        message=f"{count} suggestion(s) for {party_id}",
+    )
+
+
+def test_company_then_investor_gives_ranked_explained_suggestions_both_ways(matching, publish, amqp_uri):
+    drain(amqp_uri, "notification")
+    company, investor = new_id("c"), new_id("i")
+    publish(profile(company, "company", ["dementia", "vr_ar", "health_safety"], ["seed"]))
+    publish(profile(investor, "investor", ["dementia", "vr_ar"], ["seed", "pre_a"]))
+    (item,) = suggestions_of(matching, "investor", investor)
+    assert item["company_id"] == company and 0 < item["score"] <= 100
+    assert {reason["tag"] for reason in item["reasons"] if reason["kind"] == "shared_tag"} == {
+        "dementia",
+        "vr_ar",
+    }
+    (back,) = suggestions_of(matching, "company", company)
+    assert back["investor_id"] == investor and back["score"] == item["score"]
+
+    def suggested():
+        events = [e for e in drain(amqp_uri, "notification") if e["type"] == "matching.suggested"]
+        recipients = {e["payload"]["recipient_id"] for e in events}
+        return recipients if {company, investor} <= recipients else None
+
+    wait_for(suggested, message="a suggestion event for each side")
+
+
+def test_duplicate_and_stale_events_change_nothing(matching, publish, amqp_uri):
+    company, investor = new_id("c"), new_id("i")
+    publish(profile(company, "company", ["elderly"], ["seed"]))
+    investor_event = profile(investor, "investor", ["elderly"], ["seed"], revision=2)
+    publish(investor_event)
+    suggestions_of(matching, "investor", investor)
+    drain(amqp_uri, "notification")
+    publish(investor_event)  # the same event again
+    publish(profile(investor, "investor", ["dementia"], ["seed"], revision=1))  # older revision
+    marker = profile(new_id("c"), "company", ["children_youth"], ["idea"])
+    publish(marker)
+    wait_for(lambda: matching.call("matching", "stats")["active_companies"] > 0, message="stats")
+    assert len(matching.call("matching", "suggestions", "investor", investor)) == 1
+    assert not [
+        e
+        for e in drain(amqp_uri, "notification")
+        if e["type"] == "matching.suggested" and e["payload"]["recipient_id"] == investor
+    ]
+
+
+def test_changes_and_cancellations_update_the_suggestions(matching, publish):
+    company, investor = new_id("c"), new_id("i")
+    publish(profile(company, "company", ["low_income", "education"], ["seed"]))
+    publish(profile(investor, "investor", ["low_income"], ["seed"]))
+    suggestions_of(matching, "investor", investor)
+    publish(profile(investor, "investor", ["robotics"], ["seed"], revision=2))
+    wait_for(
+        lambda: matching.call("matching", "suggestions", "investor", investor) == [],
+        message="the suggestion to go when tags no longer overlap",
+    )
+    publish(profile(investor, "investor", ["education"], ["seed"], revision=3))
+    suggestions_of(matching, "investor", investor)
+    publish(profile(company, "company", ["low_income", "education"], ["seed"], revision=2, active=False))
+    wait_for(
+        lambda: matching.call("matching", "suggestions", "investor", investor) == [],
+        message="a cancelled company to leave the suggestions",
+    )
+
+
+def test_interest_is_expressed_once_and_answered_once(matching, publish, amqp_uri):
+    company, investor = new_id("c"), new_id("i")
+    publish(profile(company, "company", ["iot"], ["growth"]))
+    publish(profile(investor, "investor", ["iot"], ["growth"]))
+    suggestions_of(matching, "investor", investor)
+    drain(amqp_uri, "notification")
+    first = matching.call("matching", "express_interest", investor, company)
+    again = matching.call("matching", "express_interest", investor, company)
+    assert first["created"] and not again["created"] and first["status"] == "pending"
+    answered = matching.call("matching", "answer_interest", company, investor, True)
+    assert answered["status"] == "accepted"
+    assert matching.call("matching", "answer_interest", company, investor, True)["status"] == "accepted"
+    with pytest.raises(errors.Conflict):
+        matching.call("matching", "answer_interest", company, investor, False)
+    with pytest.raises(errors.NotFound):
+        matching.call("matching", "answer_interest", company, new_id("i"), True)
+    with pytest.raises(errors.NotFound):
+        matching.call("matching", "express_interest", investor, new_id("c"))
+    events = wait_for(
+        lambda: (
+            (
+                found := [
+                    e["type"]
+                    for e in drain(amqp_uri, "notification")
+                    if e["type"].startswith("matching.interest")
+                ]
+            )
+            and found
+        ),
+        message="interest events",
+    )
+    assert events == ["matching.interest_expressed", "matching.interest_answered"]
+    assert matching.call("matching", "suggestions", "investor", investor)[0]["interest"] == "accepted"
+
+
+def test_a_poison_message_is_parked_and_the_service_keeps_consuming(matching, publish, amqp_uri):
+    before = matching.call("matching", "stats")["dead_letters"]
+    with Connection(amqp_uri) as connection:
+        producer = Producer(connection.default_channel, exchange=EVENTS_EXCHANGE)
+        producer.publish(
+            {
+                "event_id": str(uuid.uuid4()),
+                "type": "registration.profile_changed",
+                "version": 7,
+                "occurred_at": "2026-01-01T00:00:00.000000Z",
+                "payload": {},
+            },
+            routing_key="registration.profile_changed",
+            serializer="json",
+        )
+    wait_for(
+        lambda: matching.call("matching", "stats")["dead_letters"] == before + 1, message="a dead letter"
+    )
+    company, investor = new_id("c"), new_id("i")
+    publish(profile(company, "company", ["wearables"], ["seed"]))
+    publish(profile(investor, "investor", ["wearables"], ["seed"]))
+    suggestions_of(matching, "investor", investor)

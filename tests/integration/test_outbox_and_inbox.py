@@ -1,0 +1,125 @@
+"""The outbox relay against the real broker, and the inbox against the real store."""
+
+import uuid
+
+import pytest
+from kombu import Connection
+
+from shared.aggregates import AggregateCollection
+from shared.contracts.events import new_event
+from shared.inbox import MAX_ATTEMPTS, Inbox
+from shared.messaging import EventPublisher, service_queue
+from shared.outbox import OutboxRelay
+
+
+@pytest.fixture
+def db(mongo):
+    name = f"shared_{uuid.uuid4().hex[:8]}"
+    yield mongo[name]
+    mongo.drop_database(name)
+
+
+def drain(amqp_uri: str, service: str) -> list[dict]:
+    bodies = []
+    with Connection(amqp_uri) as connection:
+        queue = service_queue(service)(connection.default_channel)
+        queue.declare()
+        while (message := queue.get(no_ack=True)) is not None:
+            bodies.append(message.payload)
+    return bodies
+
+
+def cancelled_event(registration_id: str = "r1") -> dict:
+    return new_event(
+        "registration.erased", {"registration_id": registration_id, "kind": "company", "revision": 3}
+    )
+
+
+def test_relay_publishes_to_every_subscriber_with_confirms_and_empties_the_outbox(amqp_uri, db):
+    drain(amqp_uri, "matching"), drain(amqp_uri, "notification")
+    aggregates = AggregateCollection(db["things"])
+    event = cancelled_event()
+    aggregates.insert({"_id": "a"}, [event])
+    relay = OutboxRelay(EventPublisher(amqp_uri), {"things": aggregates})
+    relay.flush("things", "a")
+    assert aggregates.outbox_of("a") == [] and relay.pending() == 0
+    assert [body["event_id"] for body in drain(amqp_uri, "matching")] == [event["event_id"]]
+    assert [body["event_id"] for body in drain(amqp_uri, "notification")] == [event["event_id"]]
+
+
+def test_an_event_that_cannot_be_published_stays_in_the_outbox(db):
+    aggregates = AggregateCollection(db["things"])
+    aggregates.insert({"_id": "a"}, [cancelled_event()])
+    unreachable = EventPublisher("pyamqp://guest:guest@127.0.0.1:1//")
+    relay = OutboxRelay(unreachable, {"things": aggregates})
+    relay.flush("things", "a")
+    assert relay.pending() == 1 and len(aggregates.outbox_of("a")) == 1
+
+
+def test_sweep_publishes_what_a_crash_left_behind(amqp_uri, db):
+    drain(amqp_uri, "matching")
+    aggregates = AggregateCollection(db["things"])
+    old = {**cancelled_event(), "occurred_at": "2020-01-01T00:00:00.000000Z"}
+    fresh = cancelled_event("r2")
+    aggregates.insert({"_id": "a"}, [old])
+    aggregates.insert({"_id": "b"}, [fresh])
+    relay = OutboxRelay(EventPublisher(amqp_uri), {"things": aggregates})
+    assert relay.sweep() == 1  # the fresh event is still its request's to flush
+    assert [body["event_id"] for body in drain(amqp_uri, "matching")] == [old["event_id"]]
+
+
+def test_inbox_handles_an_event_once(db):
+    inbox = Inbox(db)
+    inbox.prepare()
+    handled = []
+    event = cancelled_event()
+    inbox.process(event, {"registration.erased": handled.append})
+    inbox.process(event, {"registration.erased": handled.append})
+    assert len(handled) == 1
+
+
+def test_inbox_retries_a_failing_handler_then_parks_it_and_never_runs_it_again(db):
+    inbox = Inbox(db)
+    inbox.prepare()
+    calls = []
+
+    def failing(event):
+        calls.append(event)
+        raise RuntimeError("store hiccup")
+
+    event = cancelled_event()
+    for _ in range(MAX_ATTEMPTS - 1):
+        with pytest.raises(RuntimeError):
+            inbox.process(event, {"registration.erased": failing})
+    inbox.process(event, {"registration.erased": failing})  # the last attempt parks, no raise
+    inbox.process(event, {"registration.erased": failing})
+    assert len(calls) == MAX_ATTEMPTS
+    parked = db["dead_letters"].find_one({"_id": event["event_id"]})
+    assert parked["attempts"] == MAX_ATTEMPTS and "store hiccup" in parked["reason"]
+    assert parked["body"] == event and inbox.count_parked() == 1
+
+
+def test_inbox_counts_attempts_before_running_so_a_crashing_message_is_parked(db):
+    inbox = Inbox(db)
+    event = cancelled_event()
+    db["inbox"].insert_one({"_id": event["event_id"], "status": "pending", "attempts": MAX_ATTEMPTS})
+    ran = []
+    inbox.process(event, {"registration.erased": ran.append})
+    assert ran == [] and inbox.count_parked() == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"event_id": "not-a-uuid", "type": "registration.erased", "version": 1, "payload": {}},
+        {**cancelled_event(), "version": 42},
+        {**cancelled_event(), "payload": {"registration_id": {"$ne": None}}},
+        "plain text",
+        [1, 2, 3],
+    ],
+)
+def test_messages_that_break_their_contract_are_parked_at_once(db, body):
+    inbox = Inbox(db)
+    ran = []
+    inbox.process(body, {"registration.erased": ran.append})
+    assert ran == [] and inbox.count_parked() == 1

@@ -1,0 +1,152 @@
+"""The registration service as a real process, over the real broker and store."""
+
+import uuid
+
+import pytest
+
+from shared import errors
+from tests.conftest import service_env, wait_for
+from tests.integration.service_helpers import start_service
+from tests.integration.test_outbox_and_inbox import drain
+
+
+@pytest.fixture(scope="module")
+def registration(amqp_uri, store_server, tmp_path_factory):
+    env = service_env(amqp_uri, store_server["uri"], ORGANISER_TOKEN="organiser")
+    process, client = start_service("registration", env, tmp_path_factory.mktemp("logs"))
+    yield client
+    client.close()
+    process.stop()
+
+
+def company(**overrides):
+    return {
+        "name": "Sori AI",
+        "email": f"{uuid.uuid4().hex[:8]}@sori.kr",
+        "consents": {"privacy": True},
+        "description": "AI captions for deaf people",
+        "tags": ["청각장애", "AI"],
+        "stage": "seed",
+        **overrides,
+    }
+
+
+def test_register_read_change_cancel(registration, amqp_uri):
+    drain(amqp_uri, "matching"), drain(amqp_uri, "notification")
+    created = registration.call("registration", "create", "company", company())
+    token, registration_id = created["manage_token"], created["id"]
+    assert created["tags"] == ["hearing_impairment", "ai"] and created["status"] == "active"
+
+    mine = {"token": token}
+    assert registration.call("registration", "get", "company", registration_id, mine)["name"] == "Sori AI"
+    changed = registration.call(
+        "registration", "update", "company", registration_id, {"stage": "pre_a"}, mine
+    )
+    assert changed["stage"] == "pre_a" and changed["revision"] == 2
+    cancelled = registration.call("registration", "cancel", "company", registration_id, mine)
+    assert cancelled["status"] == "cancelled"
+
+    to_matching = wait_for(lambda: _collect(amqp_uri, "matching", 3), message="three profile events")
+    assert [e["payload"]["revision"] for e in to_matching] == [1, 2, 3]
+    assert to_matching[-1]["payload"]["active"] is False
+    assert all("email" not in str(e["payload"]) for e in to_matching)
+    to_notification = wait_for(lambda: _collect(amqp_uri, "notification", 3), message="three contact events")
+    assert [e["type"] for e in to_notification] == [
+        "registration.created",
+        "registration.updated",
+        "registration.cancelled",
+    ]
+
+
+_seen: dict[str, list] = {}
+
+
+def _collect(amqp_uri, service, count):
+    _seen.setdefault(service, []).extend(drain(amqp_uri, service))
+    if len(_seen[service]) >= count:
+        return _seen.pop(service)
+    return None
+
+
+def test_second_registration_with_same_email_is_refused_and_changes_nothing(registration):
+    data = company()
+    registration.call("registration", "create", "company", data)
+    with pytest.raises(errors.Conflict):
+        registration.call("registration", "create", "company", {**data, "email": data["email"].upper()})
+    # another kind with the same e-mail is a different registration
+    investor = {
+        "name": "Kim",
+        "organisation": "Seoul Impact",
+        "email": data["email"],
+        "consents": {"privacy": True},
+        "interests": ["elderly"],
+        "stages": ["seed"],
+    }
+    assert registration.call("registration", "create", "investor", investor)["kind"] == "investor"
+
+
+def test_cancelled_email_may_register_again(registration):
+    data = company()
+    first = registration.call("registration", "create", "company", data)
+    registration.call("registration", "cancel", "company", first["id"], {"organiser": True})
+    assert registration.call("registration", "create", "company", data)["id"] != first["id"]
+
+
+def test_access_needs_the_registrants_token_or_an_organiser(registration):
+    created = registration.call("registration", "create", "company", company())
+    other = registration.call("registration", "create", "company", company())
+    for caller in ({"token": other["manage_token"]}, {"token": "tcx_nope"}, {}):
+        with pytest.raises(errors.Forbidden):
+            registration.call("registration", "get", "company", created["id"], caller)
+    with pytest.raises(errors.Forbidden):  # a kind that does not match is no oracle either
+        registration.call(
+            "registration", "get", "investor", created["id"], {"token": created["manage_token"]}
+        )
+    assert registration.call("registration", "get", "company", created["id"], {"organiser": True})
+    with pytest.raises(errors.NotFound):
+        registration.call("registration", "get", "company", "no-such-id", {"organiser": True})
+
+
+def test_invalid_input_is_refused_with_field_errors(registration):
+    with pytest.raises(errors.Invalid) as raised:
+        registration.call("registration", "create", "company", company(name={"$ne": None}, tags=["x"]))
+    assert set(raised.value.fields) == {"name", "tags"}
+    with pytest.raises(errors.Invalid):
+        registration.call("registration", "create", "company", company(expo_id="no-such-expo"))
+
+
+def test_accessibility_needs_are_sealed_at_rest_and_destroyed_on_erase(registration, mongo):
+    attendee = {
+        "name": "Park",
+        "email": f"{uuid.uuid4().hex[:8]}@example.kr",
+        "attendee_type": "senior",
+        "consents": {"privacy": True, "sensitive": True},
+        "accessibility_needs": {"wheelchair_access": True, "other": "needs a quiet room"},
+    }
+    created = registration.call("registration", "create", "attendee", attendee)
+    assert created["accessibility_needs"]["wheelchair_access"] is True
+    raw = mongo["registration"]["registrations"].find_one({"_id": created["id"]})
+    assert "accessibility_needs" not in raw and "quiet room" not in str(raw)
+    assert "quiet room" not in str(raw["outbox"])
+    stats = registration.call("registration", "stats")
+    assert stats["accessibility_needs"]["wheelchair_access"] >= 1
+
+    registration.call("registration", "erase", "attendee", created["id"], {"token": created["manage_token"]})
+    raw = mongo["registration"]["registrations"].find_one({"_id": created["id"]})
+    assert raw["status"] == "erased" and "Park" not in str({k: v for k, v in raw.items() if k != "outbox"})
+    assert "accessibility_needs_sealed" not in raw
+    with pytest.raises(errors.Forbidden):
+        registration.call(
+            "registration", "get", "attendee", created["id"], {"token": created["manage_token"]}
+        )
+
+
+def test_identify_and_public_profiles(registration):
+    created = registration.call("registration", "create", "company", company(website="https://sori.example"))
+    assert registration.call("registration", "identify", created["manage_token"]) == {
+        "registration_id": created["id"],
+        "kind": "company",
+    }
+    assert registration.call("registration", "identify", "tcx_unknown") is None
+    profile = registration.call("registration", "public_profiles", [created["id"]])[created["id"]]
+    assert profile["name"] == "Sori AI" and "email" not in profile
