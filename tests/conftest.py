@@ -1,6 +1,7 @@
 """Fixtures that start real parts: a RabbitMQ virtual host of our own, an nx-27017 store server,
 an SMTP server on loopback, and service processes run exactly as in production."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -40,16 +41,24 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
 
 
-@pytest.fixture(scope="session")
-def amqp_uri():
-    """A virtual host of our own, so tests never meet a running platform's queues."""
+@contextlib.contextmanager
+def virtual_host():
+    """A RabbitMQ virtual host of our own, so tests never meet another platform's queues."""
     if shutil.which("rabbitmqctl") is None:
         pytest.fail("rabbitmqctl is needed to make a test virtual host")
     vhost = f"tcx-test-{uuid.uuid4().hex[:8]}"
     _rabbitmqctl("add_vhost", vhost)
     _rabbitmqctl("set_permissions", "-p", vhost, BROKER.split(":")[0], ".*", ".*", ".*")
-    yield f"pyamqp://{BROKER}/{vhost}"
-    _rabbitmqctl("delete_vhost", vhost)
+    try:
+        yield f"pyamqp://{BROKER}/{vhost}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture(scope="session")
+def amqp_uri():
+    with virtual_host() as uri:
+        yield uri
 
 
 @pytest.fixture(scope="session")

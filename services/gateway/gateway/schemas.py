@@ -64,8 +64,10 @@ class ErasedSchema(Schema):
 
 
 class DeleteQuerySchema(Schema):
-    erase = Flag(
+    erase = fields.Boolean(
         load_default=False,
+        truthy={"true", "1"},
+        falsy={"false", "0"},
         metadata={"description": "true: destroy all personal data now (PIPA Art. 21) instead of cancelling."},
     )
 
