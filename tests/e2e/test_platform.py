@@ -252,3 +252,27 @@ def test_a_killed_service_is_restarted_by_the_runner_and_nothing_is_lost(platfor
         message="the match made after the restart",
     )
     assert items[0]["company_id"] == company["id"]
+
+
+def test_demo_data_loads_and_matches(platform, monkeypatch):
+    from deploy.local import seed
+
+    monkeypatch.setattr(seed, "GATEWAY", platform.url)
+    monkeypatch.setenv("VAR_DIR", str(platform.var))
+    assert seed.main() == 0
+    tokens = (platform.var / "seed-tokens.json").read_text()
+    assert "Memory Garden VR" in tokens and "Hangang Impact Partners" not in tokens  # tokens keyed by name
+    assert seed.main() == 0  # a second run skips what is there
+    summary = wait_for(
+        lambda: (
+            (s := platform.call("GET", "/api/v1/organiser/summary", ORGANISER_TOKEN).json())["matching"][
+                "suggestions"
+            ]
+            >= 10
+            and s
+        ),
+        20,
+        message="suggestions for the demo data",
+    )
+    assert summary["registrations"]["company"]["active"] >= len(seed.COMPANIES)
+    assert summary["accessibility_needs"]["sign_language_interpreter"] >= 1
