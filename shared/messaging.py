@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from kombu import Exchange, Queue, binding
+from kombu import Connection, Exchange, Queue, binding
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.messaging import Consumer
 
@@ -42,6 +42,15 @@ def service_queue(service: str) -> Queue:
         durable=True,
         queue_arguments={"x-queue-type": "quorum"},
     )
+
+
+def broker_reachable(amqp_uri: str, timeout: float = 2.0) -> bool:
+    try:
+        with Connection(amqp_uri, connect_timeout=timeout) as connection:
+            connection.ensure_connection(max_retries=1)
+        return True
+    except Exception:
+        return False
 
 
 def topology() -> list[Any]:

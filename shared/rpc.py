@@ -34,12 +34,17 @@ class RpcClient:
         self.timeout = timeout
         self._connection: Connection | None = None
         self._replies: dict[str, dict] = {}
+        self._awaited: set[str] = set()
 
     def call(self, service: str, method: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         """Call ``service.method(*args, **kwargs)`` and return its result or raise its error."""
         correlation_id = str(uuid.uuid4())
-        self._send(service, method, args, kwargs, correlation_id)
-        reply = self._wait(correlation_id, self.timeout if timeout is None else timeout)
+        self._awaited.add(correlation_id)
+        try:
+            self._send(service, method, args, kwargs, correlation_id)
+            reply = self._wait(correlation_id, self.timeout if timeout is None else timeout)
+        finally:
+            self._awaited.discard(correlation_id)
         if reply.get("error"):
             raise deserialize(reply["error"])
         return reply.get("result")
@@ -119,7 +124,10 @@ class RpcClient:
         self._connection = connection
 
     def _on_reply(self, body: dict, message: Any) -> None:
-        self._replies[message.properties.get("correlation_id")] = body
+        correlation_id = message.properties.get("correlation_id")
+        # a reply to a call that already timed out is dropped, not kept for ever
+        if correlation_id in self._awaited:
+            self._replies[correlation_id] = body
 
 
 _local = threading.local()

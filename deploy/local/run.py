@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from kombu import Connection
+
+from shared.messaging import broker_reachable
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("registration", "matching", "notification")
@@ -155,7 +156,7 @@ def main() -> int:
     env["PYTHONUNBUFFERED"] = "1"
 
     amqp_uri = env.setdefault("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672//")
-    if not _broker_reachable(amqp_uri):
+    if not broker_reachable(amqp_uri, timeout=3):
         print(
             f"RabbitMQ is not reachable at {_without_password(amqp_uri)}.\n"
             "Start it (for example: rabbitmq-server -detached) or set AMQP_URI, then try again.",
@@ -277,15 +278,6 @@ def _kept_secret(path: Path, make: object) -> str:
         path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
-
-
-def _broker_reachable(amqp_uri: str) -> bool:
-    try:
-        with Connection(amqp_uri, connect_timeout=3) as connection:
-            connection.ensure_connection(max_retries=1)
-        return True
-    except Exception:
-        return False
 
 
 def _port_open(port: int) -> bool:

@@ -5,12 +5,12 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask_smorest import Api, abort
-from kombu import Connection
 from werkzeug.exceptions import HTTPException
 
 from gateway import upstream
 from gateway.api import api
 from shared import logs, taxonomy
+from shared.messaging import broker_reachable
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,20 +73,11 @@ def _add_probes(app: Flask, settings: Settings) -> None:
 
     @app.get("/readyz")
     def readyz() -> tuple:
-        checks = {"broker": _broker_ready(settings.amqp_uri)}
+        checks = {"broker": broker_reachable(settings.amqp_uri)}
         for service in SERVICES:
             checks[service] = checks["broker"] and _service_ready(service)
         ready = all(checks.values())
         return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
-
-
-def _broker_ready(amqp_uri: str) -> bool:
-    try:
-        with Connection(amqp_uri, connect_timeout=2) as connection:
-            connection.ensure_connection(max_retries=1)
-        return True
-    except Exception:
-        return False
 
 
 def _service_ready(service: str) -> bool:

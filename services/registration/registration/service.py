@@ -2,6 +2,7 @@
 
 import hmac
 from collections import Counter
+from collections.abc import Callable
 
 from marshmallow import ValidationError
 from nameko.rpc import rpc
@@ -61,26 +62,17 @@ class RegistrationService:
     @rpc(expected_exceptions=EXPECTED)
     def update(self, kind: str, registration_id: str, changes: dict, caller: dict) -> dict:
         clean = _validated(kind, changes, partial=True)
-        self._authorised(kind, registration_id, caller)
-        now = clock.now_iso()
-        stored, _ = self.store.modify(registration_id, lambda doc: domain.change(doc, clean, now))
-        self.outbox.flush("registrations", registration_id)
-        return domain.owner_view(stored)
+        return domain.owner_view(
+            self._change(kind, registration_id, caller, lambda doc, now: domain.change(doc, clean, now))
+        )
 
     @rpc(expected_exceptions=EXPECTED)
     def cancel(self, kind: str, registration_id: str, caller: dict) -> dict:
-        self._authorised(kind, registration_id, caller)
-        now = clock.now_iso()
-        stored, _ = self.store.modify(registration_id, lambda doc: domain.cancel(doc, now))
-        self.outbox.flush("registrations", registration_id)
-        return domain.owner_view(stored)
+        return domain.owner_view(self._change(kind, registration_id, caller, domain.cancel))
 
     @rpc(expected_exceptions=EXPECTED)
     def erase(self, kind: str, registration_id: str, caller: dict) -> dict:
-        self._authorised(kind, registration_id, caller)
-        now = clock.now_iso()
-        self.store.modify(registration_id, lambda doc: domain.erase(doc, now))
-        self.outbox.flush("registrations", registration_id)
+        self._change(kind, registration_id, caller, domain.erase)
         return {"id": registration_id, "status": "erased"}
 
     @rpc
@@ -121,6 +113,14 @@ class RegistrationService:
     @timer(interval=1.0)
     def relay_outbox(self) -> None:
         self.outbox.sweep()
+
+    def _change(self, kind: str, registration_id: str, caller: dict, decide: Callable) -> dict:
+        """Apply ``decide(document, now)`` to a registration the caller may act on, and publish."""
+        self._authorised(kind, registration_id, caller)
+        now = clock.now_iso()
+        stored, _ = self.store.modify(registration_id, lambda document: decide(document, now))
+        self.outbox.flush("registrations", registration_id)
+        return stored
 
     def _default_expo(self) -> str:
         return self.settings.default_expo_id
