@@ -109,7 +109,8 @@ class Inbox:
             {"_id": key},
             {
                 "$set": {
-                    "body": body if isinstance(body, dict) else {"raw": repr(body)[:65536]},
+                    # kept as text: a hostile body may hold keys MongoDB cannot store ($..., a.b)
+                    "body": _as_text(body),
                     "reason": reason[:2000],
                     "attempts": attempts,
                     "parked_at": clock.now_iso(),
@@ -126,12 +127,64 @@ class Inbox:
     def count_parked(self) -> int:
         return self.dead_letters.count_documents({"status": "parked"})
 
+    def parked(self, limit: int = 50) -> list[dict]:
+        cursor = self.dead_letters.find({}, {"body": 0}).sort([("parked_at", DESCENDING)]).limit(limit)
+        return [_letter_view(letter) for letter in cursor]
+
+    def dead_letter(self, key: str) -> dict | None:
+        letter = self.dead_letters.find_one({"_id": key})
+        return _letter_view(letter, with_body=True) if letter else None
+
+    def replay(self, key: str, publish_to_own_queue: Callable[[Any], None]) -> dict | None:
+        """Put a parked message back on the service's queue, with its attempts reset.
+
+        Only a parked message is replayed: asking again before it is parked again is refused
+        (None), and the inbox would ignore a second copy of an event handled meanwhile. A replay
+        cut short by a crash stays ``replaying`` and may be replayed again.
+        """
+        letter = self.dead_letters.find_one_and_update(
+            {"_id": key, "status": {"$in": ["parked", "replaying"]}},
+            {"$set": {"status": "replaying"}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if letter is None:
+            return None
+        self.records.update_one({"_id": key}, {"$set": {"status": "pending", "attempts": 0}})
+        publish_to_own_queue(json.loads(letter["body"]))
+        # only if the replayed message was not parked again meanwhile (it may fail at once)
+        self.dead_letters.update_one(
+            {"_id": key, "status": "replaying"},
+            {"$set": {"status": "replayed", "replayed_at": clock.now_iso()}},
+        )
+        self.dead_letters.update_one({"_id": key}, {"$inc": {"replays": 1}})
+        return _letter_view(self.dead_letters.find_one({"_id": key}))
+
 
 def _message_key(body: Any) -> str:
     if isinstance(body, dict) and isinstance(body.get("event_id"), str):
         return body["event_id"][:100]
     raw = json.dumps(body, sort_keys=True, default=repr).encode()
     return "invalid-" + hashlib.sha256(raw).hexdigest()[:32]
+
+
+def _as_text(body: Any) -> str:
+    try:
+        return json.dumps(body, ensure_ascii=False)[:1_000_000]
+    except (TypeError, ValueError):
+        return json.dumps({"unreadable": repr(body)[:65536]})
+
+
+def _letter_view(letter: dict, with_body: bool = False) -> dict:
+    view = {
+        "id": letter["_id"],
+        **{
+            key: letter.get(key)
+            for key in ("reason", "attempts", "status", "parked_at", "replays", "replayed_at")
+        },
+    }
+    if with_body:
+        view["body"] = json.loads(letter["body"])
+    return view
 
 
 def _describe(error: BaseException) -> str:

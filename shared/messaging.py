@@ -17,6 +17,8 @@ from nameko.messaging import Consumer
 log = logging.getLogger(__name__)
 
 EVENTS_EXCHANGE = Exchange("expo.events", type="topic", durable=True)
+# the broker's default exchange routes a message to the queue named by its routing key
+DIRECT_EXCHANGE = Exchange("")
 
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "matching": (
@@ -77,13 +79,16 @@ class EventPublisher:
 
     def publish(self, event: dict) -> None:
         try:
-            self._publisher.publish(
-                event,
-                routing_key=event["type"],
-                message_id=event["event_id"],
-            )
+            self._publisher.publish(event, routing_key=event["type"], message_id=event["event_id"])
         except UndeliverableMessage as error:
             raise RuntimeError(f"no queue is bound for {event['type']}") from error
+
+    def publish_to_queue(self, body: Any, service: str) -> None:
+        """Put a message straight on one service's queue (replaying a dead letter)."""
+        try:
+            self._publisher.publish(body, exchange=DIRECT_EXCHANGE, routing_key=service_queue(service).name)
+        except UndeliverableMessage as error:
+            raise RuntimeError(f"no queue for {service}") from error
 
 
 class EventConsumer(Consumer):

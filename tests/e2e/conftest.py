@@ -15,8 +15,8 @@ ORGANISER_TOKEN = "organiser-e2e-token"
 
 
 class Platform:
-    def __init__(self, url: str, var, runner: subprocess.Popen) -> None:
-        self.url, self.var, self.runner = url, var, runner
+    def __init__(self, url: str, var, runner: subprocess.Popen, amqp_uri: str) -> None:
+        self.url, self.var, self.runner, self.amqp_uri = url, var, runner, amqp_uri
         self.http = requests.Session()
 
     def call(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
@@ -69,7 +69,7 @@ def platform(tmp_path_factory):
                 return False
 
         wait_for(ready, 120, interval=0.3, message="the platform to be ready")
-        yield Platform(url, var, runner)
+        yield Platform(url, var, runner, amqp_uri)
         started = subprocess.run(
             ["pgrep", "-P", str(runner.pid)], capture_output=True, text=True
         ).stdout.split()

@@ -278,3 +278,42 @@ def test_demo_data_loads_and_matches(platform, monkeypatch):
     )
     assert summary["registrations"]["company"]["active"] >= len(seed.COMPANIES)
     assert summary["accessibility_needs"]["sign_language_interpreter"] >= 1
+
+
+def test_organisers_reach_dead_letters_over_http(platform):
+    from kombu import Connection, Producer
+
+    from shared.messaging import EVENTS_EXCHANGE
+
+    poison = {
+        "event_id": str(uuid.uuid4()),
+        "type": "matching.suggested",
+        "version": 1,
+        "occurred_at": "2026-01-01T00:00:00.000000Z",
+        "payload": {"recipient_id": {"$ne": None}},
+    }
+    with Connection(platform.amqp_uri) as connection:
+        Producer(connection.default_channel, exchange=EVENTS_EXCHANGE).publish(
+            poison, routing_key="matching.suggested", serializer="json"
+        )
+
+    def parked():
+        items = platform.call("GET", "/api/v1/organiser/dead-letters", ORGANISER_TOKEN).json()["items"]
+        return [item for item in items if item["id"] == poison["event_id"]]
+
+    (letter,) = wait_for(parked, 10, message="the poison message to be parked")
+    assert letter["service"] == "notification" and "bad payload" in letter["reason"]
+    path = f"/api/v1/organiser/dead-letters/notification/{poison['event_id']}"
+    assert platform.call("GET", path, ORGANISER_TOKEN).json()["body"] == poison
+    assert platform.call("GET", path, "tcx_registrant").status_code == 403
+    assert platform.call("GET", "/api/v1/organiser/dead-letters/nosuch/x", ORGANISER_TOKEN).status_code == 404
+    replayed = platform.call("POST", path + "/replay", ORGANISER_TOKEN)
+    assert replayed.status_code == 200 and replayed.json()["replays"] == 1
+    # still poison: it is parked again, not lost and not looping
+    wait_for(
+        lambda: (p := parked()) and p[0]["status"] == "parked" and p[0]["replays"] == 1,
+        10,
+        message="the replayed poison parked again",
+    )
+    summary = platform.call("GET", "/api/v1/organiser/summary", ORGANISER_TOKEN).json()
+    assert summary["dead_letters"]["notification"] >= 1

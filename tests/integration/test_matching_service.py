@@ -1,5 +1,9 @@
 """The matching service as a real process: events in, suggestions and their events out."""
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -7,8 +11,9 @@ from kombu import Connection, Producer
 
 from shared import errors
 from shared.contracts.events import new_event
+from shared.inbox import Inbox
 from shared.messaging import EVENTS_EXCHANGE, EventPublisher
-from tests.conftest import service_env, wait_for
+from tests.conftest import ROOT, service_env, wait_for
 from tests.integration.service_helpers import start_service
 from tests.integration.test_outbox_and_inbox import drain
 
@@ -174,3 +179,28 @@ def test_a_poison_message_is_parked_and_the_service_keeps_consuming(matching, pu
     publish(profile(company, "company", ["wearables"], ["seed"]))
     publish(profile(investor, "investor", ["wearables"], ["seed"]))
     suggestions_of(matching, "investor", investor)
+
+
+def test_parked_messages_can_be_listed_inspected_and_replayed_once(matching, publish, amqp_uri, mongo):
+    """A valid event parked after failures is replayed by an organiser (here with the command
+    line tool): it is handled once, and a second replay is refused."""
+    company, investor = new_id("c"), new_id("i")
+    publish(profile(company, "company", ["metaverse"], ["seed"]))
+    event = profile(investor, "investor", ["metaverse"], ["seed"])
+    # parked as the inbox parks after the last failed attempt, without ever being handled
+    Inbox(mongo["matching"]).park(event["event_id"], event, reason="RuntimeError: test", attempts=5)
+    letters = matching.call("matching", "dead_letters")
+    assert letters[0]["id"] == event["event_id"] and letters[0]["status"] == "parked"
+    assert matching.call("matching", "dead_letter", event["event_id"])["body"] == event
+
+    env = {"AMQP_URI": amqp_uri, "PYTHONWARNINGS": "ignore", "PATH": os.environ["PATH"]}
+    replay = [sys.executable, "-m", "shared.deadletters", "replay", "matching", event["event_id"]]
+    first = subprocess.run(replay, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["status"] == "replayed"
+    second = subprocess.run(replay, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1 and "replayed already" in second.stderr
+    (match,) = suggestions_of(matching, "company", company)
+    assert match["investor_id"] == investor
+    with pytest.raises(errors.NotFound):
+        matching.call("matching", "replay_dead_letter", "no-such-letter")

@@ -7,6 +7,8 @@ from gateway import upstream
 from gateway.auth import caller, registrant_id, require_organiser, require_party
 from gateway.schemas import (
     CompanyMatchesSchema,
+    DeadLetterSchema,
+    DeadLettersSchema,
     DeleteQuerySchema,
     ErasedSchema,
     InterestAnswerSchema,
@@ -23,6 +25,7 @@ from shared.contracts.registration import (
     RegisteredSchema,
     RegistrationOutSchema,
 )
+from shared.deadletters import SERVICES as DEAD_LETTER_SERVICES
 
 api = Blueprint("api", __name__, url_prefix="/api/v1", description="Tech Companion Expo API")
 
@@ -153,6 +156,46 @@ def organiser_summary() -> dict:
             key: matching[key] for key in ("active_companies", "active_investors", "suggestions", "interests")
         },
     }
+
+
+@api.route("/organiser/dead-letters", methods=["GET"])
+@api.response(200, DeadLettersSchema)
+@api.doc(security=BEARER)
+def dead_letters() -> dict:
+    """Messages each consuming service parked after its attempts, newest first."""
+    require_organiser()
+    items = [
+        {"service": service, **letter}
+        for service in DEAD_LETTER_SERVICES
+        for letter in upstream.call(service, "dead_letters")
+    ]
+    return {"items": sorted(items, key=lambda letter: letter["parked_at"] or "", reverse=True)}
+
+
+@api.route("/organiser/dead-letters/<string:service>/<string:letter_id>", methods=["GET"])
+@api.response(200, DeadLetterSchema)
+@api.doc(security=BEARER)
+def dead_letter(service: str, letter_id: str) -> dict:
+    require_organiser()
+    return {"service": service, **upstream.call(_dead_letter_service(service), "dead_letter", letter_id)}
+
+
+@api.route("/organiser/dead-letters/<string:service>/<string:letter_id>/replay", methods=["POST"])
+@api.response(200, DeadLetterSchema, description="Put back on the service's queue.")
+@api.alt_response(409, description="Not parked (already replayed).")
+@api.doc(security=BEARER)
+def replay_dead_letter(service: str, letter_id: str) -> dict:
+    require_organiser()
+    return {
+        "service": service,
+        **upstream.call(_dead_letter_service(service), "replay_dead_letter", letter_id),
+    }
+
+
+def _dead_letter_service(service: str) -> str:
+    if service not in DEAD_LETTER_SERVICES:
+        abort(404, message=f"No consuming service {service!r}; try one of {', '.join(DEAD_LETTER_SERVICES)}.")
+    return service
 
 
 def _with_profiles(party_id: str, kind: str, counterpart_kind: str) -> list[dict]:

@@ -120,3 +120,19 @@ class SummarySchema(Schema):
     dead_letters = fields.Dict(metadata={"description": "Parked messages, by service."})
     outbox_pending = fields.Dict(metadata={"description": "Events not yet published, by service."})
     matching = fields.Dict()
+
+
+class DeadLetterSchema(Schema):
+    service = fields.String()
+    id = fields.String(metadata={"description": "The event id (or a digest of a body without one)."})
+    reason = fields.String()
+    attempts = fields.Integer()
+    status = fields.String(metadata={"description": "parked, replaying or replayed"})
+    parked_at = fields.String()
+    replays = fields.Integer()
+    replayed_at = fields.String(allow_none=True)
+    body = fields.Raw(metadata={"description": "The message as it was received (inspect only)."})
+
+
+class DeadLettersSchema(Schema):
+    items = fields.List(fields.Nested(DeadLetterSchema))

@@ -6,6 +6,9 @@ from nameko.timer import timer
 
 from matching.handlers import Matching
 from matching.store import MatchingStore
+
+# imported as a module: `nameko run` would take a class named here for a service of its own
+from shared import deadletters
 from shared.errors import EXPECTED, Invalid
 from shared.inbox import Inbox
 from shared.messaging import on_events
@@ -16,7 +19,7 @@ SERVICE = "matching"
 PARTY_KINDS = ("company", "investor")
 
 
-class MatchingService:
+class MatchingService(deadletters.DeadLetterRpc):
     name = SERVICE
 
     store: MatchingStore = Store(SERVICE, MatchingStore)

@@ -8,6 +8,9 @@ from nameko.timer import timer
 from notification.handlers import Notifier
 from notification.mailer import SmtpMailer
 from notification.store import NotificationStore
+
+# imported as a module: `nameko run` would take a class named here for a service of its own
+from shared import deadletters
 from shared.inbox import Inbox
 from shared.messaging import on_events
 from shared.mongo import Store
@@ -24,7 +27,7 @@ class Mailer(DependencyProvider):
         return self.mailer
 
 
-class NotificationService:
+class NotificationService(deadletters.DeadLetterRpc):
     name = SERVICE
 
     store: NotificationStore = Store(SERVICE, NotificationStore)
