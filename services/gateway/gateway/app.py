@@ -16,7 +16,18 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+TOO_LARGE = f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."
 SERVICES = ("registration", "matching", "notification")
+
+
+class JsonErrorsApi(Api):
+    """flask-smorest's JSON errors, with a message also for errors raised by Werkzeug itself."""
+
+    def handle_http_exception(self, error: HTTPException) -> object:
+        if not getattr(error, "data", None):
+            message = TOO_LARGE if error.code == 413 else error.description
+            error.data = {"message": message}
+        return super().handle_http_exception(error)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -43,7 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         },
     )
     app.json.ensure_ascii = False
-    rest = Api(app)
+    rest = JsonErrorsApi(app)
     rest.register_blueprint(api)
     _add_input_guards(app)
     _add_probes(app, settings)
@@ -62,8 +73,8 @@ def _add_input_guards(app: Flask) -> None:
                 try:
                     raw.decode("utf-8")
                     json.loads(raw or b"null")
-                except (UnicodeDecodeError, ValueError):
-                    abort(400, message="The body is not valid JSON (UTF-8).")
+                except (UnicodeDecodeError, ValueError, RecursionError):
+                    abort(400, message="The body is not valid JSON (UTF-8), or is nested too deeply.")
 
 
 def _add_probes(app: Flask, settings: Settings) -> None:
