@@ -104,14 +104,16 @@ class Inbox:
         return record["attempts"] if record is not None else None
 
     def park(self, key: str, body: Any, *, reason: str, attempts: int) -> None:
-        log.error("event parked as a dead letter", extra={"event_id": key, "reason": reason[:500]})
+        log.error("event parked as a dead letter", extra={"event_id": key, "reason": _ascii(reason)[:500]})
         self.dead_letters.update_one(
             {"_id": key},
             {
                 "$set": {
-                    # kept as text: a hostile body may hold keys MongoDB cannot store ($..., a.b)
+                    # kept as ASCII JSON text: a hostile body may hold keys MongoDB cannot store
+                    # ($..., a.b) or text it cannot encode (lone surrogates)
                     "body": _as_text(body),
-                    "reason": reason[:2000],
+                    "about": _subjects(body),
+                    "reason": _ascii(reason)[:2000],
                     "attempts": attempts,
                     "parked_at": clock.now_iso(),
                     "status": "parked",
@@ -123,6 +125,10 @@ class Inbox:
         self.records.update_one(
             {"_id": key}, {"$set": {"status": "parked", "parked_at": clock.now_iso()}}, upsert=True
         )
+
+    def forget_about(self, subject_id: str) -> None:
+        """Erase the parked messages that concern a person whose data is being erased."""
+        self.dead_letters.delete_many({"about": subject_id})
 
     def count_parked(self) -> int:
         return self.dead_letters.count_documents({"status": "parked"})
@@ -150,7 +156,7 @@ class Inbox:
         if letter is None:
             return None
         self.records.update_one({"_id": key}, {"$set": {"status": "pending", "attempts": 0}})
-        publish_to_own_queue(json.loads(letter["body"]))
+        publish_to_own_queue(_from_text(letter["body"]))
         # only if the replayed message was not parked again meanwhile (it may fail at once)
         self.dead_letters.update_one(
             {"_id": key, "status": "replaying"},
@@ -161,17 +167,39 @@ class Inbox:
 
 
 def _message_key(body: Any) -> str:
-    if isinstance(body, dict) and isinstance(body.get("event_id"), str):
-        return body["event_id"][:100]
+    event_id = body.get("event_id") if isinstance(body, dict) else None
+    if isinstance(event_id, str) and event_id.isascii() and 0 < len(event_id) <= 100:
+        return event_id
     raw = json.dumps(body, sort_keys=True, default=repr).encode()
     return "invalid-" + hashlib.sha256(raw).hexdigest()[:32]
 
 
 def _as_text(body: Any) -> str:
     try:
-        return json.dumps(body, ensure_ascii=False)[:1_000_000]
+        text = json.dumps(body)
     except (TypeError, ValueError):
-        return json.dumps({"unreadable": repr(body)[:65536]})
+        text = json.dumps({"unreadable": repr(body)[:65536]})
+    return text if len(text) <= 1_000_000 else json.dumps({"truncated": text[:65536]})
+
+
+def _from_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"unreadable": text[:65536]}
+
+
+def _subjects(body: Any) -> list[str]:
+    """The registrations a message is about, so erasing a person also erases its dead letters."""
+    payload = body.get("payload") if isinstance(body, dict) else None
+    if not isinstance(payload, dict):
+        return []
+    keys = ("registration_id", "recipient_id", "investor_id", "company_id")
+    return [payload[key] for key in keys if isinstance(payload.get(key), str) and payload[key].isascii()]
+
+
+def _ascii(text: str) -> str:
+    return text.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def _letter_view(letter: dict, with_body: bool = False) -> dict:
@@ -183,9 +211,9 @@ def _letter_view(letter: dict, with_body: bool = False) -> dict:
         },
     }
     if with_body:
-        view["body"] = json.loads(letter["body"])
+        view["body"] = _from_text(letter["body"])
     return view
 
 
 def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:2000]
+    return _ascii(f"{type(error).__name__}: {error}")[:2000]

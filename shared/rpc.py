@@ -3,8 +3,12 @@
 nameko's standalone client costs about 10 ms a call; a plain kombu request-reply to the same
 service about 2 ms. This client keeps one connection, one channel and one exclusive reply queue
 and publishes each request with confirms and ``mandatory`` (an unknown service or method is
-refused at once instead of timing out). It is not thread-safe: use one per thread (see
-``thread_client``), created after fork, never in a gunicorn master.
+refused at once instead of timing out) and with an expiry equal to the caller's timeout, so a
+request nobody took in time is dropped by the broker instead of being carried out later.
+
+It is not thread-safe: use one per thread (see ``thread_client``), created after fork, never in
+a gunicorn master. Any connection error, and any timeout, drops the connection; the next call
+opens a new one, so the client recovers by itself after a broker restart.
 """
 
 import threading
@@ -12,12 +16,13 @@ import time
 import uuid
 from typing import Any
 
-from amqp.exceptions import ChannelError
+from amqp.exceptions import AMQPError
 from kombu import Connection, Consumer, Exchange, Producer, Queue
-from kombu.exceptions import OperationalError
+from kombu.exceptions import KombuError
 from nameko.exceptions import deserialize
 
 RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)
+CONNECTION_ERRORS = (AMQPError, KombuError, OSError, ConnectionError)
 
 
 class ServiceUnavailable(Exception):
@@ -38,11 +43,12 @@ class RpcClient:
 
     def call(self, service: str, method: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         """Call ``service.method(*args, **kwargs)`` and return its result or raise its error."""
+        timeout = self.timeout if timeout is None else timeout
         correlation_id = str(uuid.uuid4())
         self._awaited.add(correlation_id)
         try:
-            self._send(service, method, args, kwargs, correlation_id)
-            reply = self._wait(correlation_id, self.timeout if timeout is None else timeout)
+            self._send(service, method, args, kwargs, correlation_id, timeout)
+            reply = self._wait(correlation_id, timeout)
         finally:
             self._awaited.discard(correlation_id)
         if reply.get("error"):
@@ -50,61 +56,75 @@ class RpcClient:
         return reply.get("result")
 
     def close(self) -> None:
-        if self._connection is not None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
             try:
-                self._connection.release()
+                connection.release()
             except Exception:  # noqa: S110 - closing a broken connection may fail; it is gone anyway
                 pass
-        self._connection = None
 
-    def _send(self, service: str, method: str, args: tuple, kwargs: dict, correlation_id: str) -> None:
-        # a request that never reached the broker is safe to send again once, on a new connection
-        for attempt in (1, 2):
-            try:
-                self._ensure_connected()
-                self._producer.publish(
-                    {"args": list(args), "kwargs": kwargs},
-                    routing_key=f"{service}.{method}",
-                    reply_to=self._reply_key,
-                    correlation_id=correlation_id,
-                    mandatory=True,
-                    serializer="json",
-                    delivery_mode=1,
-                    retry=False,
-                )
-                return
-            except ChannelError as error:
-                self.close()
-                if "NO_ROUTE" in str(error):
-                    raise ServiceUnavailable(f"service {service!r} is not running") from error
-                if attempt == 2:
-                    raise ServiceUnavailable(str(error)) from error
-            except (OSError, OperationalError, ConnectionError) as error:
-                self.close()
-                if attempt == 2:
-                    raise ServiceUnavailable(f"message broker unreachable: {error}") from error
+    def _send(
+        self, service: str, method: str, args: tuple, kwargs: dict, correlation_id: str, timeout: float
+    ) -> None:
+        self._ensure_usable()
+        try:
+            self._producer.publish(
+                {"args": list(args), "kwargs": kwargs},
+                routing_key=f"{service}.{method}",
+                reply_to=self._reply_key,
+                correlation_id=correlation_id,
+                mandatory=True,
+                serializer="json",
+                delivery_mode=1,
+                expiration=timeout,
+                retry=False,
+            )
+        except CONNECTION_ERRORS as error:
+            # not sent again: the request may have reached the broker before the connection broke
+            self.close()
+            if "NO_ROUTE" in str(error):
+                raise ServiceUnavailable(f"service {service!r} is not running") from error
+            raise ServiceUnavailable(f"message broker error: {error}") from error
 
     def _wait(self, correlation_id: str, timeout: float) -> dict:
-        connection = self._connection
         deadline = time.monotonic() + timeout
         try:
             while correlation_id not in self._replies:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    # the link may be silently dead; a fresh connection costs little
+                    self.close()
                     raise RpcTimeout(f"no answer within {timeout:.1f} s")
                 try:
-                    connection.drain_events(timeout=remaining)
+                    self._connection.drain_events(timeout=remaining)
                 except TimeoutError:
                     continue
-        except (OSError, OperationalError, ConnectionError) as error:
+        except CONNECTION_ERRORS as error:
             self.close()
             raise ServiceUnavailable(f"lost the broker while waiting: {error}") from error
         return self._replies.pop(correlation_id)
 
-    def _ensure_connected(self) -> None:
+    def _ensure_usable(self) -> None:
+        """A live connection: an idle one is checked first, and replaced if the broker closed it
+        meanwhile (nothing was sent on it yet, so nothing is sent twice)."""
         if self._connection is not None:
-            return
-        connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
+            try:
+                self._connection.drain_events(timeout=0)
+            except TimeoutError:
+                return
+            except CONNECTION_ERRORS:
+                self.close()
+            else:
+                return
+        try:
+            self._connect()
+        except CONNECTION_ERRORS as error:
+            self.close()
+            raise ServiceUnavailable(f"message broker unreachable: {error}") from error
+
+    def _connect(self) -> None:
+        connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=3)
+        self._connection = connection
         connection.ensure_connection(max_retries=1)
         channel = connection.channel()
         self._reply_key = str(uuid.uuid4())
@@ -115,13 +135,10 @@ class RpcClient:
             exclusive=True,
             auto_delete=True,
         )
-        self._consumer = Consumer(
-            channel, [reply_queue], callbacks=[self._on_reply], accept=["json"], no_ack=True
-        )
-        self._consumer.consume()
+        consumer = Consumer(channel, [reply_queue], callbacks=[self._on_reply], accept=["json"], no_ack=True)
+        consumer.consume()
         self._producer = Producer(channel, exchange=RPC_EXCHANGE)
         self._replies.clear()
-        self._connection = connection
 
     def _on_reply(self, body: dict, message: Any) -> None:
         correlation_id = message.properties.get("correlation_id")

@@ -3,6 +3,9 @@
 ``python -m deploy.local.mailsink --port 1025 --dir var/mail``. Messages are written atomically
 (temporary name, then rename), one file each, named after their Message-ID, so a reader never
 sees half a message and the same message delivered twice is two files.
+
+While a file named ``.refuse`` exists in the directory, every message is refused with a
+temporary failure (451), as a mail relay that is down would answer; the fault tests use it.
 """
 
 import argparse
@@ -24,6 +27,8 @@ class MaildirHandler:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802 - aiosmtpd's hook name
+        if (self.directory / ".refuse").exists():
+            return "451 4.3.0 Mail relay temporarily unavailable"
         content = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
         message_id = message_from_bytes(content).get("Message-ID", "") or uuid.uuid4().hex
         stem = re.sub(r"[^A-Za-z0-9@._-]", "", message_id)[:120]

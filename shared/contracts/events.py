@@ -49,14 +49,14 @@ class RegistrationUpdated(RegistrationCreated):
     pass
 
 
-class RegistrationCancelled(Schema):
+class RegistrationCancelled(RegistrationCreated):
+    """Carries the contact: the cancellation is confirmed by e-mail, and may arrive first."""
+
+
+class RegistrationErased(Schema):
     registration_id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     revision = fields.Integer(required=True, strict=True)
-
-
-class RegistrationErased(RegistrationCancelled):
-    pass
 
 
 class ProfileChanged(Schema):

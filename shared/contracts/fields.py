@@ -14,21 +14,29 @@ MAX_TEXT = 2000
 
 
 class Text(fields.String):
-    """A trimmed string without control characters, NUL or unpaired surrogates."""
+    """A trimmed string without control characters, NUL or unpaired surrogates; one line
+    unless ``multiline`` (names end up in e-mail headers)."""
 
-    def __init__(self, *, max_length: int = 200, min_length: int = 1, **kwargs: Any) -> None:
+    def __init__(
+        self, *, max_length: int = 200, min_length: int = 1, multiline: bool = False, **kwargs: Any
+    ) -> None:
         validators = [validate.Length(min=min_length, max=max_length)]
         super().__init__(validate=validators, **kwargs)
+        self.allowed_controls = "\n\t" if multiline else ""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if any(ord(ch) < 32 and ch not in "\n\t" for ch in text):
-            raise ValidationError("Must not contain control characters.")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise ValidationError("Must be valid Unicode text.") from error
+        text = _valid_unicode(super()._deserialize(value, attr, data, **kwargs)).strip()
+        if any((ord(ch) < 32 or ord(ch) == 127) and ch not in self.allowed_controls for ch in text):
+            raise ValidationError("Must not contain control characters or line breaks.")
         return text
+
+
+def _valid_unicode(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValidationError("Must be valid Unicode text.") from error
+    return text
 
 
 class Flag(fields.Boolean):
@@ -44,16 +52,23 @@ class Flag(fields.Boolean):
 
 
 class Email(fields.Email):
-    """An e-mail address, trimmed and with its domain lower-cased."""
+    """An e-mail address that any mail relay accepts: trimmed, an ASCII local part, and the
+    domain lower-cased (an internationalised domain such as 한국.kr is kept in Unicode)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(validate=validate.Length(max=254), **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if isinstance(value, str):
-            value = value.strip()
+            value = _valid_unicode(value).strip()
         address = super()._deserialize(value, attr, data, **kwargs)
         local, _, domain = address.rpartition("@")
+        if not local.isascii():
+            raise ValidationError("The part before @ must use Latin letters, digits and . _ + -")
+        try:
+            domain.encode("idna")
+        except UnicodeError as error:
+            raise ValidationError("Not a valid e-mail domain.") from error
         return f"{local}@{domain.lower()}"
 
 

@@ -50,7 +50,7 @@ class AccessibilityNeedsSchema(Schema):
     easy_read = Flag(load_default=False)
     guide_dog = Flag(load_default=False)
     companions = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=5))
-    other = Text(max_length=500, min_length=0, load_default="")
+    other = Text(max_length=500, min_length=0, load_default="", multiline=True)
 
 
 class _RegistrationSchema(Schema):
@@ -78,7 +78,7 @@ class AttendeeSchema(_RegistrationSchema):
 
 
 class CompanySchema(_RegistrationSchema):
-    description = Text(required=True, max_length=2000)
+    description = Text(required=True, max_length=2000, multiline=True)
     tags = TagList(required=True)
     stage = Choice(taxonomy.STAGES, required=True)
     contact_name = Text(max_length=100)

@@ -1,80 +1,9 @@
-"""The whole platform, started by the same runner as `make run`, on free ports of its own."""
-
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import pytest
-import requests
 
-from tests.conftest import ROOT, free_port, virtual_host, wait_for
-
-ORGANISER_TOKEN = "organiser-e2e-token"
-
-
-class Platform:
-    def __init__(self, url: str, var, runner: subprocess.Popen, amqp_uri: str) -> None:
-        self.url, self.var, self.runner, self.amqp_uri = url, var, runner, amqp_uri
-        self.http = requests.Session()
-
-    def call(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
-        headers = kwargs.pop("headers", {})
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        return self.http.request(method, self.url + path, headers=headers, timeout=15, **kwargs)
-
-    def children(self, pattern: str) -> list[int]:
-        found = subprocess.run(
-            ["pgrep", "-P", str(self.runner.pid), "-f", pattern], capture_output=True, text=True
-        )
-        return [int(pid) for pid in found.stdout.split()]
+from tests.platform import running_platform
 
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory):
-    var = tmp_path_factory.mktemp("var")
-    port = free_port()
-    with virtual_host() as amqp_uri:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("MONGO_", "SMTP_", "GATEWAY_", "ORGANISER_", "SENSITIVE_"))
-        }
-        env.update(
-            AMQP_URI=amqp_uri,
-            VAR_DIR=str(var),
-            GATEWAY_BIND=f"127.0.0.1:{port}",
-            MONGO_PORT=str(free_port()),
-            SMTP_PORT=str(free_port()),
-            ORGANISER_TOKEN=ORGANISER_TOKEN,
-            PYTHONWARNINGS="ignore",
-        )
-        log = (var / "runner.log").open("wb")
-        runner = subprocess.Popen(
-            [sys.executable, "-m", "deploy.local.run"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-
-        def ready():
-            assert runner.poll() is None, (var / "runner.log").read_text()
-            try:
-                return requests.get(url + "/readyz", timeout=2).status_code == 200
-            except requests.RequestException:
-                return False
-
-        wait_for(ready, 120, interval=0.3, message="the platform to be ready")
-        yield Platform(url, var, runner, amqp_uri)
-        started = subprocess.run(
-            ["pgrep", "-P", str(runner.pid)], capture_output=True, text=True
-        ).stdout.split()
-        runner.send_signal(signal.SIGINT)
-        runner.wait(60)
-        time.sleep(0.5)
-        left = [pid for pid in started if os.path.exists(f"/proc/{pid}")]
-        assert not left, f"processes left running after Ctrl-C: {left}"
+    with running_platform(tmp_path_factory.mktemp("var")) as running:
+        yield running

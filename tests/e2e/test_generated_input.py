@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ORGANISER_TOKEN
+from tests.platform import ORGANISER_TOKEN
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import ORGANISER_TOKEN
+from tests.platform import ORGANISER_TOKEN
 
 pytestmark = pytest.mark.e2e
 

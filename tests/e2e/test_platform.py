@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from tests.conftest import received_mail, wait_for
-from tests.e2e.conftest import ORGANISER_TOKEN
+from tests.platform import ORGANISER_TOKEN
 
 pytestmark = pytest.mark.e2e
 

@@ -109,11 +109,11 @@ def test_partial_change_validates_only_given_fields_and_never_the_expo():
 
 
 def test_events_round_trip_and_are_checked_both_ways():
-    event = new_event("registration.cancelled", {"registration_id": "r1", "kind": "attendee", "revision": 2})
+    event = new_event("registration.erased", {"registration_id": "r1", "kind": "attendee", "revision": 2})
     parsed = parse_event(event)
-    assert parsed.type == "registration.cancelled" and parsed.payload["revision"] == 2
+    assert parsed.type == "registration.erased" and parsed.payload["revision"] == 2
     with pytest.raises(InvalidEvent):
-        new_event("registration.cancelled", {"registration_id": "r1"})
+        new_event("registration.erased", {"registration_id": "r1"})
     with pytest.raises(InvalidEvent):
         parse_event({**event, "version": 99})
     with pytest.raises(InvalidEvent):

@@ -47,9 +47,13 @@ class Matching:
             return
 
         profiles = self.store.active_profiles()
-        party = next(p for p in profiles if p.id == party_id)
+        party = next((p for p in profiles if p.id == party_id), None)
+        if party is None:
+            return  # a newer change made it inactive meanwhile
         weights = domain.tag_weights(profiles)
         matches = domain.matches_for(party, [p for p in profiles if p.kind != kind], weights)
+        if self._superseded(party_id, change["revision"]):
+            return  # a newer change of this party arrived while scoring: its handler decides
         counterpart_kind = COUNTERPART_KIND[kind]
         inserted = self.store.replace_suggestions(
             kind,
@@ -68,6 +72,10 @@ class Matching:
         self.relay.flush("parties", party_id)
         for pair in inserted:
             self.relay.flush("suggestions", pair)
+
+    def _superseded(self, party_id: str, revision: int) -> bool:
+        stored = self.store.party(party_id)
+        return stored is None or stored["revision"] != revision or stored["status"] != "active"
 
     def erased(self, event: Event) -> None:
         change = event.payload

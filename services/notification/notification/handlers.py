@@ -4,10 +4,11 @@ Called by the thin entrypoints in ``service.py``."""
 import logging
 
 from notification import domain
-from notification.mailer import PermanentFailure, SmtpMailer, TransientFailure
+from notification.mailer import PermanentFailure, SmtpMailer
 from notification.store import NotificationStore
 from shared import clock
 from shared.contracts.events import Event
+from shared.inbox import Inbox
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -17,8 +18,11 @@ RECIPIENT_RECHECK_SECONDS = 2.0
 
 
 class Notifier:
-    def __init__(self, store: NotificationStore, mailer: SmtpMailer, settings: Settings) -> None:
+    def __init__(
+        self, store: NotificationStore, inbox: Inbox, mailer: SmtpMailer, settings: Settings
+    ) -> None:
         self.store = store
+        self.inbox = inbox
         self.mailer = mailer
         self.retry_base_seconds = settings.smtp_retry_base_seconds
         self.site = {
@@ -41,12 +45,17 @@ class Notifier:
 
     def registration_cancelled(self, event: Event) -> None:
         payload = event.payload
-        self.store.put_contact(payload["registration_id"], payload["revision"], {"status": "cancelled"})
+        self.store.put_contact(
+            payload["registration_id"],
+            payload["revision"],
+            {"kind": payload["kind"], "status": "cancelled", **payload["contact"]},
+        )
         self.notify(event)
 
     def registration_erased(self, event: Event) -> None:
         payload = event.payload
         self.store.erase_recipient(payload["registration_id"], payload["revision"])
+        self.inbox.forget_about(payload["registration_id"])
 
     def notify(self, event: Event) -> None:
         """Record the notifications ``event`` calls for, once each, and try to send them now."""
@@ -87,9 +96,9 @@ class Notifier:
         if contact is None:
             self._wait_for_recipient(notification)
             return True
-        subject, body = domain.render(notification["kind"], notification["data"], contact, self.site)
         attempts = notification["attempts"] + 1
         try:
+            subject, body = domain.render(notification["kind"], notification["data"], contact, self.site)
             self.mailer.send(
                 to_name=contact["name"],
                 to_address=contact["email"],
@@ -99,22 +108,22 @@ class Notifier:
                 language=contact["language"],
             )
         except PermanentFailure as error:
-            log.warning(
-                "notification refused by the mail relay", extra={"notification_id": notification["_id"]}
-            )
+            log.warning("notification refused for good", extra={"notification_id": notification["_id"]})
             self.store.mark_failed(notification["_id"], attempts, str(error))
-        except TransientFailure as error:
+        except Exception as error:  # a relay outage, or anything unforeseen: retry, then give up
             if attempts >= domain.MAX_SEND_ATTEMPTS:
-                self.store.mark_failed(notification["_id"], attempts, str(error))
+                self.store.mark_failed(notification["_id"], attempts, _describe(error))
+                log.warning(
+                    "notification failed after its last attempt",
+                    extra={"notification_id": notification["_id"], "attempt": attempts},
+                )
             else:
                 delay = domain.retry_delay(attempts, self.retry_base_seconds)
-                self.store.mark_retry(notification["_id"], attempts, delay, str(error))
-            log.warning(
-                "notification not sent; will retry"
-                if attempts < domain.MAX_SEND_ATTEMPTS
-                else "notification failed after its last attempt",
-                extra={"notification_id": notification["_id"], "attempt": attempts},
-            )
+                self.store.mark_retry(notification["_id"], attempts, delay, _describe(error))
+                log.warning(
+                    "notification not sent; will retry",
+                    extra={"notification_id": notification["_id"], "attempt": attempts},
+                )
         else:
             self.store.mark_sent(notification["_id"], subject, body, attempts)
         return True
@@ -133,7 +142,7 @@ class Notifier:
 
     # reading
 
-    def inbox(self, recipient_id: str, limit: int) -> list[dict]:
+    def notifications_of(self, recipient_id: str, limit: int) -> list[dict]:
         contact = self.store.contact(recipient_id)
         items = []
         for document in self.store.of_recipient(recipient_id, limit):
@@ -153,3 +162,7 @@ class Notifier:
                 }
             )
         return items
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:1000]

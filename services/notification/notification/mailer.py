@@ -22,14 +22,12 @@ class SmtpMailer:
     def send(
         self, *, to_name: str, to_address: str, subject: str, body: str, message_id: str, language: str
     ) -> None:
-        message = EmailMessage()
-        message["From"] = self.settings.mail_from
-        message["To"] = formataddr((to_name, to_address))
-        message["Subject"] = subject
-        message["Message-ID"] = message_id
-        message["Date"] = formatdate(localtime=False)
-        message["Content-Language"] = language
-        message.set_content(body)
+        try:
+            message = _message(
+                self.settings.mail_from, to_name, to_address, subject, body, message_id, language
+            )
+        except (ValueError, UnicodeError) as error:
+            raise PermanentFailure(f"cannot write this message: {error}") from error
         try:
             with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=10) as smtp:
                 if self.settings.smtp_starttls:
@@ -48,3 +46,19 @@ class SmtpMailer:
             raise TransientFailure(f"recipient refused: {codes}") from error
         except (OSError, smtplib.SMTPException) as error:
             raise TransientFailure(f"{type(error).__name__}: {error}") from error
+
+
+def _message(
+    sender: str, to_name: str, to_address: str, subject: str, body: str, message_id: str, language: str
+) -> EmailMessage:
+    local, _, domain = to_address.rpartition("@")
+    message = EmailMessage()
+    message["From"] = sender
+    # an internationalised domain travels in its ASCII (IDNA) form, which every relay accepts
+    message["To"] = formataddr((to_name, f"{local}@{domain.encode('idna').decode('ascii')}"))
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message["Date"] = formatdate(localtime=False)
+    message["Content-Language"] = language
+    message.set_content(body)
+    return message

@@ -39,7 +39,7 @@ class NotificationService(deadletters.DeadLetterRpc):
 
     @property
     def notifier(self) -> Notifier:
-        return Notifier(self.store, self.mailer, self.settings)
+        return Notifier(self.store, self.inbox, self.mailer, self.settings)
 
     @on_events(SERVICE)
     def handle_event(self, body: dict) -> None:
@@ -59,7 +59,7 @@ class NotificationService(deadletters.DeadLetterRpc):
 
     @rpc
     def inbox_of(self, recipient_id: str, limit: int = 50) -> list[dict]:
-        return self.notifier.inbox(recipient_id, max(1, min(int(limit), 200)))
+        return self.notifier.notifications_of(recipient_id, max(1, min(int(limit), 200)))
 
     @rpc
     def stats(self) -> dict:

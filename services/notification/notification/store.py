@@ -8,7 +8,8 @@ from pymongo.errors import DuplicateKeyError
 from shared import clock
 
 # a notification being sent is leased; a crash mid-send makes it due again when the lease ends
-SEND_LEASE_SECONDS = 60
+# (longer than a send can take: the SMTP timeout is 10 s)
+SEND_LEASE_SECONDS = 30
 
 
 class NotificationStore:

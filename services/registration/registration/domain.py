@@ -91,7 +91,7 @@ def cancel(document: dict, now: str) -> tuple[dict, list[dict]]:
     cancelled.update(updated_at=now, cancelled_at=now)
     cancelled.pop("active_key", None)
     cancelled.pop("accessibility_needs", None)
-    events = [_lifecycle_event("registration.cancelled", cancelled)]
+    events = [_contact_event("registration.cancelled", cancelled)]
     if cancelled["kind"] in MATCHABLE_KINDS:
         events.append(_profile_event(cancelled))
     return cancelled, events
@@ -99,9 +99,11 @@ def cancel(document: dict, now: str) -> tuple[dict, list[dict]]:
 
 def erase(document: dict, now: str) -> tuple[dict, list[dict]]:
     """Destroy every personal field; a tombstone keeps only the id, kind and expo."""
-    tombstone = {key: document[key] for key in ("_id", "_v", "kind", "expo_id", "created_at", "outbox")}
+    # events not yet published go too: consumers that never saw them need only the erasure
+    tombstone = {key: document[key] for key in ("_id", "_v", "kind", "expo_id", "created_at")}
+    tombstone["outbox"] = []
     tombstone.update(status="erased", revision=document["revision"] + 1, erased_at=now)
-    return tombstone, [_lifecycle_event("registration.erased", tombstone)]
+    return tombstone, [_erased_event(tombstone)]
 
 
 def owner_view(document: dict) -> dict:
@@ -155,9 +157,9 @@ def _contact_event(event_type: str, document: dict) -> dict:
     )
 
 
-def _lifecycle_event(event_type: str, document: dict) -> dict:
+def _erased_event(document: dict) -> dict:
     return new_event(
-        event_type,
+        "registration.erased",
         {
             "registration_id": document["_id"],
             "kind": document["kind"],

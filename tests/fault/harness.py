@@ -1,0 +1,225 @@
+"""Drive registrations at a steady rate while a fault is injected, wait for the platform to
+settle, and count, for every request, what happened to it."""
+
+import random
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.policy import default as default_policy
+
+import requests
+from pymongo import MongoClient
+
+from tests.platform import ORGANISER_TOKEN, Platform
+
+TAGS = ["elderly", "dementia", "hearing_impairment", "mobility", "ai", "iot", "education"]
+
+
+@dataclass
+class Sent:
+    kind: str
+    email: str
+    status: int | None = None  # None: no answer (connection refused, reset or timed out)
+    registration_id: str | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass
+class Row:
+    scenario: str
+    sent: int
+    acknowledged: int
+    refused: int
+    stored: int
+    lost: int
+    duplicated: int
+    settle_seconds: float
+    problems: list[str] = field(default_factory=list)
+
+    HEADER = ("scenario", "sent", "acknowledged", "refused", "stored", "lost", "duplicated", "settle s")
+
+    def cells(self) -> tuple:
+        return (
+            self.scenario,
+            self.sent,
+            self.acknowledged,
+            self.refused,
+            self.stored,
+            self.lost,
+            self.duplicated,
+            f"{self.settle_seconds:.1f}",
+        )
+
+
+def table(rows: list[Row]) -> str:
+    lines = [Row.HEADER, *(row.cells() for row in rows)]
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(Row.HEADER))]
+    return "\n".join(
+        " | ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)) for line in lines
+    )
+
+
+def body(kind: str, email: str) -> dict:
+    tags = random.sample(TAGS, 2)
+    common = {"name": "Fault Test", "email": email, "consents": {"privacy": True}}
+    if kind == "companies":
+        return {**common, "description": "fault test", "tags": tags, "stage": "seed"}
+    if kind == "investors":
+        return {**common, "organisation": "Fault Fund", "interests": tags, "stages": ["seed", "pre_a"]}
+    return {**common, "attendee_type": "citizen", "interests": tags}
+
+
+class Load:
+    """Registrations sent at a steady rate, each from its own thread, answered or not."""
+
+    def __init__(self, platform: Platform, rate: float) -> None:
+        self.platform, self.rate = platform, rate
+        self.sent: list[Sent] = []
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=32)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Load":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._pool.shutdown(wait=True)
+
+    def _run(self) -> None:
+        interval, next_at = 1.0 / self.rate, time.monotonic()
+        while not self._stop.is_set():
+            kind = random.choice(["companies", "companies", "investors", "attendees"])
+            sent = Sent(kind, f"fault-{uuid.uuid4().hex[:12]}@example.kr")
+            self.sent.append(sent)
+            self._pool.submit(self._post, sent)
+            next_at += interval
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def _post(self, sent: Sent) -> None:
+        session = requests.Session()
+        try:
+            response = session.post(
+                f"{self.platform.url}/api/v1/{sent.kind}", json=body(sent.kind, sent.email), timeout=30
+            )
+            sent.status = response.status_code
+            if response.status_code == 201:
+                sent.registration_id = response.json()["id"]
+        except requests.RequestException:
+            sent.status = None
+        finally:
+            session.close()
+
+
+def queue_depths(platform: Platform) -> dict[str, int]:
+    vhost = platform.amqp_uri.rsplit("/", 1)[1]
+    listing = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    depths = {}
+    for line in listing.stdout.splitlines():
+        name, _, count = line.rpartition("\t")
+        if name.endswith(".events") and count.isdigit():
+            depths[name] = int(count)
+    return depths
+
+
+def settle(platform: Platform, timeout: float = 240.0) -> float:
+    """Seconds until nothing is pending anywhere (outboxes, queues, unsent notifications)."""
+    started = time.monotonic()
+    quiet_since = None
+    while time.monotonic() - started < timeout:
+        try:
+            summary = requests.get(
+                f"{platform.url}/api/v1/organiser/summary",
+                timeout=10,
+                headers={"Authorization": f"Bearer {ORGANISER_TOKEN}"},
+            ).json()
+            pending = (
+                sum(summary["outbox_pending"].values())
+                + summary["notifications"]["queued"]
+                + summary["notifications"]["sending"]
+                + sum(queue_depths(platform).values())
+            )
+        except (requests.RequestException, KeyError, ValueError):
+            pending = None
+        if pending == 0:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= 3:
+                return quiet_since - started
+        else:
+            quiet_since = None
+        time.sleep(0.5)
+    return float("inf")
+
+
+def verify(platform: Platform, scenario: str, sent: list[Sent], settle_seconds: float) -> Row:
+    """Acknowledged means stored once, in matching's read model, confirmed once, mailed once."""
+    client = MongoClient(platform.mongo_uri)
+    try:
+        registrations = client["registration"]["registrations"]
+        parties = client["matching"]["parties"]
+        notifications = client["notification"]["notifications"]
+        mails = Counter()
+        for path in (platform.var / "mail").glob("*.eml"):
+            mails[message_from_bytes(path.read_bytes(), policy=default_policy)["Message-ID"]] += 1
+        stored = lost = duplicated = 0
+        problems = []
+        singular = {"companies": "company", "investors": "investor", "attendees": "attendee"}
+        for request in sent:
+            kind = singular[request.kind]
+            documents = list(registrations.find({"email": request.email, "kind": kind}, {"_id": 1}))
+            stored += bool(documents)
+            if len(documents) > 1:
+                duplicated += 1
+                problems.append(f"{request.email}: stored {len(documents)} times")
+                continue
+            if not documents:
+                if request.acknowledged:
+                    lost += 1
+                    problems.append(f"{request.email}: acknowledged but not stored")
+                continue
+            registration_id = documents[0]["_id"]
+            confirmations = list(
+                notifications.find(
+                    {"recipient_id": registration_id, "kind": "registration_confirmed"}, {"status": 1}
+                )
+            )
+            emails = sum(mails[f"<{n['_id']}@tech-companion-expo>"] for n in confirmations)
+            in_matching = kind == "attendee" or parties.count_documents({"_id": registration_id}) == 1
+            if len(confirmations) > 1 or emails > 1:
+                duplicated += 1
+                problems.append(f"{request.email}: {len(confirmations)} confirmations, {emails} e-mails")
+            elif not (in_matching and confirmations and confirmations[0]["status"] == "sent" and emails == 1):
+                lost += 1
+                problems.append(
+                    f"{request.email}: matching={in_matching} confirmations="
+                    f"{[c['status'] for c in confirmations]} e-mails={emails}"
+                )
+        acknowledged = sum(request.acknowledged for request in sent)
+        return Row(
+            scenario,
+            len(sent),
+            acknowledged,
+            len(sent) - acknowledged,
+            stored,
+            lost,
+            duplicated,
+            settle_seconds,
+            problems,
+        )
+    finally:
+        client.close()
