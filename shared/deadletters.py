@@ -12,12 +12,10 @@ import argparse
 import json
 import sys
 
-from nameko.rpc import rpc
-
 from shared.errors import EXPECTED, Conflict, NotFound
 from shared.inbox import Inbox
 from shared.messaging import SUBSCRIPTIONS, EventPublisher
-from shared.rpc import RpcClient
+from shared.rpc import RpcClient, rpc
 from shared.settings import Settings
 
 SERVICES = tuple(SUBSCRIPTIONS)

@@ -69,11 +69,14 @@ def kill_9_gateway_worker(platform: Platform) -> None:
 
 
 def broker_restart(platform: Platform) -> None:
+    """Services and gateway ride it out themselves: none of them is restarted."""
+    processes = set(platform.children(""))
     subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, capture_output=True, timeout=120)
     assert not _ready(platform), "/readyz must report not-ready while the broker is away"
     time.sleep(3)
     subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, capture_output=True, timeout=120)
     wait_for(lambda: _ready(platform), 90, interval=0.5, message="ready again after the broker restart")
+    assert set(platform.children("")) == processes, "a process was restarted over a broker restart"
 
 
 def broker_connection_cut(platform: Platform) -> None:

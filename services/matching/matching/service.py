@@ -1,7 +1,6 @@
 """Entrypoints of the matching service: the events it consumes, RPC for the gateway, and the
 outbox relay."""
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from matching.handlers import Matching
@@ -14,6 +13,7 @@ from shared.inbox import Inbox
 from shared.messaging import on_events
 from shared.mongo import Store
 from shared.outbox import Outbox
+from shared.rpc import rpc
 
 SERVICE = "matching"
 PARTY_KINDS = ("company", "investor")

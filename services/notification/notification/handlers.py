@@ -3,6 +3,9 @@ Called by the thin entrypoints in ``service.py``."""
 
 import logging
 
+import eventlet
+from pymongo.errors import PyMongoError
+
 from notification import domain
 from notification.mailer import PermanentFailure, SmtpMailer
 from notification.store import NotificationStore
@@ -15,6 +18,9 @@ log = logging.getLogger(__name__)
 
 # how long to wait before looking again for a recipient whose contact has not arrived yet
 RECIPIENT_RECHECK_SECONDS = 2.0
+# pauses between attempts to record that an e-mail was sent, riding out a store outage of up to
+# about a minute (claiming the e-mail again needs the store too)
+RECORD_RETRY_SECONDS = (0.5, 1, 2, 4, 8, 15, 30)
 
 
 class Notifier:
@@ -125,8 +131,20 @@ class Notifier:
                     extra={"notification_id": notification["_id"], "attempt": attempts},
                 )
         else:
-            self.store.mark_sent(notification["_id"], subject, body, attempts)
+            self._record_sent(notification["_id"], subject, body, attempts)
         return True
+
+    def _record_sent(self, notification_id: str, subject: str, body: str, attempts: int) -> None:
+        """Record a sent e-mail, waiting out a store outage: left unrecorded, it would be sent
+        again when its lease ends."""
+        for delay in RECORD_RETRY_SECONDS:
+            try:
+                self.store.mark_sent(notification_id, subject, body, attempts)
+                return
+            except PyMongoError:
+                log.warning("could not record a sent e-mail yet", extra={"notification_id": notification_id})
+                eventlet.sleep(delay)
+        self.store.mark_sent(notification_id, subject, body, attempts)
 
     def _wait_for_recipient(self, notification: dict) -> None:
         waited = clock.parse_iso(clock.now_iso()) - clock.parse_iso(notification["created_at"])

@@ -2,7 +2,6 @@
 the timer that sends what is due (retries after a mail relay failure)."""
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from notification.handlers import Notifier
@@ -14,6 +13,7 @@ from shared import deadletters
 from shared.inbox import Inbox
 from shared.messaging import on_events
 from shared.mongo import Store
+from shared.rpc import rpc
 from shared.settings import Settings
 
 SERVICE = "notification"

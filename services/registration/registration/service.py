@@ -5,7 +5,6 @@ from collections import Counter
 from collections.abc import Callable
 
 from marshmallow import ValidationError
-from nameko.rpc import rpc
 from nameko.timer import timer
 from pymongo.database import Database
 
@@ -17,6 +16,7 @@ from shared.contracts.registration import KINDS, load_registration
 from shared.errors import EXPECTED, Forbidden, Invalid, NotFound
 from shared.mongo import Store
 from shared.outbox import Outbox
+from shared.rpc import rpc
 from shared.settings import Settings
 
 SERVICE = "registration"
