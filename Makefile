@@ -4,7 +4,7 @@ VENV := .venv
 STORE_VENV := .venv-store
 PY := $(VENV)/bin/python
 
-.PHONY: run test fault seed lint check-python broker clean
+.PHONY: run test fault bench seed lint check-python broker clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed (nameko 3.0.0rc11 and eventlet); set PYTHON=python3.11")'
@@ -30,6 +30,10 @@ run: $(VENV)/.installed $(STORE_VENV)/.installed broker
 # every fault scenario, with its table (a short form runs inside `make test`)
 fault: $(VENV)/.installed $(STORE_VENV)/.installed broker
 	FAULT_SUITE=full $(PY) -m pytest tests/fault -s $(PYTEST_ARGS)
+
+# the benchmark suite: results in bench/results/ (a short form runs inside `make test`)
+bench: $(VENV)/.installed $(STORE_VENV)/.installed broker
+	$(PY) -m bench $(ARGS)
 
 seed: $(VENV)/.installed
 	$(PY) -m deploy.local.seed

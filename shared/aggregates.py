@@ -66,6 +66,15 @@ class AggregateCollection:
             {"$pull": {OUTBOX: {"event_id": event_id}}, "$inc": {PENDING: -1, VERSION: 1}},
         )
 
+    def mark_all_published(self, document: dict) -> bool:
+        """Empty the outbox of ``document`` as written, in one write; False if it changed since
+        (then mark each event with ``mark_published``)."""
+        result = self.collection.update_one(
+            {"_id": document["_id"], VERSION: document[VERSION]},
+            {"$set": {OUTBOX: [], PENDING: 0}, "$inc": {VERSION: 1}},
+        )
+        return result.matched_count == 1
+
     def count_pending(self) -> int:
         return self.collection.count_documents({PENDING: {"$gt": 0}})
 

@@ -169,6 +169,7 @@ _TAGS = (
 
 TAGS: dict[str, Tag] = {tag.id: tag for tag in _TAGS}
 STAGES: tuple[str, ...] = tuple(tag.id for tag in _TAGS if tag.category == "stage")
+MATCHING_TAGS: tuple[str, ...] = tuple(tag.id for tag in _TAGS if tag.category in MATCHING_CATEGORIES)
 INVESTOR_TYPES: tuple[str, ...] = tuple(tag.id for tag in _TAGS if tag.category == "investor_type")
 
 

@@ -70,11 +70,18 @@ def store_server(tmp_path_factory):
     if os.environ.get("TEST_MONGO_URI"):
         yield {"uri": os.environ["TEST_MONGO_URI"], "port": None, "data": None, "process": None}
         return
+    data = tmp_path_factory.mktemp("store")
+    with embedded_store(data) as (uri, port, process):
+        yield {"uri": uri, "port": port, "data": data, "process": process}
+
+
+@contextlib.contextmanager
+def embedded_store(data: Path):
+    """Run an nx-27017 server with its data in ``data``; yields (uri, port, process)."""
     binary = ROOT / ".venv-store" / "bin" / "nx-27017"
     if not binary.exists():
         pytest.fail("the embedded store is not installed: run the tests with `make test`")
     port = free_port()
-    data = tmp_path_factory.mktemp("store")
     log = (data / "store.log").open("wb")
     process = subprocess.Popen(
         [
@@ -100,11 +107,14 @@ def store_server(tmp_path_factory):
         except Exception:
             return False
 
-    wait_for(answers, 20, message="the store to answer")
-    yield {"uri": uri, "port": port, "data": data, "process": process}
-    client.close()
-    process.terminate()
-    process.wait(10)
+    try:
+        wait_for(answers, 20, message="the store to answer")
+        yield uri, port, process
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(10)
+        log.close()
 
 
 @pytest.fixture

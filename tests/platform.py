@@ -1,18 +1,47 @@
 """The whole platform, started by the same runner as `make run`, on free ports and a RabbitMQ
-virtual host of its own; used by the end-to-end and the fault tests."""
+virtual host of its own; used by the end-to-end and fault tests and by the benchmarks."""
 
 import contextlib
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 
 import requests
+from kombu import Connection
 
+from shared.messaging import SUBSCRIPTIONS, service_queue
 from tests.conftest import ROOT, free_port, virtual_host, wait_for
 
 ORGANISER_TOKEN = "organiser-e2e-token"
+
+
+# companies and investors get tags from different families, so no suggestion is made: streams of
+# these measure registrations, not the fan-out of suggestion e-mails
+COMPANY_TAGS = ["elderly", "dementia", "hearing_impairment", "low_income", "children_youth"]
+INVESTOR_TAGS = ["ai", "iot", "robotics", "wearables", "metaverse"]
+
+
+def registration_body(kind: str, email: str) -> dict:
+    """A registration of ``kind`` ("companies", "investors" or "attendees") that makes no suggestion."""
+    common = {"name": "Load Test", "email": email, "consents": {"privacy": True}}
+    if kind == "companies":
+        return {
+            **common,
+            "description": "load test",
+            "tags": random.sample(COMPANY_TAGS, 2),
+            "stage": "seed",
+        }
+    if kind == "investors":
+        return {
+            **common,
+            "organisation": "Load Fund",
+            "interests": random.sample(INVESTOR_TAGS, 2),
+            "stages": ["seed", "pre_a"],
+        }
+    return {**common, "attendee_type": "citizen", "interests": random.sample(COMPANY_TAGS, 1)}
 
 
 class Platform:
@@ -81,3 +110,46 @@ def running_platform(var, **settings: str):
         time.sleep(0.5)
         left = [pid for pid in started if os.path.exists(f"/proc/{pid}")]
         assert not left, f"processes left running after Ctrl-C: {left}"
+
+
+def queue_depths(platform: Platform) -> dict[str, int]:
+    return queue_depths_of(platform.amqp_uri)
+
+
+def queue_depths_of(amqp_uri: str) -> dict[str, int]:
+    """Messages ready in each service's event queue (a passive declare changes nothing)."""
+    with Connection(amqp_uri, connect_timeout=3) as connection:
+        channel = connection.channel()
+        return {
+            service: channel.queue_declare(service_queue(service).name, passive=True).message_count
+            for service in SUBSCRIPTIONS
+        }
+
+
+def settle(platform: Platform, timeout: float = 240.0) -> float:
+    """Seconds until nothing is pending anywhere (outboxes, queues, unsent notifications)."""
+    started = time.monotonic()
+    quiet_since = None
+    while time.monotonic() - started < timeout:
+        try:
+            summary = requests.get(
+                f"{platform.url}/api/v1/organiser/summary",
+                timeout=10,
+                headers={"Authorization": f"Bearer {ORGANISER_TOKEN}"},
+            ).json()
+            pending = (
+                sum(summary["outbox_pending"].values())
+                + summary["notifications"]["queued"]
+                + summary["notifications"]["sending"]
+                + sum(queue_depths(platform).values())
+            )
+        except Exception:  # the broker or a service may still be coming back
+            pending = None
+        if pending == 0:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= 3:
+                return quiet_since - started
+        else:
+            quiet_since = None
+        time.sleep(0.5)
+    return float("inf")

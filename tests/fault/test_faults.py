@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from tests.conftest import wait_for
-from tests.fault.harness import Load, Row, settle, table, verify
-from tests.platform import Platform, running_platform
+from tests.fault.harness import Load, Row, table, verify
+from tests.platform import Platform, running_platform, settle
 
 pytestmark = pytest.mark.fault
 

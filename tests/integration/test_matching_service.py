@@ -75,26 +75,45 @@ def test_company_then_investor_gives_ranked_explained_suggestions_both_ways(matc
     (back,) = suggestions_of(matching, "company", company)
     assert back["investor_id"] == investor and back["score"] == item["score"]
 
+    recipients = set()
+
     def suggested():
         events = [e for e in drain(amqp_uri, "notification") if e["type"] == "matching.suggested"]
-        recipients = {e["payload"]["recipient_id"] for e in events}
-        return recipients if {company, investor} <= recipients else None
+        recipients.update(e["payload"]["recipient_id"] for e in events)
+        return {company, investor} <= recipients
 
     wait_for(suggested, message="a suggestion event for each side")
 
 
-def test_duplicate_and_stale_events_change_nothing(matching, publish, amqp_uri):
+def test_duplicate_and_stale_events_change_nothing(matching, publish, amqp_uri, mongo):
     company, investor = new_id("c"), new_id("i")
     publish(profile(company, "company", ["elderly"], ["seed"]))
     investor_event = profile(investor, "investor", ["elderly"], ["seed"], revision=2)
     publish(investor_event)
     suggestions_of(matching, "investor", investor)
-    drain(amqp_uri, "notification")
+    told = set()
+
+    def investor_told():
+        told.update(
+            e["payload"]["recipient_id"]
+            for e in drain(amqp_uri, "notification")
+            if e["type"] == "matching.suggested"
+        )
+        return investor in told
+
+    wait_for(investor_told, message="the investor's own suggestion event")
+    companies = matching.call("matching", "stats")["active_companies"]
     publish(investor_event)  # the same event again
-    publish(profile(investor, "investor", ["dementia"], ["seed"], revision=1))  # older revision
-    marker = profile(new_id("c"), "company", ["children_youth"], ["idea"])
-    publish(marker)
-    wait_for(lambda: matching.call("matching", "stats")["active_companies"] > 0, message="stats")
+    older = profile(investor, "investor", ["dementia"], ["seed"], revision=1)
+    publish(older)
+    publish(profile(new_id("c"), "company", ["children_youth"], ["idea"]))  # a marker, published last
+    wait_for(
+        lambda: (
+            matching.call("matching", "stats")["active_companies"] > companies
+            and mongo["matching"]["inbox"].find_one({"_id": older["event_id"], "status": "done"})
+        ),
+        message="the older revision and the marker to be handled",
+    )
     assert len(matching.call("matching", "suggestions", "investor", investor)) == 1
     assert not [
         e
@@ -140,19 +159,15 @@ def test_interest_is_expressed_once_and_answered_once(matching, publish, amqp_ur
         matching.call("matching", "answer_interest", company, new_id("i"), True)
     with pytest.raises(errors.NotFound):
         matching.call("matching", "express_interest", investor, new_id("c"))
-    events = wait_for(
-        lambda: (
-            (
-                found := [
-                    e["type"]
-                    for e in drain(amqp_uri, "notification")
-                    if e["type"].startswith("matching.interest")
-                ]
-            )
-            and found
-        ),
-        message="interest events",
-    )
+    events = []
+
+    def both_interest_events():
+        events.extend(
+            e["type"] for e in drain(amqp_uri, "notification") if e["type"].startswith("matching.interest")
+        )
+        return len(events) >= 2
+
+    wait_for(both_interest_events, message="interest events")
     assert events == ["matching.interest_expressed", "matching.interest_answered"]
     assert matching.call("matching", "suggestions", "investor", investor)[0]["interest"] == "accepted"
 

@@ -48,6 +48,31 @@ def test_relay_publishes_to_every_subscriber_with_confirms_and_empties_the_outbo
     assert [body["event_id"] for body in drain(amqp_uri, "notification")] == [event["event_id"]]
 
 
+def test_flushing_a_document_as_written_publishes_every_event_and_empties_its_outbox(amqp_uri, db):
+    drain(amqp_uri, "matching")
+    aggregates = AggregateCollection(db["things"])
+    events = [cancelled_event("r1"), cancelled_event("r2")]
+    written = aggregates.insert({"_id": "a"}, events)
+    relay = OutboxRelay(EventPublisher(amqp_uri), {"things": aggregates})
+    relay.flush_written("things", written)
+    assert aggregates.outbox_of("a") == [] and relay.pending() == 0
+    assert [body["event_id"] for body in drain(amqp_uri, "matching")] == [e["event_id"] for e in events]
+
+
+def test_flushing_a_document_changed_meanwhile_keeps_the_newer_events(amqp_uri, db):
+    drain(amqp_uri, "matching")
+    aggregates = AggregateCollection(db["things"])
+    first = cancelled_event("r1")
+    written = aggregates.insert({"_id": "a"}, [first])
+    later = cancelled_event("r2")
+    aggregates.save(aggregates.get("a"), [later])  # another request's change, not yet flushed
+    relay = OutboxRelay(EventPublisher(amqp_uri), {"things": aggregates})
+    relay.flush_written("things", written)
+    assert [event["event_id"] for event in aggregates.outbox_of("a")] == [later["event_id"]]
+    assert relay.pending() == 1
+    assert [body["event_id"] for body in drain(amqp_uri, "matching")] == [first["event_id"]]
+
+
 def test_an_event_that_cannot_be_published_stays_in_the_outbox(db):
     aggregates = AggregateCollection(db["things"])
     aggregates.insert({"_id": "a"}, [cancelled_event()])

@@ -1,6 +1,9 @@
+import random
+
 import pytest
 
-from matching.domain import Profile, matches_for, score, tag_weights
+from matching.domain import Profile, matches_for, rematch, score, tag_weights
+from shared import taxonomy
 
 
 def investor(tags, stages=("seed",), id_="i1"):
@@ -76,3 +79,39 @@ def test_matches_are_ranked_best_first_from_either_side():
     assert [m.company_id for m in ranked] == ["both", "one"]
     from_company = matches_for(companies[1], [inv], weights)
     assert from_company[0].investor_id == "i1" and from_company[0].score == ranked[0].score
+
+
+def _random_party(kind, number, rng):
+    tags = tuple(rng.sample(taxonomy.MATCHING_TAGS, rng.randint(1, 6)))
+    stages = tuple(rng.sample(taxonomy.STAGES, 1 if kind == "company" else rng.randint(0, 3)))
+    return Profile(f"{kind}-{number}", kind, tags, stages)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ranking_all_at_once_equals_scoring_each_pair(seed):
+    rng = random.Random(seed)
+    investors = [_random_party("investor", n, rng) for n in range(300)]
+    companies = [_random_party("company", n, rng) for n in range(300)]
+    weights = tag_weights(investors + companies)
+    for party, counterparts in ((companies[0], investors), (investors[0], companies)):
+        one_by_one = [
+            match
+            for other in counterparts
+            if (match := score(*((party, other) if party.kind == "investor" else (other, party)), weights))
+        ]
+        one_by_one.sort(key=lambda match: (-match.score, match.id))
+        assert matches_for(party, counterparts, weights) == one_by_one
+        best = matches_for(party, counterparts, weights, limit=10)
+        assert [m.score for m in best] == [m.score for m in one_by_one[:10]]
+
+
+def test_rematch_keeps_each_companys_best():
+    rng = random.Random(7)
+    investors = [_random_party("investor", n, rng) for n in range(200)]
+    companies = [_random_party("company", n, rng) for n in range(50)]
+    weights = tag_weights(investors + companies)
+    kept = rematch(companies, investors, weights, limit=5)
+    assert set(kept) == {c.id for c in companies}
+    for company_ in companies:
+        assert kept[company_.id] == matches_for(company_, investors, weights, limit=5)
+        assert len(kept[company_.id]) <= 5

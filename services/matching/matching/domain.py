@@ -14,10 +14,13 @@ Each shared tag weighs its category's weight times its rarity, so that sharing a
 where N is the number of active companies and investors and df(tag) how many of them carry it.
 """
 
+import functools
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from shared import taxonomy
 
@@ -59,15 +62,21 @@ def pair_id(investor_id: str, company_id: str) -> str:
 
 
 def tag_weights(profiles: Iterable[Profile]) -> dict[str, float]:
-    """The weight of every tag present among the active ``profiles``."""
+    """The weight of every tag, given the active ``profiles``."""
     document_frequency: Counter = Counter()
     population = 0
     for profile in profiles:
         population += 1
         document_frequency.update(set(profile.tags))
+    return weights_from_counts(document_frequency, population)
+
+
+def weights_from_counts(document_frequency: Mapping[str, int], population: int) -> dict[str, float]:
+    """The weight of every tag, given how many of ``population`` active parties carry each."""
     return {
-        tag: CATEGORY_WEIGHTS[taxonomy.category_of(tag)] * (1 + math.log((1 + population) / (1 + count)))
-        for tag, count in document_frequency.items()
+        tag: CATEGORY_WEIGHTS[taxonomy.category_of(tag)]
+        * (1 + math.log((1 + population) / (1 + document_frequency.get(tag, 0))))
+        for tag in taxonomy.MATCHING_TAGS
     }
 
 
@@ -91,15 +100,96 @@ def score(investor: Profile, company: Profile, weights: Mapping[str, float]) -> 
     return Match(investor.id, company.id, max(value, 0.1), reasons)
 
 
-def matches_for(party: Profile, counterparts: Iterable[Profile], weights: Mapping[str, float]) -> list[Match]:
-    """Every match of ``party`` among ``counterparts``, best first."""
-    found = []
-    for other in counterparts:
-        investor, company = (party, other) if party.kind == "investor" else (other, party)
-        match = score(investor, company, weights)
-        if match is not None:
-            found.append(match)
-    return sorted(found, key=lambda match: (-match.score, match.id))
+def matches_for(
+    party: Profile, counterparts: Sequence[Profile], weights: Mapping[str, float], limit: int | None = None
+) -> list[Match]:
+    """The matches of ``party`` among ``counterparts``, best first; the ``limit`` best if given."""
+    return Ranking(counterparts, weights).best(party, limit)
+
+
+def rematch(
+    companies: Sequence[Profile], investors: Sequence[Profile], weights: Mapping[str, float], limit: int
+) -> dict[str, list[Match]]:
+    """Every company's ``limit`` best investors: the scoring of a full rematch."""
+    ranking = Ranking(investors, weights)
+    return {company.id: ranking.best(company, limit) for company in companies}
+
+
+class Ranking:
+    """Counterparts of one party kind, held as bit masks so that a party is scored against all of
+    them at once. The arrays give each pair's score as a float and pick the candidates; the kept
+    matches are then made by ``score`` itself, so their values and reasons are exactly the same
+    as scoring each pair alone."""
+
+    def __init__(self, counterparts: Sequence[Profile], weights: Mapping[str, float]) -> None:
+        self.counterparts = list(counterparts)
+        self.weights = weights
+        self._tag_sums = _byte_tables([weights.get(tag, 0.0) for tag in _TAG_BITS])
+        self._tags = np.array([_tag_mask(p.tags) for p in self.counterparts], dtype=np.uint64)
+        self._stages = np.array([_stage_mask(p.stages) for p in self.counterparts], dtype=np.uint64)
+        self._tag_weight = self._weight_of(self._tags)
+
+    def best(self, party: Profile, limit: int | None = None) -> list[Match]:
+        if not self.counterparts:
+            return []
+        tags = np.uint64(_tag_mask(party.tags))
+        shared = self._tags & tags
+        total = self._tag_weight + self._weight_of(np.array([tags], dtype=np.uint64))[0]
+        tag_fit = np.divide(2 * self._weight_of(shared), total, out=np.zeros(len(total)), where=total > 0)
+        approximate = TAG_SHARE * tag_fit + STAGE_SHARE * self._stage_fit(party)
+        candidates = np.flatnonzero(shared)
+        if limit is not None and len(candidates) > limit:
+            best = np.argpartition(-approximate[candidates], limit - 1)[:limit]
+            candidates = candidates[best]
+        found = []
+        for index in candidates.tolist():
+            other = self.counterparts[index]
+            investor, company = (party, other) if party.kind == "investor" else (other, party)
+            found.append(score(investor, company, self.weights))
+        return sorted(found, key=lambda match: (-match.score, match.id))
+
+    def _weight_of(self, masks: np.ndarray) -> np.ndarray:
+        total = np.zeros(len(masks))
+        for position, table in enumerate(self._tag_sums):
+            total += table[(masks >> np.uint64(8 * position)) & np.uint64(0xFF)]
+        return total
+
+    def _stage_fit(self, party: Profile) -> np.ndarray:
+        """1 for a stage the investor invests in, 0.5 for one next to those, else 0."""
+        stages = np.uint64(_stage_mask(party.stages))
+        if party.kind == "investor":
+            wanted, company = np.full(len(self._stages), stages), self._stages
+        else:
+            wanted, company = self._stages, np.full(len(self._stages), stages)
+        one = np.uint64(1)
+        near = ((company << one) | (company >> one)) & wanted
+        return np.where((company & wanted) != 0, 1.0, np.where(near != 0, 0.5, 0.0))
+
+
+_TAG_BITS = {tag: bit for bit, tag in enumerate(taxonomy.MATCHING_TAGS)}
+_STAGE_BITS = {stage: bit for bit, stage in enumerate(taxonomy.STAGES)}
+
+
+# parties share a few tag and stage combinations: each combination's mask is worked out once
+@functools.lru_cache(maxsize=65536)
+def _tag_mask(tags: tuple[str, ...]) -> int:
+    return sum(1 << _TAG_BITS[tag] for tag in set(tags) if tag in _TAG_BITS)
+
+
+@functools.lru_cache(maxsize=1024)
+def _stage_mask(stages: tuple[str, ...]) -> int:
+    return sum(1 << _STAGE_BITS[stage] for stage in set(stages) if stage in _STAGE_BITS)
+
+
+def _byte_tables(bit_weights: list[float]) -> list[np.ndarray]:
+    """For each byte of a mask, the summed weight of every value that byte can take."""
+    tables = []
+    for start in range(0, len(bit_weights), 8):
+        chunk = bit_weights[start : start + 8]
+        tables.append(
+            np.array([sum(w for bit, w in enumerate(chunk) if value >> bit & 1) for value in range(256)])
+        )
+    return tables
 
 
 def _stage_fit(stage: str | None, wanted: tuple[str, ...]) -> tuple[str, float]:

@@ -46,12 +46,9 @@ class Matching:
             self.store.remove_suggestions_of(kind, party_id)
             return
 
-        profiles = self.store.active_profiles()
-        party = next((p for p in profiles if p.id == party_id), None)
-        if party is None:
-            return  # a newer change made it inactive meanwhile
-        weights = domain.tag_weights(profiles)
-        matches = domain.matches_for(party, [p for p in profiles if p.kind != kind], weights)
+        party = domain.Profile(party_id, kind, tuple(current["tags"]), tuple(current["stages"]))
+        counterparts = self.store.counterparts_sharing(kind, party.tags)
+        matches = domain.matches_for(party, counterparts, self.store.tag_weights())
         if self._superseded(party_id, change["revision"]):
             return  # a newer change of this party arrived while scoring: its handler decides
         counterpart_kind = COUNTERPART_KIND[kind]

@@ -4,13 +4,14 @@ Parties are built only from registration events; suggestions and interests are a
 outboxes carry the events for the notification service.
 """
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from matching.domain import Match, Profile
+from matching.domain import Match, Profile, weights_from_counts
 from shared import clock
 from shared.aggregates import AggregateCollection
 
@@ -20,6 +21,7 @@ OWN_FIELD = {"investor": "investor_id", "company": "company_id"}
 # whether each side of a pair has been told of it ("yes"/"no": the embedded store turns
 # booleans written by $set into integers)
 ANNOUNCED = {"investor": "announced_to_investor", "company": "announced_to_company"}
+WEIGHTS_MAX_AGE_SECONDS = 5.0
 
 
 class MatchingStore:
@@ -27,11 +29,15 @@ class MatchingStore:
         self.parties = AggregateCollection(database["parties"])
         self.suggestions = AggregateCollection(database["suggestions"])
         self.interests = AggregateCollection(database["interests"])
+        self._weights: dict[str, float] | None = None
+        self._weights_at = 0.0
 
     def prepare(self) -> None:
         for aggregates in (self.parties, self.suggestions, self.interests):
             aggregates.ensure_indexes()
-        self.parties.collection.create_index([("status", ASCENDING), ("kind", ASCENDING)])
+        self.parties.collection.create_index(
+            [("kind", ASCENDING), ("status", ASCENDING), ("tags", ASCENDING)]
+        )
         for field in ("investor_id", "company_id"):
             self.suggestions.collection.create_index([(field, ASCENDING), ("score", DESCENDING)])
             self.interests.collection.create_index([(field, ASCENDING)])
@@ -47,13 +53,29 @@ class MatchingStore:
             return self.parties.insert({"_id": fields["id"], **_without_id(fields)})
         return self.parties.save({**current, **_without_id(fields)})
 
-    def active_profiles(self) -> list[Profile]:
-        cursor = self.parties.collection.find({"status": "active"}, {"kind": 1, "tags": 1, "stages": 1})
+    def counterparts_sharing(self, kind: str, tags: Iterable[str]) -> list[Profile]:
+        """The active counterparts of a ``kind`` party that carry at least one of ``tags``."""
+        query = {"kind": COUNTERPART_KIND[kind], "status": "active", "tags": {"$in": list(tags)}}
+        cursor = self.parties.collection.find(query, {"kind": 1, "tags": 1, "stages": 1})
         return [Profile(doc["_id"], doc["kind"], tuple(doc["tags"]), tuple(doc["stages"])) for doc in cursor]
+
+    def tag_weights(self) -> dict[str, float]:
+        """Every tag's weight among the active parties. Working it out reads every party, and a
+        tag's rarity drifts slowly, so it is worked out again at most every few seconds."""
+        now = time.monotonic()
+        if self._weights is None or now - self._weights_at > WEIGHTS_MAX_AGE_SECONDS:
+            active = {"$match": {"status": "active"}}
+            carrying = self.parties.collection.aggregate(
+                [active, {"$unwind": "$tags"}, {"$group": {"_id": "$tags", "count": {"$sum": 1}}}]
+            )
+            population = sum(self._active_by_kind().values())
+            self._weights = weights_from_counts({row["_id"]: row["count"] for row in carrying}, population)
+            self._weights_at = now
+        return self._weights
 
     def is_active(self, party_id: str, kind: str) -> bool:
         query = {"_id": party_id, "kind": kind, "status": "active"}
-        return self.parties.collection.count_documents(query, limit=1) == 1
+        return self.parties.collection.find_one(query, {"_id": 1}) is not None
 
     # suggestions
 
@@ -135,18 +157,19 @@ class MatchingStore:
         self.interests.collection.delete_many({OWN_FIELD[kind]: party_id})
 
     def counts(self) -> dict:
-        parties = {
-            row["_id"]: row["count"]
-            for row in self.parties.collection.aggregate(
-                [{"$match": {"status": "active"}}, {"$group": {"_id": "$kind", "count": {"$sum": 1}}}]
-            )
-        }
+        parties = self._active_by_kind()
         return {
             "active_companies": parties.get("company", 0),
             "active_investors": parties.get("investor", 0),
             "suggestions": self.suggestions.collection.count_documents({}),
             "interests": self.interests.collection.count_documents({}),
         }
+
+    def _active_by_kind(self) -> dict[str, int]:
+        rows = self.parties.collection.aggregate(
+            [{"$match": {"status": "active"}}, {"$group": {"_id": "$kind", "count": {"$sum": 1}}}]
+        )
+        return {row["_id"]: row["count"] for row in rows}
 
 
 def _without_id(fields: dict) -> dict:

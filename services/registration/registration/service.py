@@ -52,7 +52,7 @@ class RegistrationService:
         token = domain.new_manage_token()
         document, events = domain.register(kind, clean, expo_id, domain.hash_token(token), clock.now_iso())
         stored = self.store.add(document, events)
-        self.outbox.flush("registrations", stored["_id"])
+        self.outbox.flush_written("registrations", stored)
         return {**domain.owner_view(stored), "manage_token": token}
 
     @rpc(expected_exceptions=EXPECTED)
@@ -107,7 +107,7 @@ class RegistrationService:
 
     @rpc
     def health(self) -> dict:
-        self.store.expo_exists(self._default_expo())
+        self.store.ping()
         return {"service": SERVICE, "status": "ok"}
 
     @timer(interval=1.0)
@@ -118,8 +118,9 @@ class RegistrationService:
         """Apply ``decide(document, now)`` to a registration the caller may act on, and publish."""
         self._authorised(kind, registration_id, caller)
         now = clock.now_iso()
-        stored, _ = self.store.modify(registration_id, lambda document: decide(document, now))
-        self.outbox.flush("registrations", registration_id)
+        stored, events = self.store.modify(registration_id, lambda document: decide(document, now))
+        if events:
+            self.outbox.flush_written("registrations", stored)
         return stored
 
     def _default_expo(self) -> str:

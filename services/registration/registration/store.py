@@ -21,6 +21,7 @@ class RegistrationStore:
         self.expos = database["expos"]
         self.sealer = sealer
         self.default_expo = default_expo
+        self._known_expos: set[str] = set()
 
     def prepare(self) -> None:
         collection = self.registrations.collection
@@ -33,8 +34,16 @@ class RegistrationStore:
             {"_id": expo["_id"]}, {"$setOnInsert": {k: v for k, v in expo.items() if k != "_id"}}, upsert=True
         )
 
+    def ping(self) -> None:
+        self.expos.database.command("ping")
+
     def expo_exists(self, expo_id: str) -> bool:
-        return self.expos.count_documents({"_id": expo_id}, limit=1) == 1
+        # expos are never removed, so one found is remembered: no read per registration
+        if expo_id not in self._known_expos:
+            if self.expos.find_one({"_id": expo_id}, {"_id": 1}) is None:
+                return False
+            self._known_expos.add(expo_id)
+        return True
 
     def get(self, registration_id: str) -> dict | None:
         return self._open(self.registrations.get(registration_id))

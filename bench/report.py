@@ -1,0 +1,169 @@
+"""The benchmark's outputs: the JSON of every figure, a PNG plot of the rush, and a summary table
+of each target against what was measured."""
+
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def machine() -> dict:
+    memory_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kib / 1024**2, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "rabbitmq": _command(["rabbitmqctl", "-q", "version"]),
+    }
+
+
+def _command(arguments: list[str]) -> str | None:
+    try:
+        return subprocess.run(arguments, capture_output=True, text=True, timeout=60).stdout.strip() or None
+    except OSError:
+        return None
+
+
+def targets(results: dict) -> list[dict]:
+    """Each target of the rush issue with the figure measured for it."""
+    rows = []
+
+    def add(name: str, target: str, measured: object, met: bool | None) -> None:
+        rows.append({"target": name, "goal": target, "measured": measured, "met": met})
+
+    steps = results["rush"]["steps"]
+    sustained = next(step for step in steps if step["sustained"])
+    p99 = sustained["latency_ms"]["p99"]
+    add(
+        f"rush: {sustained['offered_rate']:.0f}/s for {sustained['seconds']:.0f} s",
+        "≥ 300/s sustained 60 s, p99 ≤ 250 ms, 0 errors",
+        f"{sustained['achieved_rate']:.1f}/s, p99 {p99} ms, {sustained['errors']} errors",
+        sustained["offered_rate"] >= 300
+        and sustained["seconds"] >= 60
+        and sustained["achieved_rate"] >= 0.99 * sustained["offered_rate"]
+        and p99 is not None
+        and p99 <= 250
+        and sustained["errors"] == 0,
+    )
+    drain = sustained["drain_seconds"]
+    add("rush: backlog drained after the rush", "≤ 30 s", f"{drain} s", drain is not None and drain <= 30)
+    best = results["best_sustainable_rate"]
+    ceiling = results["ceiling"]["minimal_endpoint"]["achieved_rate"]
+    add(
+        "registrations/s vs minimal endpoint",
+        "≥ 0.5 × ceiling",
+        f"{best:.1f} / {ceiling:.1f} = {best / ceiling:.2f}",
+        best >= 0.5 * ceiling,
+    )
+    rush_e2e = sustained["end_to_end"]["latency_ms"]["p95"]
+    add(
+        "end to end under the rush, p95",
+        "≤ 1000 ms",
+        f"{rush_e2e} ms",
+        rush_e2e is not None and rush_e2e <= 1000,
+    )
+    idle = results["end_to_end_idle"]["latency_ms"]["p50"]
+    add("end to end idle, p50", "≤ 100 ms", f"{idle} ms", idle is not None and idle <= 100)
+    rpc = results["rpc"]["identify (no store access)"]["latency_ms"]["p50"]
+    add("RPC p50", "≤ 2 ms", f"{rpc} ms", rpc <= 2)
+    one = results["matching"]["one_company"]
+    add(
+        f"matching: one company vs {one['investors']:,} investors",
+        "≤ 20 ms",
+        f"{one['median_ms']} ms (median)",
+        one["median_ms"] <= 20,
+    )
+    rematch = results["matching"]["full_rematch"]
+    add(
+        f"matching: rematch {rematch['companies']:,} × {rematch['investors']:,}",
+        "≤ 60 s",
+        f"{rematch['seconds']} s",
+        rematch["seconds"] <= 60,
+    )
+    scale = results.get("scale_out")
+    if scale:
+        add(
+            f"scale-out: {scale['events']:,}-event backlog, 2 vs 1 matching",
+            "≥ 1.6× faster",
+            f"{scale['one_instance_seconds']} s vs {scale['two_instances_seconds']} s = {scale['speed_up']}×",
+            scale["speed_up"] >= 1.6,
+        )
+    return rows
+
+
+def markdown(results: dict) -> str:
+    lines = ["| target | goal | measured | met |", "|---|---|---|---|"]
+    for row in results["targets"]:
+        met = {True: "yes", False: "**no**", None: "n/a"}[row["met"]]
+        lines.append(f"| {row['target']} | {row['goal']} | {row['measured']} | {met} |")
+    lines += ["", "| offered /s | achieved /s | p50 ms | p95 ms | p99 ms | errors | queue peak | drained s |"]
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for step in results["rush"]["steps"]:
+        latency = step["latency_ms"]
+        peak = ", ".join(f"{k} {v}" for k, v in step["queue_peak"].items())
+        lines.append(
+            f"| {step['offered_rate']:.0f}{' (sustained)' if step['sustained'] else ''} "
+            f"| {step['achieved_rate']:.1f} | {latency['p50']} | {latency['p95']} | {latency['p99']} "
+            f"| {step['errors']} | {peak} | {step['drain_seconds']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict, path: Path) -> None:
+    steps = results["rush"]["steps"]
+    rising = [step for step in steps if not step["sustained"]]
+    sustained = next(step for step in steps if step["sustained"])
+    figure, (rates, queues) = plt.subplots(1, 2, figsize=(13, 4.8))
+    offered = [step["offered_rate"] for step in rising]
+    for key in ("p50", "p95", "p99"):
+        rates.plot(
+            offered, [step["latency_ms"][key] or 0 for step in rising], marker="o", label=f"{key} latency"
+        )
+    rates.set_xlabel("offered registrations/s")
+    rates.set_ylabel("latency, ms (log)")
+    rates.set_yscale("log")
+    achieved = rates.twinx()
+    achieved.plot(offered, [step["achieved_rate"] for step in rising], "k--", marker="s", label="achieved/s")
+    achieved.set_ylabel("achieved registrations/s")
+    rates.legend(loc="upper left")
+    achieved.legend(loc="lower right")
+    rates.set_title("The rush: rising offered load")
+    samples = sustained["queue_samples"]
+    for service in [key for key in (samples[0] if samples else {}) if key != "t"]:
+        queues.plot([s["t"] for s in samples], [s[service] for s in samples], label=f"{service}.events")
+    queues.axvline(sustained["seconds"], color="grey", linestyle=":", label="rush ends")
+    queues.set_xlabel("seconds since the sustained rush began")
+    queues.set_ylabel("messages ready")
+    queues.set_title(f"Queue depths, {sustained['offered_rate']:.0f}/s for {sustained['seconds']:.0f} s")
+    queues.legend()
+    figure.suptitle(f"{results['machine']['cores']} cores, {results['machine']['cpu']}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write(results: dict, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    (directory / "summary.md").write_text(markdown(results))
+    plot(results, directory / "rush.png")

@@ -1,0 +1,185 @@
+"""The registration rush: registrations through the gateway at rising offered load, with the
+broker's queue depths sampled throughout, and probes timing a company's 201 to the matched
+investor's notification being recorded as sent."""
+
+import contextlib
+import threading
+import time
+import uuid
+
+import requests
+from pymongo import MongoClient
+
+from bench.load import StepResult, open_loop, percentiles_ms
+from shared import clock
+from tests.platform import Platform, queue_depths, registration_body, settle
+
+# an expo's registrations are mostly visitors; companies and investors get disjoint tag families
+# (see registration_body), so the rush measures registrations, not suggestion fan-out
+MIX = ["attendees"] * 6 + ["companies"] * 2 + ["investors"] * 2
+# probes match only each other: a tag no rush registration carries
+PROBE_TAG = "mobility"
+
+
+def rush_request(i: int) -> tuple[str, str, dict]:
+    kind = MIX[i % len(MIX)]
+    return "POST", f"/api/v1/{kind}", registration_body(kind, f"rush-{uuid.uuid4().hex[:16]}@example.kr")
+
+
+class QueueSampler:
+    """The depth of every service's event queue, every half second, in a thread."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.samples: list[dict] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = 0.0
+
+    def __enter__(self) -> "QueueSampler":
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                depths = queue_depths(self.platform)
+            except Exception:  # noqa: S112 - a missed sample is no reason to stop sampling
+                depths = None
+            if depths is not None:
+                self.samples.append({"t": round(time.monotonic() - self._started, 2), **depths})
+            self._stop.wait(0.5)
+
+    def peak(self) -> dict:
+        services = [key for key in (self.samples[0] if self.samples else {}) if key != "t"]
+        return {service: max(sample[service] for sample in self.samples) for service in services}
+
+
+class Probes:
+    """End-to-end probes, one after another: an investor and then a company sharing only the
+    probe tag; the company's 201 starts the clock, the investor's ``suggestions_new``
+    notification recorded as sent stops it (its ``sent_at``, read from the store). Both are
+    cancelled afterwards, so the next probe pair matches only itself."""
+
+    def __init__(self, platform: Platform, interval: float = 1.0, timeout: float = 60.0) -> None:
+        self.platform, self.interval, self.timeout = platform, interval, timeout
+        self.latencies: list[float] = []
+        self.missing = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def run(self, count: int) -> dict:
+        for _ in range(count):
+            self._probe()
+        return self.summary()
+
+    def __enter__(self) -> "Probes":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict:
+        return {
+            "probes": len(self.latencies) + self.missing,
+            "missing": self.missing,
+            "latency_ms": percentiles_ms(sorted(self.latencies)),
+        }
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self._probe()
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def _probe(self) -> None:
+        http = requests.Session()
+        store = MongoClient(self.platform.mongo_uri)
+        try:
+            investor = self._register(http, "investors", {"interests": [PROBE_TAG], "stages": ["seed"]})
+            company = self._register(http, "companies", {"tags": [PROBE_TAG], "stage": "seed"})
+            acknowledged_at = time.time()
+            notifications = store["notification"]["notifications"]
+            query = {"recipient_id": investor["id"], "kind": "suggestions_new", "status": "sent"}
+            deadline = time.monotonic() + self.timeout
+            sent = None
+            while sent is None and time.monotonic() < deadline:
+                sent = notifications.find_one(query, {"sent_at": 1})
+                if sent is None:
+                    time.sleep(0.01)
+            if sent is None:
+                self.missing += 1
+            else:
+                self.latencies.append(clock.parse_iso(sent["sent_at"]).timestamp() - acknowledged_at)
+            for kind, registration in (("companies", company), ("investors", investor)):
+                http.delete(
+                    f"{self.platform.url}/api/v1/{kind}/{registration['id']}",
+                    headers={"Authorization": f"Bearer {registration['manage_token']}"},
+                    timeout=30,
+                )
+        finally:
+            store.close()
+            http.close()
+
+    def _register(self, http: requests.Session, kind: str, fields: dict) -> dict:
+        email = f"probe-{uuid.uuid4().hex[:16]}@example.kr"
+        response = http.post(
+            f"{self.platform.url}/api/v1/{kind}",
+            json={**registration_body(kind, email), **fields},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+def rush(platform: Platform, rates: list[float], step_seconds: float, sustained: tuple[float, float]) -> dict:
+    """Each rising step, then the sustained step with probes; after each, the seconds the
+    platform takes to drain everything queued (outboxes, broker queues, unsent notifications)."""
+    steps = []
+    offset = 0
+    plan = [(rate, step_seconds, False) for rate in rates] + [(sustained[0], sustained[1], True)]
+    for rate, seconds, with_probes in plan:
+        with QueueSampler(platform) as sampler:
+            probes = Probes(platform) if with_probes else None
+            with probes or contextlib.nullcontext():
+                step: StepResult = open_loop(platform.url, rate, seconds, rush_request, offset)
+            offset += len(step.outcomes)
+            drained = settle(platform, timeout=300)
+        steps.append(
+            {
+                **step.summary(),
+                "seconds": seconds,
+                "sustained": with_probes,
+                "drain_seconds": None if drained == float("inf") else round(drained, 1),
+                "queue_peak": sampler.peak(),
+                "queue_samples": sampler.samples,
+                "end_to_end": probes.summary() if probes else None,
+            }
+        )
+        print(_step_line(steps[-1]), flush=True)
+    return {"mix": _mix(), "steps": steps}
+
+
+def _mix() -> dict:
+    return {kind: MIX.count(kind) / len(MIX) for kind in set(MIX)}
+
+
+def _step_line(step: dict) -> str:
+    latency = step["latency_ms"]
+    return (
+        f"  offered {step['offered_rate']:.0f}/s for {step['seconds']:.0f} s: achieved "
+        f"{step['achieved_rate']:.1f}/s, p50 {latency['p50']} ms, p95 {latency['p95']} ms, "
+        f"p99 {latency['p99']} ms, errors {step['errors']}, queue peak {step['queue_peak']}, "
+        f"drained in {step['drain_seconds']} s"
+    )
+
+
+def idle_end_to_end(platform: Platform, count: int) -> dict:
+    return Probes(platform).run(count)
