@@ -126,6 +126,11 @@ def markdown(results: dict) -> str:
             f"| {step['achieved_rate']:.1f} | {latency['p50']} | {latency['p95']} | {latency['p99']} "
             f"| {step['errors']} | {peak} | {step['drain_seconds']} |"
         )
+    sustained = next(step for step in results["rush"]["steps"] if step["sustained"])
+    cpu = sustained["cpu_ms_per_registration"]
+    lines += ["", "CPU per registration during the sustained step and its drain (ms, all cores):", ""]
+    lines += ["| " + " | ".join(cpu) + " | total |", "|" + "---|" * (len(cpu) + 1)]
+    lines.append("| " + " | ".join(str(value) for value in cpu.values()) + f" | {sum(cpu.values()):.1f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -10,6 +10,7 @@ import uuid
 import requests
 from pymongo import MongoClient
 
+from bench.cpu import CpuMeter
 from bench.load import StepResult, open_loop, percentiles_ms
 from shared import clock
 from tests.platform import Platform, queue_depths, registration_body, settle
@@ -146,7 +147,7 @@ def rush(platform: Platform, rates: list[float], step_seconds: float, sustained:
     offset = 0
     plan = [(rate, step_seconds, False) for rate in rates] + [(sustained[0], sustained[1], True)]
     for rate, seconds, with_probes in plan:
-        with QueueSampler(platform) as sampler:
+        with QueueSampler(platform) as sampler, CpuMeter(platform) as cpu:
             probes = Probes(platform) if with_probes else None
             with probes or contextlib.nullcontext():
                 step: StepResult = open_loop(platform.url, rate, seconds, rush_request, offset)
@@ -161,6 +162,8 @@ def rush(platform: Platform, rates: list[float], step_seconds: float, sustained:
                 "queue_peak": sampler.peak(),
                 "queue_samples": sampler.samples,
                 "end_to_end": probes.summary() if probes else None,
+                # the step and its drain: all the work its registrations caused
+                "cpu_ms_per_registration": cpu.per_registration_ms(len(step.ok)),
             }
         )
         print(_step_line(steps[-1]), flush=True)

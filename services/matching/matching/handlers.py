@@ -30,6 +30,7 @@ class Matching:
             current["status"] == "erased" or current["revision"] > change["revision"]
         ):
             return
+        first_seen = current is None
         if current is None or current["revision"] < change["revision"]:
             current = self.store.put_party(
                 current,
@@ -48,6 +49,9 @@ class Matching:
 
         party = domain.Profile(party_id, kind, tuple(current["tags"]), tuple(current["stages"]))
         counterparts = self.store.counterparts_sharing(kind, party.tags)
+        if first_seen and not counterparts:
+            # nothing to suggest, and a party new to matching has no suggestions to withdraw
+            return
         matches = domain.matches_for(party, counterparts, self.store.tag_weights())
         if self._superseded(party_id, change["revision"]):
             return  # a newer change of this party arrived while scoring: its handler decides

@@ -2,6 +2,7 @@
 Called by the thin entrypoints in ``service.py``."""
 
 import logging
+from collections.abc import Mapping
 
 import eventlet
 from pymongo.errors import PyMongoError
@@ -41,49 +42,49 @@ class Notifier:
 
     def registration_changed(self, event: Event) -> None:
         """registration.created and .updated: keep the contact; confirm a new registration."""
-        payload = event.payload
-        self.store.put_contact(
-            payload["registration_id"],
-            payload["revision"],
-            {"kind": payload["kind"], "status": "active", **payload["contact"]},
-        )
-        self.notify(event)
+        self._contact_changed(event, "active")
 
     def registration_cancelled(self, event: Event) -> None:
+        self._contact_changed(event, "cancelled")
+
+    def _contact_changed(self, event: Event, status: str) -> None:
         payload = event.payload
-        self.store.put_contact(
-            payload["registration_id"],
-            payload["revision"],
-            {"kind": payload["kind"], "status": "cancelled", **payload["contact"]},
-        )
-        self.notify(event)
+        contact = {"kind": payload["kind"], "status": status, **payload["contact"]}
+        stored = self.store.put_contact(payload["registration_id"], payload["revision"], contact)
+        # a contact this event stored is the newest: no need to read it back to send
+        fresh = {payload["registration_id"]: {**contact, "registration_id": payload["registration_id"]}}
+        self.notify(event, fresh if stored else {})
 
     def registration_erased(self, event: Event) -> None:
         payload = event.payload
         self.store.erase_recipient(payload["registration_id"], payload["revision"])
         self.inbox.forget_about(payload["registration_id"])
 
-    def notify(self, event: Event) -> None:
-        """Record the notifications ``event`` calls for, once each, and try to send them now."""
+    def notify(self, event: Event, fresh_contacts: Mapping[str, dict] | None = None) -> None:
+        """Record the notifications ``event`` calls for, once each, and send them now.
+        ``fresh_contacts`` are the contacts this event itself has just stored."""
+        fresh_contacts = fresh_contacts or {}
         for planned in domain.plan(event):
-            if self.store.is_erased(planned.recipient_id):
+            contact = fresh_contacts.get(planned.recipient_id)
+            if contact is None and self.store.is_erased(planned.recipient_id):
                 continue
             now = clock.now_iso()
-            self.store.add(
-                {
-                    "_id": planned.id,
-                    "recipient_id": planned.recipient_id,
-                    "kind": planned.kind,
-                    "event_id": event.event_id,
-                    "data": planned.data,
-                    "status": "queued",
-                    "attempts": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                    "due_at": now,
-                }
-            )
-            self.deliver(planned.id)
+            notification = {
+                "_id": planned.id,
+                "recipient_id": planned.recipient_id,
+                "kind": planned.kind,
+                "event_id": event.event_id,
+                "data": planned.data,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            # recorded already leased to this worker: sent now, without claiming it first
+            leased = self.store.add_leased(notification)
+            if leased is not None:
+                self._send(leased, contact)
+            else:
+                self.deliver(planned.id)  # recorded by an earlier attempt: sent if still due
 
     # delivery
 
@@ -98,10 +99,15 @@ class Notifier:
         notification = self.store.claim(notification_id)
         if notification is None:
             return False
-        contact = self.store.contact(notification["recipient_id"])
+        self._send(notification)
+        return True
+
+    def _send(self, notification: dict, contact: dict | None = None) -> None:
+        """Send a notification leased to this worker, and record how it went."""
+        contact = contact or self.store.contact(notification["recipient_id"])
         if contact is None:
             self._wait_for_recipient(notification)
-            return True
+            return
         attempts = notification["attempts"] + 1
         try:
             subject, body = domain.render(notification["kind"], notification["data"], contact, self.site)
@@ -132,7 +138,6 @@ class Notifier:
                 )
         else:
             self._record_sent(notification["_id"], subject, body, attempts)
-        return True
 
     def _record_sent(self, notification_id: str, subject: str, body: str, attempts: int) -> None:
         """Record a sent e-mail, waiting out a store outage: left unrecorded, it would be sent

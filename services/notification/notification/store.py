@@ -54,13 +54,15 @@ class NotificationStore:
 
     # notifications
 
-    def add(self, document: dict) -> bool:
-        """Record a notification; False if it is already recorded (the same event again)."""
+    def add_leased(self, document: dict) -> dict | None:
+        """Record a notification already leased for sending, and return it; None if it is
+        already recorded (the same event again)."""
+        leased = {**document, "status": "sending", "due_at": clock.iso_after(SEND_LEASE_SECONDS)}
         try:
-            self.notifications.insert_one(document)
+            self.notifications.insert_one(leased)
         except DuplicateKeyError:
-            return False
-        return True
+            return None
+        return leased
 
     def claim(self, notification_id: str | None = None) -> dict | None:
         """Lease one due notification (or the given one, if due) for sending."""
