@@ -71,6 +71,7 @@ class Probes:
         self.platform, self.interval, self.timeout = platform, interval, timeout
         self.latencies: list[float] = []
         self.missing = 0
+        self.failed = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -89,8 +90,9 @@ class Probes:
 
     def summary(self) -> dict:
         return {
-            "probes": len(self.latencies) + self.missing,
+            "probes": len(self.latencies) + self.missing + self.failed,
             "missing": self.missing,
+            "failed": self.failed,
             "latency_ms": percentiles_ms(sorted(self.latencies)),
         }
 
@@ -104,30 +106,38 @@ class Probes:
         http = requests.Session()
         store = MongoClient(self.platform.mongo_uri)
         try:
-            investor = self._register(http, "investors", {"interests": [PROBE_TAG], "stages": ["seed"]})
-            company = self._register(http, "companies", {"tags": [PROBE_TAG], "stage": "seed"})
-            acknowledged_at = time.time()
-            notifications = store["notification"]["notifications"]
-            query = {"recipient_id": investor["id"], "kind": "suggestions_new", "status": "sent"}
-            deadline = time.monotonic() + self.timeout
-            sent = None
-            while sent is None and time.monotonic() < deadline:
-                sent = notifications.find_one(query, {"sent_at": 1})
-                if sent is None:
-                    time.sleep(0.01)
-            if sent is None:
-                self.missing += 1
-            else:
-                self.latencies.append(clock.parse_iso(sent["sent_at"]).timestamp() - acknowledged_at)
-            for kind, registration in (("companies", company), ("investors", investor)):
-                http.delete(
-                    f"{self.platform.url}/api/v1/{kind}/{registration['id']}",
-                    headers={"Authorization": f"Bearer {registration['manage_token']}"},
-                    timeout=30,
-                )
+            self._timed_pair(http, store)
+        except requests.RequestException:
+            # a probe registration or cancellation got no answer; a probe pair left active would
+            # match the next ones, so probing stops here
+            self.failed += 1
+            self._stop.set()
         finally:
             store.close()
             http.close()
+
+    def _timed_pair(self, http: requests.Session, store: MongoClient) -> None:
+        investor = self._register(http, "investors", {"interests": [PROBE_TAG], "stages": ["seed"]})
+        company = self._register(http, "companies", {"tags": [PROBE_TAG], "stage": "seed"})
+        acknowledged_at = time.time()
+        notifications = store["notification"]["notifications"]
+        query = {"recipient_id": investor["id"], "kind": "suggestions_new", "status": "sent"}
+        deadline = time.monotonic() + self.timeout
+        sent = None
+        while sent is None and time.monotonic() < deadline:
+            sent = notifications.find_one(query, {"sent_at": 1})
+            if sent is None:
+                time.sleep(0.01)
+        if sent is None:
+            self.missing += 1
+        else:
+            self.latencies.append(clock.parse_iso(sent["sent_at"]).timestamp() - acknowledged_at)
+        for kind, registration in (("companies", company), ("investors", investor)):
+            http.delete(
+                f"{self.platform.url}/api/v1/{kind}/{registration['id']}",
+                headers={"Authorization": f"Bearer {registration['manage_token']}"},
+                timeout=30,
+            ).raise_for_status()
 
     def _register(self, http: requests.Session, kind: str, fields: dict) -> dict:
         email = f"probe-{uuid.uuid4().hex[:16]}@example.kr"

@@ -11,6 +11,7 @@ import time
 
 import requests
 from kombu import Connection
+from pymongo import MongoClient
 
 from shared.messaging import SUBSCRIPTIONS, service_queue
 from tests.conftest import ROOT, free_port, virtual_host, wait_for
@@ -126,30 +127,51 @@ def queue_depths_of(amqp_uri: str) -> dict[str, int]:
         }
 
 
+# the aggregates whose outboxes hold events not yet published, by database
+OUTBOXES = {"registration": ("registrations",), "matching": ("parties", "suggestions", "interests")}
+
+
+def pending_work(platform: Platform) -> dict[str, int]:
+    """What is still to be done: messages in the queues, events in outboxes, notifications not
+    yet sent. Asked of the broker and the stores directly, with one query each: the organiser
+    summary counts everything, which on the embedded store means scanning every collection."""
+    pending = {f"queue {name}": depth for name, depth in queue_depths(platform).items()}
+    if any(pending.values()):
+        return pending
+    client = MongoClient(platform.mongo_uri, serverSelectionTimeoutMS=3000)
+    try:
+        for database, collections in OUTBOXES.items():
+            for collection in collections:
+                found = client[database][collection].find_one({"outbox_pending": {"$gt": 0}}, {"_id": 1})
+                pending[f"outbox {database}.{collection}"] = int(found is not None)
+        unsent = client["notification"]["notifications"].find_one(
+            {"status": {"$in": ["queued", "sending"]}}, {"_id": 1}
+        )
+        pending["notifications unsent"] = int(unsent is not None)
+    finally:
+        client.close()
+    return pending
+
+
 def settle(platform: Platform, timeout: float = 240.0) -> float:
-    """Seconds until nothing is pending anywhere (outboxes, queues, unsent notifications)."""
+    """Seconds until nothing is pending anywhere (queues, outboxes, unsent notifications); what
+    is still pending is printed every 30 s, to tell why a settle is slow."""
     started = time.monotonic()
     quiet_since = None
+    next_report = started + 30
     while time.monotonic() - started < timeout:
         try:
-            summary = requests.get(
-                f"{platform.url}/api/v1/organiser/summary",
-                timeout=10,
-                headers={"Authorization": f"Bearer {ORGANISER_TOKEN}"},
-            ).json()
-            pending = (
-                sum(summary["outbox_pending"].values())
-                + summary["notifications"]["queued"]
-                + summary["notifications"]["sending"]
-                + sum(queue_depths(platform).values())
-            )
-        except Exception:  # the broker or a service may still be coming back
-            pending = None
-        if pending == 0:
+            pending = pending_work(platform)
+        except Exception as error:  # the broker or the store may still be coming back
+            pending = {"unanswered": repr(error)[:120]}
+        if not any(pending.values()):
             quiet_since = quiet_since or time.monotonic()
             if time.monotonic() - quiet_since >= 3:
                 return quiet_since - started
         else:
             quiet_since = None
+        if time.monotonic() >= next_report:
+            print(f"  still pending after {time.monotonic() - started:.0f} s: {pending}", flush=True)
+            next_report += 30
         time.sleep(0.5)
     return float("inf")
