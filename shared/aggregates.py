@@ -57,8 +57,12 @@ class AggregateCollection:
                 yield document["_id"], event
 
     def outbox_of(self, aggregate_id: Any) -> list[dict]:
-        document = self.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1})
+        document = self.pending_of(aggregate_id)
         return document.get(OUTBOX, []) if document else []
+
+    def pending_of(self, aggregate_id: Any) -> dict | None:
+        """The aggregate's id, version and outbox, or None."""
+        return self.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, VERSION: 1})
 
     def mark_published(self, aggregate_id: Any, event_id: str) -> None:
         self.collection.update_one(
@@ -67,7 +71,7 @@ class AggregateCollection:
         )
 
     def mark_all_published(self, document: dict) -> bool:
-        """Empty the outbox of ``document`` as written, in one write; False if it changed since
+        """Empty the outbox of ``document`` as read, in one write; False if it changed since
         (then mark each event with ``mark_published``)."""
         result = self.collection.update_one(
             {"_id": document["_id"], VERSION: document[VERSION]},

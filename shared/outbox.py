@@ -27,26 +27,22 @@ class OutboxRelay:
         self.aggregates = aggregates
 
     def flush(self, collection: str, aggregate_id: Any) -> None:
-        """Publish the pending events of one aggregate; failures are left for the sweep."""
+        """Publish the pending events of one aggregate, as stored now, then empty its outbox in
+        one write (event by event if the aggregate changed meanwhile); what fails is left for
+        the sweep. Reading the outbox again, rather than trusting the events a request wrote,
+        respects a change made since: an erasure empties the outbox of the events naming the
+        person."""
         aggregates = self.aggregates[collection]
-        for event in aggregates.outbox_of(aggregate_id):
-            if not self._publish(aggregates, aggregate_id, event):
-                return
-
-    def flush_written(self, collection: str, document: dict) -> None:
-        """Publish the events of ``document`` exactly as it was just written, and empty its
-        outbox in one write: two round trips to the store fewer than ``flush``."""
-        aggregates = self.aggregates[collection]
-        events = document.get(OUTBOX, [])
+        document = aggregates.pending_of(aggregate_id)
+        events = document.get(OUTBOX, []) if document else []
         for position, event in enumerate(events):
             if not self._send(event):
-                # the rest stay for the sweep; the ones sent are pulled one by one
                 for sent in events[:position]:
-                    aggregates.mark_published(document["_id"], sent["event_id"])
+                    aggregates.mark_published(aggregate_id, sent["event_id"])
                 return
         if events and not aggregates.mark_all_published(document):
             for event in events:
-                aggregates.mark_published(document["_id"], event["event_id"])
+                aggregates.mark_published(aggregate_id, event["event_id"])
 
     def sweep(self) -> int:
         """Publish every pending event old enough not to be in a request's hands."""

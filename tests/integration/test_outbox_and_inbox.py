@@ -48,29 +48,37 @@ def test_relay_publishes_to_every_subscriber_with_confirms_and_empties_the_outbo
     assert [body["event_id"] for body in drain(amqp_uri, "notification")] == [event["event_id"]]
 
 
-def test_flushing_a_document_as_written_publishes_every_event_and_empties_its_outbox(amqp_uri, db):
+def test_flush_publishes_every_event_and_empties_the_outbox_in_one_write(amqp_uri, db):
     drain(amqp_uri, "matching")
     aggregates = AggregateCollection(db["things"])
     events = [cancelled_event("r1"), cancelled_event("r2")]
-    written = aggregates.insert({"_id": "a"}, events)
+    aggregates.insert({"_id": "a"}, events)
     relay = OutboxRelay(EventPublisher(amqp_uri), {"things": aggregates})
-    relay.flush_written("things", written)
+    relay.flush("things", "a")
     assert aggregates.outbox_of("a") == [] and relay.pending() == 0
+    assert aggregates.get("a")["_v"] == 2  # one write for both events
     assert [body["event_id"] for body in drain(amqp_uri, "matching")] == [e["event_id"] for e in events]
 
 
-def test_flushing_a_document_changed_meanwhile_keeps_the_newer_events(amqp_uri, db):
+def test_flush_publishes_only_what_the_outbox_holds_now(amqp_uri, db):
     drain(amqp_uri, "matching")
     aggregates = AggregateCollection(db["things"])
-    first = cancelled_event("r1")
-    written = aggregates.insert({"_id": "a"}, [first])
-    later = cancelled_event("r2")
-    aggregates.save(aggregates.get("a"), [later])  # another request's change, not yet flushed
+    aggregates.insert({"_id": "a"}, [cancelled_event("r1")])
+    erased = cancelled_event("r2")
+    # as an erasure does: the events naming the person are dropped before they were published
+    aggregates.save({**aggregates.get("a"), "outbox": []}, [erased])
     relay = OutboxRelay(EventPublisher(amqp_uri), {"things": aggregates})
-    relay.flush_written("things", written)
-    assert [event["event_id"] for event in aggregates.outbox_of("a")] == [later["event_id"]]
-    assert relay.pending() == 1
-    assert [body["event_id"] for body in drain(amqp_uri, "matching")] == [first["event_id"]]
+    relay.flush("things", "a")
+    assert [body["event_id"] for body in drain(amqp_uri, "matching")] == [erased["event_id"]]
+
+
+def test_emptying_an_outbox_in_one_write_refuses_a_document_changed_since(db):
+    aggregates = AggregateCollection(db["things"])
+    read = aggregates.insert({"_id": "a"}, [cancelled_event("r1")])
+    later = cancelled_event("r2")
+    aggregates.save(aggregates.get("a"), [later])
+    assert not aggregates.mark_all_published(read)
+    assert len(aggregates.outbox_of("a")) == 2
 
 
 def test_an_event_that_cannot_be_published_stays_in_the_outbox(db):

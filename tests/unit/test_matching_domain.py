@@ -101,8 +101,8 @@ def test_ranking_all_at_once_equals_scoring_each_pair(seed):
         ]
         one_by_one.sort(key=lambda match: (-match.score, match.id))
         assert matches_for(party, counterparts, weights) == one_by_one
-        best = matches_for(party, counterparts, weights, limit=10)
-        assert [m.score for m in best] == [m.score for m in one_by_one[:10]]
+        for limit in (0, 1, 10, 50):
+            assert matches_for(party, counterparts, weights, limit=limit) == one_by_one[:limit]
 
 
 def test_rematch_keeps_each_companys_best():

@@ -116,37 +116,55 @@ def rematch(
 
 
 class Ranking:
-    """Counterparts of one party kind, held as bit masks so that a party is scored against all of
-    them at once. The arrays give each pair's score as a float and pick the candidates; the kept
-    matches are then made by ``score`` itself, so their values and reasons are exactly the same
-    as scoring each pair alone."""
+    """Counterparts of one party kind, held as bit masks so that a party is compared with all of
+    them at once. The masks find the counterparts sharing a tag; with a ``limit``, the arrays also
+    give each pair's score before rounding, to set aside those that cannot be among the best.
+    The matches returned are made by ``score`` itself, so their values, order and reasons are
+    exactly those of scoring each pair alone."""
 
     def __init__(self, counterparts: Sequence[Profile], weights: Mapping[str, float]) -> None:
         self.counterparts = list(counterparts)
         self.weights = weights
-        self._tag_sums = _byte_tables([weights.get(tag, 0.0) for tag in _TAG_BITS])
         self._tags = np.array([_tag_mask(p.tags) for p in self.counterparts], dtype=np.uint64)
-        self._stages = np.array([_stage_mask(p.stages) for p in self.counterparts], dtype=np.uint64)
-        self._tag_weight = self._weight_of(self._tags)
 
     def best(self, party: Profile, limit: int | None = None) -> list[Match]:
-        if not self.counterparts:
-            return []
         tags = np.uint64(_tag_mask(party.tags))
         shared = self._tags & tags
-        total = self._tag_weight + self._weight_of(np.array([tags], dtype=np.uint64))[0]
-        tag_fit = np.divide(2 * self._weight_of(shared), total, out=np.zeros(len(total)), where=total > 0)
-        approximate = TAG_SHARE * tag_fit + STAGE_SHARE * self._stage_fit(party)
         candidates = np.flatnonzero(shared)
         if limit is not None and len(candidates) > limit:
-            best = np.argpartition(-approximate[candidates], limit - 1)[:limit]
-            candidates = candidates[best]
+            candidates = self._could_be_best(party, tags, shared, candidates, limit)
         found = []
         for index in candidates.tolist():
             other = self.counterparts[index]
             investor, company = (party, other) if party.kind == "investor" else (other, party)
             found.append(score(investor, company, self.weights))
-        return sorted(found, key=lambda match: (-match.score, match.id))
+        found.sort(key=lambda match: (-match.score, match.id))
+        return found if limit is None else found[:limit]
+
+    def _could_be_best(
+        self, party: Profile, tags: np.uint64, shared: np.ndarray, candidates: np.ndarray, limit: int
+    ) -> np.ndarray:
+        """The candidates whose score could be among the ``limit`` best once rounded."""
+        total = self._tag_weight[candidates] + self._weight_of(np.array([tags], dtype=np.uint64))[0]
+        tag_fit = np.divide(
+            2 * self._weight_of(shared[candidates]), total, out=np.zeros(len(total)), where=total > 0
+        )
+        unrounded = 100 * (TAG_SHARE * tag_fit + STAGE_SHARE * self._stage_fit(party)[candidates])
+        threshold = np.partition(unrounded, -limit)[-limit]
+        # rounding to one decimal moves a score by at most 0.05: keep all that could tie
+        return candidates[unrounded >= threshold - 0.1]
+
+    @functools.cached_property
+    def _tag_sums(self) -> list[np.ndarray]:
+        return _byte_tables([self.weights.get(tag, 0.0) for tag in _TAG_BITS])
+
+    @functools.cached_property
+    def _tag_weight(self) -> np.ndarray:
+        return self._weight_of(self._tags)
+
+    @functools.cached_property
+    def _stages(self) -> np.ndarray:
+        return np.array([_stage_mask(p.stages) for p in self.counterparts], dtype=np.uint64)
 
     def _weight_of(self, masks: np.ndarray) -> np.ndarray:
         total = np.zeros(len(masks))

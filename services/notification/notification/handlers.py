@@ -65,9 +65,6 @@ class Notifier:
         ``fresh_contacts`` are the contacts this event itself has just stored."""
         fresh_contacts = fresh_contacts or {}
         for planned in domain.plan(event):
-            contact = fresh_contacts.get(planned.recipient_id)
-            if contact is None and self.store.is_erased(planned.recipient_id):
-                continue
             now = clock.now_iso()
             notification = {
                 "_id": planned.id,
@@ -81,10 +78,13 @@ class Notifier:
             }
             # recorded already leased to this worker: sent now, without claiming it first
             leased = self.store.add_leased(notification)
-            if leased is not None:
-                self._send(leased, contact)
-            else:
+            if leased is None:
                 self.deliver(planned.id)  # recorded by an earlier attempt: sent if still due
+            elif self.store.is_erased(planned.recipient_id):
+                # checked after recording: an erasure handled meanwhile has not deleted this one
+                self.store.remove(planned.id)
+            else:
+                self._send(leased, fresh_contacts.get(planned.recipient_id))
 
     # delivery
 

@@ -64,6 +64,9 @@ class NotificationStore:
             return None
         return leased
 
+    def remove(self, notification_id: str) -> None:
+        self.notifications.delete_one({"_id": notification_id})
+
     def claim(self, notification_id: str | None = None) -> dict | None:
         """Lease one due notification (or the given one, if due) for sending."""
         now = clock.now_iso()

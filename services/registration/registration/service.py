@@ -52,7 +52,7 @@ class RegistrationService:
         token = domain.new_manage_token()
         document, events = domain.register(kind, clean, expo_id, domain.hash_token(token), clock.now_iso())
         stored = self.store.add(document, events)
-        self.outbox.flush_written("registrations", stored)
+        self.outbox.flush("registrations", stored["_id"])
         return {**domain.owner_view(stored), "manage_token": token}
 
     @rpc(expected_exceptions=EXPECTED)
@@ -120,7 +120,7 @@ class RegistrationService:
         now = clock.now_iso()
         stored, events = self.store.modify(registration_id, lambda document: decide(document, now))
         if events:
-            self.outbox.flush_written("registrations", stored)
+            self.outbox.flush("registrations", registration_id)
         return stored
 
     def _default_expo(self) -> str:
