@@ -89,18 +89,21 @@ class Notifier:
     # delivery
 
     def deliver_due(self, limit: int = 100) -> int:
+        """Send the notifications that are due (retries, and sends a crash interrupted)."""
         delivered = 0
-        while delivered < limit and self.deliver():
-            delivered += 1
+        for due in self.store.due(limit):
+            notification = self.store.claim(due)
+            if notification is not None:  # another worker may have leased it first
+                self._send(notification)
+                delivered += 1
         return delivered
 
-    def deliver(self, notification_id: str | None = None) -> bool:
-        """Send one due notification (the given one, or the oldest due); False if none was due."""
-        notification = self.store.claim(notification_id)
-        if notification is None:
-            return False
-        self._send(notification)
-        return True
+    def deliver(self, notification_id: str) -> None:
+        """Send one notification if it is due."""
+        due = self.store.due_one(notification_id)
+        notification = self.store.claim(due) if due else None
+        if notification is not None:
+            self._send(notification)
 
     def _send(self, notification: dict, contact: dict | None = None) -> None:
         """Send a notification leased to this worker, and record how it went."""

@@ -1,10 +1,18 @@
 """Sends e-mail over SMTP, telling transient failures (try again later) from permanent ones."""
 
 import smtplib
+import time
+from collections import deque
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
 from shared.settings import Settings
+
+SMTP_TIMEOUT_SECONDS = 10
+# relays drop idle clients (RFC 5321 asks them to wait at least five minutes; many wait less)
+IDLE_REUSE_SECONDS = 30.0
+# at most one open connection per message being sent at once is kept between messages
+MAX_IDLE_CONNECTIONS = 8
 
 
 class PermanentFailure(Exception):
@@ -16,8 +24,12 @@ class TransientFailure(Exception):
 
 
 class SmtpMailer:
+    """Keeps a few connections to the relay open between messages: a new connection costs a
+    TCP handshake, a greeting and EHLO (and TLS and login, where set) for every e-mail."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._idle: deque[tuple[float, smtplib.SMTP]] = deque()
 
     def send(
         self, *, to_name: str, to_address: str, subject: str, body: str, message_id: str, language: str
@@ -29,12 +41,7 @@ class SmtpMailer:
         except (ValueError, UnicodeError) as error:
             raise PermanentFailure(f"cannot write this message: {error}") from error
         try:
-            with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=10) as smtp:
-                if self.settings.smtp_starttls:
-                    smtp.starttls()
-                if self.settings.smtp_username:
-                    smtp.login(self.settings.smtp_username, self.settings.smtp_password)
-                smtp.send_message(message)
+            self._send(message)
         except smtplib.SMTPResponseException as error:
             if 500 <= error.smtp_code < 600:
                 raise PermanentFailure(f"{error.smtp_code} {error.smtp_error!r}") from error
@@ -46,6 +53,60 @@ class SmtpMailer:
             raise TransientFailure(f"recipient refused: {codes}") from error
         except (OSError, smtplib.SMTPException) as error:
             raise TransientFailure(f"{type(error).__name__}: {error}") from error
+
+    def close(self) -> None:
+        """Say goodbye on the connections kept open (at shutdown)."""
+        while self._idle:
+            smtp = self._idle.popleft()[1]
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+
+    def _send(self, message: EmailMessage) -> None:
+        smtp, reused = self._reusable(), True
+        if smtp is None:
+            smtp, reused = self._connect(), False
+        try:
+            smtp.send_message(message)
+        except smtplib.SMTPServerDisconnected:
+            smtp.close()
+            if not reused:
+                raise
+            # the relay closed the idle connection: nothing was accepted, so send it afresh
+            smtp = self._connect()
+            try:
+                smtp.send_message(message)
+            except BaseException:
+                smtp.close()
+                raise
+        except BaseException:
+            smtp.close()  # its state after a failure is unknown: never reuse it
+            raise
+        if len(self._idle) < MAX_IDLE_CONNECTIONS:
+            self._idle.append((time.monotonic(), smtp))
+        else:
+            smtp.close()
+
+    def _reusable(self) -> smtplib.SMTP | None:
+        while self._idle:
+            idle_since, smtp = self._idle.pop()
+            if time.monotonic() - idle_since < IDLE_REUSE_SECONDS:
+                return smtp
+            smtp.close()
+        return None
+
+    def _connect(self) -> smtplib.SMTP:
+        smtp = smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS)
+        try:
+            if self.settings.smtp_starttls:
+                smtp.starttls()
+            if self.settings.smtp_username:
+                smtp.login(self.settings.smtp_username, self.settings.smtp_password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
 
 
 def _message(

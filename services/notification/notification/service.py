@@ -23,6 +23,9 @@ class Mailer(DependencyProvider):
     def setup(self) -> None:
         self.mailer = SmtpMailer(Settings.from_env())
 
+    def stop(self) -> None:
+        self.mailer.close()
+
     def get_dependency(self, worker_ctx: object) -> SmtpMailer:
         return self.mailer
 

@@ -10,6 +10,7 @@ from shared import clock
 # a notification being sent is leased; a crash mid-send makes it due again when the lease ends
 # (longer than a send can take: the SMTP timeout is 10 s)
 SEND_LEASE_SECONDS = 30
+UNSENT = ("queued", "sending")
 
 
 class NotificationStore:
@@ -19,7 +20,7 @@ class NotificationStore:
 
     def prepare(self) -> None:
         self.notifications.create_index([("recipient_id", ASCENDING), ("created_at", DESCENDING)])
-        self.notifications.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
+        self.notifications.create_index([("status", ASCENDING)])
 
     # contacts
 
@@ -67,16 +68,30 @@ class NotificationStore:
     def remove(self, notification_id: str) -> None:
         self.notifications.delete_one({"_id": notification_id})
 
-    def claim(self, notification_id: str | None = None) -> dict | None:
-        """Lease one due notification (or the given one, if due) for sending."""
+    def due(self, limit: int) -> list[dict]:
+        """The unsent notifications whose time has come, oldest first: id, status, due time.
+
+        Found by status alone and their times compared here: on the embedded store a range or
+        ``$in`` condition reads the whole collection, while an equality uses the index."""
         now = clock.now_iso()
-        due = {"status": {"$in": ["queued", "sending"]}, "due_at": {"$lte": now}}
-        if notification_id is not None:
-            due["_id"] = notification_id
+        unsent = [
+            document
+            for status in UNSENT
+            for document in self.notifications.find({"status": status}, {"status": 1, "due_at": 1})
+        ]
+        return sorted((d for d in unsent if d["due_at"] <= now), key=lambda d: d["due_at"])[:limit]
+
+    def due_one(self, notification_id: str) -> dict | None:
+        found = self.notifications.find_one({"_id": notification_id}, {"status": 1, "due_at": 1})
+        if found is None or found["status"] not in UNSENT or found["due_at"] > clock.now_iso():
+            return None
+        return found
+
+    def claim(self, due: dict) -> dict | None:
+        """Lease a notification found due for sending, unless it changed since it was found."""
         return self.notifications.find_one_and_update(
-            due,
+            {key: due[key] for key in ("_id", "status", "due_at")},
             {"$set": {"status": "sending", "due_at": clock.iso_after(SEND_LEASE_SECONDS)}},
-            sort=[("due_at", ASCENDING)],
             return_document=ReturnDocument.AFTER,
         )
 

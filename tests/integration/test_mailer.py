@@ -1,0 +1,92 @@
+"""The SMTP mailer against a real SMTP server on loopback: connections are kept open between
+messages, and a connection the relay dropped meanwhile costs no message."""
+
+import dataclasses
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from deploy.local.mailsink import MaildirHandler
+from notification import mailer as mailer_module
+from notification.mailer import SmtpMailer
+from shared.settings import Settings
+from tests.conftest import free_port, received_mail
+
+
+class CountingHandler(MaildirHandler):
+    """Keeps messages like the local mail sink, and counts the sessions that greeted it."""
+
+    greetings = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 - aiosmtpd's hook name
+        CountingHandler.greetings += 1
+        session.host_name = hostname
+        return responses
+
+
+@pytest.fixture
+def relay(tmp_path):
+    CountingHandler.greetings = 0
+    port = free_port()
+    handler = CountingHandler(tmp_path / "mail")
+
+    def start() -> Controller:
+        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        controller.start()
+        return controller
+
+    running = {"controller": start()}
+
+    def restart() -> None:
+        running["controller"].stop()
+        running["controller"] = start()
+
+    yield {"port": port, "dir": tmp_path / "mail", "restart": restart}
+    running["controller"].stop()
+
+
+@pytest.fixture
+def mailer(relay):
+    settings = dataclasses.replace(Settings.from_env(), smtp_host="127.0.0.1", smtp_port=relay["port"])
+    sender = SmtpMailer(settings)
+    yield sender
+    sender.close()
+
+
+def send(mailer: SmtpMailer, number: int) -> None:
+    mailer.send(
+        to_name="Sujin Lee",
+        to_address=f"sujin{number}@example.kr",
+        subject=f"message {number}",
+        body="hello",
+        message_id=f"<m{number}@expo.test>",
+        language="en",
+    )
+
+
+def test_messages_in_a_row_share_one_connection(mailer, relay):
+    for number in range(3):
+        send(mailer, number)
+
+    assert len(received_mail(relay["dir"])) == 3
+    assert CountingHandler.greetings == 1
+
+
+def test_a_connection_the_relay_dropped_is_replaced_without_losing_the_message(mailer, relay):
+    send(mailer, 1)
+    relay["restart"]()  # the kept connection is now closed at the other end
+
+    send(mailer, 2)
+
+    delivered = sorted(message["Message-ID"] for message in received_mail(relay["dir"]))
+    assert delivered == ["<m1@expo.test>", "<m2@expo.test>"]
+    assert CountingHandler.greetings == 2
+
+
+def test_a_connection_idle_too_long_is_not_reused(mailer, relay, monkeypatch):
+    monkeypatch.setattr(mailer_module, "IDLE_REUSE_SECONDS", 0.0)
+    send(mailer, 1)
+    send(mailer, 2)
+
+    assert len(received_mail(relay["dir"])) == 2
+    assert CountingHandler.greetings == 2
