@@ -151,24 +151,29 @@ class Probes:
 
 
 def rush(platform: Platform, rates: list[float], step_seconds: float, sustained: tuple[float, float]) -> dict:
-    """Each rising step, then the sustained step with probes; after each, the seconds the
-    platform takes to drain everything queued (outboxes, broker queues, unsent notifications)."""
+    """Each rising step, then the sustained step with probes; after each, the seconds from the
+    end of its sending (when the last request was due) until everything queued is done (outboxes,
+    broker queues, unsent notifications): requests the gateway still holds count as backlog."""
     steps = []
     offset = 0
     plan = [(rate, step_seconds, False) for rate in rates] + [(sustained[0], sustained[1], True)]
     for rate, seconds, with_probes in plan:
         with QueueSampler(platform) as sampler, CpuMeter(platform) as cpu:
             probes = Probes(platform) if with_probes else None
+            sending_ends = time.monotonic() + seconds
             with probes or contextlib.nullcontext():
                 step: StepResult = open_loop(platform.url, rate, seconds, rush_request, offset)
             offset += len(step.outcomes)
+            settle_started = time.monotonic()
             drained = settle(platform, timeout=300)
         steps.append(
             {
                 **step.summary(),
                 "seconds": seconds,
                 "sustained": with_probes,
-                "drain_seconds": None if drained == float("inf") else round(drained, 1),
+                "drain_seconds": (
+                    None if drained == float("inf") else round(settle_started + drained - sending_ends, 1)
+                ),
                 "queue_peak": sampler.peak(),
                 "queue_samples": sampler.samples,
                 "end_to_end": probes.summary() if probes else None,

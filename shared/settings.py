@@ -34,6 +34,7 @@ class Settings:
     mail_from: str
     smtp_retry_base_seconds: float
     rpc_timeout: float
+    gateway_max_queue_seconds: float
     log_level: str
     log_format: str
 
@@ -57,6 +58,7 @@ class Settings:
             mail_from=get("MAIL_FROM", "Tech Companion Expo <no-reply@expo.example.org>"),
             smtp_retry_base_seconds=float(get("SMTP_RETRY_BASE_SECONDS", "5")),
             rpc_timeout=float(get("RPC_TIMEOUT", "10")),
+            gateway_max_queue_seconds=float(get("GATEWAY_MAX_QUEUE_SECONDS", "1")),
             log_level=get("LOG_LEVEL", "INFO").upper(),
             log_format=get("LOG_FORMAT", "json"),
         )

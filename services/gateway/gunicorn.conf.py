@@ -1,13 +1,14 @@
 """gunicorn settings for the gateway; each is read from the environment.
 
 Threads (gthread) rather than eventlet: gunicorn 26 removed its eventlet worker. RPC clients are
-made per thread on first use, after the fork, never in the master.
+made per thread on first use, after the fork, never in the master. The worker is gthread's, noting
+how long each request waited for a thread, so that the app can shed load (gateway/shedding.py).
 """
 
 import os
 
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
-worker_class = "gthread"
+worker_class = "gateway.shedding.SheddingWorker"
 workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
 threads = int(os.environ.get("GATEWAY_THREADS", "8"))
 timeout = 30

@@ -76,6 +76,7 @@ REQUIRED_ENV = {
         "PUBLIC_BASE_URL",
         "GATEWAY_WORKERS",
         "GATEWAY_THREADS",
+        "GATEWAY_MAX_QUEUE_SECONDS",
     },
 }
 # Least privilege: which app may see which secret.

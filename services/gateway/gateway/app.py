@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway import upstream
 from gateway.api import api
+from gateway.shedding import seconds_queued
 from shared import logs, taxonomy
 from shared.messaging import broker_reachable
 from shared.settings import Settings
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 TOO_LARGE = f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."
 SERVICES = ("registration", "matching", "notification")
+PROBES = ("/healthz", "/readyz")
+RETRY_AFTER_SECONDS = 2
 
 
 class JsonErrorsApi(Api):
@@ -56,10 +59,26 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False
     rest = JsonErrorsApi(app)
     rest.register_blueprint(api)
+    _add_load_shedding(app, settings.gateway_max_queue_seconds)
     _add_input_guards(app)
     _add_probes(app, settings)
     _add_pages(app)
     return app
+
+
+def _add_load_shedding(app: Flask, max_queue_seconds: float) -> None:
+    """Refuse at once what waited too long for a thread (0 turns this off); see ``shedding``."""
+    if max_queue_seconds <= 0:
+        return
+
+    @app.before_request
+    def refuse_when_overloaded() -> None:
+        if request.path not in PROBES and seconds_queued() > max_queue_seconds:
+            abort(
+                503,
+                message="Too many requests at once; please try again in a few seconds.",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
 
 
 def _add_input_guards(app: Flask) -> None:
