@@ -133,21 +133,27 @@ class Probes:
         else:
             self.latencies.append(clock.parse_iso(sent["sent_at"]).timestamp() - acknowledged_at)
         for kind, registration in (("companies", company), ("investors", investor)):
-            http.delete(
-                f"{self.platform.url}/api/v1/{kind}/{registration['id']}",
+            self._call(
+                http,
+                "DELETE",
+                f"/api/v1/{kind}/{registration['id']}",
                 headers={"Authorization": f"Bearer {registration['manage_token']}"},
-                timeout=30,
-            ).raise_for_status()
+            )
 
     def _register(self, http: requests.Session, kind: str, fields: dict) -> dict:
         email = f"probe-{uuid.uuid4().hex[:16]}@example.kr"
-        response = http.post(
-            f"{self.platform.url}/api/v1/{kind}",
-            json={**registration_body(kind, email), **fields},
-            timeout=30,
-        )
-        response.raise_for_status()
-        return response.json()
+        return self._call(http, "POST", f"/api/v1/{kind}", json={**registration_body(kind, email), **fields})
+
+    def _call(self, http: requests.Session, method: str, path: str, **kwargs: object) -> dict:
+        """As a person's browser would: a request the gateway shed (503) is sent again after
+        its Retry-After, until the probe's timeout."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            response = http.request(method, self.platform.url + path, timeout=30, **kwargs)
+            if response.status_code != 503 or time.monotonic() > deadline:
+                response.raise_for_status()
+                return response.json()
+            time.sleep(float(response.headers.get("Retry-After", "1")))
 
 
 def rush(platform: Platform, rates: list[float], step_seconds: float, sustained: tuple[float, float]) -> dict:
