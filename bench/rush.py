@@ -178,7 +178,9 @@ def rush(platform: Platform, rates: list[float], step_seconds: float, sustained:
                 "seconds": seconds,
                 "sustained": with_probes,
                 "drain_seconds": (
-                    None if drained == float("inf") else round(settle_started + drained - sending_ends, 1)
+                    None
+                    if drained == float("inf")
+                    else round(max(0.0, settle_started + drained - sending_ends), 1)
                 ),
                 "queue_peak": sampler.peak(),
                 "queue_samples": sampler.samples,
