@@ -38,8 +38,10 @@ class MatchingStore:
         self.parties.collection.create_index(
             [("kind", ASCENDING), ("status", ASCENDING), ("tags", ASCENDING)]
         )
+        # single-field indexes: the embedded store uses an index for one field of a query and
+        # ignores compound ones; a party's suggestions are few enough to sort as read
         for field in ("investor_id", "company_id"):
-            self.suggestions.collection.create_index([(field, ASCENDING), ("score", DESCENDING)])
+            self.suggestions.collection.create_index([(field, ASCENDING)])
             self.interests.collection.create_index([(field, ASCENDING)])
 
     # parties

@@ -19,7 +19,9 @@ class NotificationStore:
         self.notifications = database["notifications"]
 
     def prepare(self) -> None:
-        self.notifications.create_index([("recipient_id", ASCENDING), ("created_at", DESCENDING)])
+        # single-field indexes: the embedded store uses an index for one field of a query and
+        # ignores compound ones; a recipient's notifications are few enough to sort as read
+        self.notifications.create_index([("recipient_id", ASCENDING)])
         self.notifications.create_index([("status", ASCENDING)])
 
     # contacts
