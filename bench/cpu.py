@@ -19,15 +19,15 @@ def platform_processes(platform: Platform) -> dict[str, list[int]]:
         "notification": platform.children("notification.service"),
         "store": platform.children("nx-27017"),
         "mail sink": platform.children("mailsink"),
-        "broker": _pgrep(["pgrep", "-x", "beam.smp"]),
+        "broker": pgrep(["pgrep", "-x", "beam.smp"]),
         "load generator": [os.getpid()],
     }
     masters = platform.children("gunicorn")
-    roles["gateway"] = masters + [pid for master in masters for pid in _pgrep(["pgrep", "-P", str(master)])]
+    roles["gateway"] = masters + [pid for master in masters for pid in pgrep(["pgrep", "-P", str(master)])]
     return roles
 
 
-def _pgrep(command: list[str]) -> list[int]:
+def pgrep(command: list[str]) -> list[int]:
     return [int(pid) for pid in subprocess.run(command, capture_output=True, text=True).stdout.split()]
 
 

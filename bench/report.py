@@ -131,6 +131,13 @@ def markdown(results: dict) -> str:
     lines += ["", "CPU per registration during the sustained step and its drain (ms, all cores):", ""]
     lines += ["| " + " | ".join(cpu) + " | total |", "|" + "---|" * (len(cpu) + 1)]
     lines.append("| " + " | ".join(str(value) for value in cpu.values()) + f" | {sum(cpu.values()):.1f} |")
+    scale = results.get("scale_out")
+    if scale:
+        lines += ["", "Scale-out: cores busy while the backlog drained (CPU seconds per second):", ""]
+        lines += ["| matching instances | store | matching | broker |", "|---|---|---|---|"]
+        for instances, key in (("one", "one_instance_cores_busy"), ("two", "two_instances_cores_busy")):
+            cores = scale[key]
+            lines.append(f"| {instances} | {cores['store']} | {cores['matching']} | {cores['broker']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from kombu import Connection, Producer
 from pymongo import MongoClient
 
+from bench.cpu import cpu_seconds, pgrep
 from shared.contracts.events import new_event
 from shared.messaging import EVENTS_EXCHANGE, topology
 from tests.conftest import ServiceProcess, embedded_store, service_env, virtual_host
@@ -46,14 +47,21 @@ def publish(amqp_uri: str, events: list[dict]) -> None:
             producer.publish(event, routing_key=event["type"], message_id=event["event_id"], delivery_mode=2)
 
 
-def drain_seconds(instances: int, events: list[dict], work: Path) -> float:
+def drain(instances: int, events: list[dict], work: Path) -> dict:
+    """Seconds to handle the backlog, and the cores the store, the matching instances and the
+    broker kept busy meanwhile (processor seconds per second)."""
     work.mkdir(parents=True, exist_ok=True)
-    with virtual_host() as amqp_uri, embedded_store(work) as (mongo_uri, _, _):
+    with virtual_host() as amqp_uri, embedded_store(work) as (mongo_uri, _, store_process):
         publish(amqp_uri, events)
         env = service_env(amqp_uri, mongo_uri)
         processes = [
             ServiceProcess("matching", env, work / f"matching-{n}.log").start() for n in range(instances)
         ]
+        roles = {
+            "store": [store_process.pid],
+            "matching": [process.process.pid for process in processes],
+            "broker": pgrep(["pgrep", "-x", "beam.smp"]),
+        }
         store = MongoClient(mongo_uri)
         try:
             started = None
@@ -61,10 +69,16 @@ def drain_seconds(instances: int, events: list[dict], work: Path) -> float:
                 waiting = queue_depths_of(amqp_uri)["matching"]
                 if started is None and waiting < len(events):
                     started = time.monotonic()
+                    cpu_at_start = {role: cpu_seconds(pids) for role, pids in roles.items()}
                 if waiting == 0 and store["matching"]["inbox"].count_documents({"status": "done"}) >= len(
                     events
                 ):
-                    return time.monotonic() - started
+                    seconds = time.monotonic() - started
+                    cores = {
+                        role: round((cpu_seconds(pids) - cpu_at_start[role]) / seconds, 2)
+                        for role, pids in roles.items()
+                    }
+                    return {"seconds": round(seconds, 1), "cores_busy": cores}
                 for process in processes:
                     if process.process.poll() is not None:
                         raise RuntimeError(f"a matching instance stopped:\n{process.log()[-3000:]}")
@@ -77,15 +91,17 @@ def drain_seconds(instances: int, events: list[dict], work: Path) -> float:
 
 def scale_out(events: int, work: Path) -> dict:
     backlog_events = backlog(events)
-    one = drain_seconds(1, backlog_events, work / "one")
-    print(f"  one instance: {events} events in {one:.1f} s", flush=True)
-    two = drain_seconds(2, backlog_events, work / "two")
-    print(f"  two instances: {events} events in {two:.1f} s", flush=True)
+    one = drain(1, backlog_events, work / "one")
+    print(f"  one instance: {events} events in {one['seconds']} s, cores {one['cores_busy']}", flush=True)
+    two = drain(2, backlog_events, work / "two")
+    print(f"  two instances: {events} events in {two['seconds']} s, cores {two['cores_busy']}", flush=True)
     return {
         "events": events,
-        "one_instance_seconds": round(one, 1),
-        "two_instances_seconds": round(two, 1),
-        "one_instance_rate": round(events / one, 1),
-        "two_instances_rate": round(events / two, 1),
-        "speed_up": round(one / two, 2),
+        "one_instance_seconds": one["seconds"],
+        "two_instances_seconds": two["seconds"],
+        "one_instance_rate": round(events / one["seconds"], 1),
+        "two_instances_rate": round(events / two["seconds"], 1),
+        "speed_up": round(one["seconds"] / two["seconds"], 2),
+        "one_instance_cores_busy": one["cores_busy"],
+        "two_instances_cores_busy": two["cores_busy"],
     }
