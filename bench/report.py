@@ -132,7 +132,7 @@ def markdown(results: dict) -> str:
     lines += ["| " + " | ".join(cpu) + " | total |", "|" + "---|" * (len(cpu) + 1)]
     lines.append("| " + " | ".join(str(value) for value in cpu.values()) + f" | {sum(cpu.values()):.1f} |")
     scale = results.get("scale_out")
-    if scale:
+    if scale and "one_instance_cores_busy" in scale:
         lines += ["", "Scale-out: cores busy while the backlog drained (CPU seconds per second):", ""]
         lines += ["| matching instances | store | matching | broker |", "|---|---|---|---|"]
         for instances, key in (("one", "one_instance_cores_busy"), ("two", "two_instances_cores_busy")):

@@ -1,8 +1,11 @@
 """Under more load than the gateway can take, requests that waited too long for a thread are
 refused at once with 503 and Retry-After; none of them is written, and every 201 is kept."""
 
+import socket
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -60,3 +63,13 @@ def test_probes_are_never_shed(small_gateway):
 
     assert 503 in {status for what, status in answers if what == "register"}
     assert {status for what, status in answers if what != "register"} == {200}
+
+
+def test_a_slow_client_is_not_taken_for_a_queued_request(small_gateway):
+    """Time spent waiting for a client's first bytes is not time queued for a thread."""
+    address = urlsplit(small_gateway.url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        time.sleep(0.5)  # ten times the gateway's limit, on an idle gateway
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: expo\r\nConnection: close\r\n\r\n")
+        status_line = connection.makefile("rb").readline()
+    assert status_line.split()[1] == b"200", status_line

@@ -14,19 +14,29 @@ from tests.conftest import free_port, received_mail
 
 
 class CountingHandler(MaildirHandler):
-    """Keeps messages like the local mail sink, and counts the sessions that greeted it."""
+    """Keeps messages like the local mail sink, and counts the sessions that greeted it; told
+    to, it answers 421 (closing) to the next message on a session that already sent one."""
 
     greetings = 0
+    closing = False
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 - aiosmtpd's hook name
         CountingHandler.greetings += 1
         session.host_name = hostname
+        session.messages = 0
         return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: N802 - aiosmtpd's hook name
+        if CountingHandler.closing and session.messages > 0:
+            return "421 4.4.2 Idle too long, closing connection"
+        session.messages += 1
+        envelope.mail_from = address
+        return "250 OK"
 
 
 @pytest.fixture
 def relay(tmp_path):
-    CountingHandler.greetings = 0
+    CountingHandler.greetings, CountingHandler.closing = 0, False
     port = free_port()
     handler = CountingHandler(tmp_path / "mail")
 
@@ -80,6 +90,16 @@ def test_a_connection_the_relay_dropped_is_replaced_without_losing_the_message(m
 
     delivered = sorted(message["Message-ID"] for message in received_mail(relay["dir"]))
     assert delivered == ["<m1@expo.test>", "<m2@expo.test>"]
+    assert CountingHandler.greetings == 2
+
+
+def test_a_relay_closing_a_kept_connection_with_421_costs_no_message(mailer, relay):
+    send(mailer, 1)
+    CountingHandler.closing = True
+
+    send(mailer, 2)
+
+    assert len(received_mail(relay["dir"])) == 2
     assert CountingHandler.greetings == 2
 
 

@@ -23,11 +23,13 @@ class SheddingWorker(ThreadWorker):
         super().enqueue_req(conn)
 
     def handle(self, conn: object) -> object:
-        _handling.queued_at = getattr(conn, "queued_at", None)
+        # taken when a thread picks the request up: what follows (waiting for a slow client's
+        # first bytes, reading its headers) is not time spent queued
+        queued_at = getattr(conn, "queued_at", None)
+        _handling.waited = 0.0 if queued_at is None else time.monotonic() - queued_at
         return super().handle(conn)
 
 
 def seconds_queued() -> float:
     """How long the request this thread is handling waited for it (0 outside the worker)."""
-    queued_at = getattr(_handling, "queued_at", None)
-    return 0.0 if queued_at is None else time.monotonic() - queued_at
+    return getattr(_handling, "waited", 0.0)

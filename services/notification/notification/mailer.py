@@ -55,13 +55,10 @@ class SmtpMailer:
             raise TransientFailure(f"{type(error).__name__}: {error}") from error
 
     def close(self) -> None:
-        """Say goodbye on the connections kept open (at shutdown)."""
+        """Close the connections kept open (at shutdown), without waiting on the relay for a
+        goodbye: a relay that does not answer would hold up the shutdown."""
         while self._idle:
-            smtp = self._idle.popleft()[1]
-            try:
-                smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                smtp.close()
+            self._idle.popleft()[1].close()
 
     def _send(self, message: EmailMessage) -> None:
         smtp, reused = self._reusable(), True
@@ -69,11 +66,12 @@ class SmtpMailer:
             smtp, reused = self._connect(), False
         try:
             smtp.send_message(message)
-        except smtplib.SMTPServerDisconnected:
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException) as error:
             smtp.close()
-            if not reused:
+            if not (reused and _dropped(error)):
                 raise
-            # the relay closed the idle connection: nothing was accepted, so send it afresh
+            # the relay closed the connection while it was idle, or is closing it (421): send
+            # once more on a new one, as a relay that dropped it mid-message did not accept it
             smtp = self._connect()
             try:
                 smtp.send_message(message)
@@ -107,6 +105,13 @@ class SmtpMailer:
             smtp.close()
             raise
         return smtp
+
+
+def _dropped(error: Exception) -> bool:
+    """The relay closed the connection, or answered that it is closing it (421)."""
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return True
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code == 421
 
 
 def _message(

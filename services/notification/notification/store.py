@@ -7,8 +7,10 @@ from pymongo.errors import DuplicateKeyError
 
 from shared import clock
 
-# a notification being sent is leased; a crash mid-send makes it due again when the lease ends
-# (longer than a send can take: the SMTP timeout is 10 s)
+# a notification being sent is leased; a crash mid-send makes it due again when the lease ends.
+# A send takes well under this, but each SMTP step may wait up to 10 s: a relay slow at every
+# step could outlast the lease and see the message twice. A longer lease delays recovery after
+# a crash by as much.
 SEND_LEASE_SECONDS = 30
 UNSENT = ("queued", "sending")
 
@@ -81,11 +83,11 @@ class NotificationStore:
             for status in UNSENT
             for document in self.notifications.find({"status": status}, {"status": 1, "due_at": 1})
         ]
-        return sorted((d for d in unsent if d["due_at"] <= now), key=lambda d: d["due_at"])[:limit]
+        return sorted((d for d in unsent if _due(d, now)), key=lambda d: d["due_at"])[:limit]
 
     def due_one(self, notification_id: str) -> dict | None:
         found = self.notifications.find_one({"_id": notification_id}, {"status": 1, "due_at": 1})
-        if found is None or found["status"] not in UNSENT or found["due_at"] > clock.now_iso():
+        if found is None or found["status"] not in UNSENT or not _due(found, clock.now_iso()):
             return None
         return found
 
@@ -150,3 +152,7 @@ class NotificationStore:
         counts = {"queued": 0, "sending": 0, "sent": 0, "failed": 0}
         counts.update({row["_id"]: row["count"] for row in self.notifications.aggregate(pipeline)})
         return counts
+
+
+def _due(notification: dict, now: str) -> bool:
+    return "due_at" in notification and notification["due_at"] <= now
