@@ -61,25 +61,26 @@ class SmtpMailer:
             self._idle.popleft()[1].close()
 
     def _send(self, message: EmailMessage) -> None:
-        smtp, reused = self._reusable(), True
-        if smtp is None:
-            smtp, reused = self._connect(), False
+        kept = self._reusable()
+        if kept is not None:
+            try:
+                self._send_on(kept, message)
+                return
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException) as error:
+                if not _dropped(error):
+                    raise
+                # the relay closed the connection while it was idle, or is closing it (421):
+                # send once more on a new one, as a relay that dropped it mid-message did not
+                # accept it
+        self._send_on(self._connect(), message)
+
+    def _send_on(self, smtp: smtplib.SMTP, message: EmailMessage) -> None:
+        """Send on ``smtp``, then keep it open for the next message; close it if sending failed,
+        as its state after a failure is unknown."""
         try:
             smtp.send_message(message)
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException) as error:
-            smtp.close()
-            if not (reused and _dropped(error)):
-                raise
-            # the relay closed the connection while it was idle, or is closing it (421): send
-            # once more on a new one, as a relay that dropped it mid-message did not accept it
-            smtp = self._connect()
-            try:
-                smtp.send_message(message)
-            except BaseException:
-                smtp.close()
-                raise
         except BaseException:
-            smtp.close()  # its state after a failure is unknown: never reuse it
+            smtp.close()
             raise
         if len(self._idle) < MAX_IDLE_CONNECTIONS:
             self._idle.append((time.monotonic(), smtp))
