@@ -42,16 +42,21 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
+def cpu_by_role(roles: dict[str, list[int]]) -> dict[str, float]:
+    """The processor seconds each role's processes have used so far."""
+    return {role: cpu_seconds(pids) for role, pids in roles.items()}
+
+
 class CpuMeter:
     def __init__(self, platform: Platform) -> None:
         self.roles = platform_processes(platform)
 
     def __enter__(self) -> "CpuMeter":
-        self._start = {role: cpu_seconds(pids) for role, pids in self.roles.items()}
+        self._start = cpu_by_role(self.roles)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.used = {role: cpu_seconds(pids) - self._start[role] for role, pids in self.roles.items()}
+        self.used = {role: used - self._start[role] for role, used in cpu_by_role(self.roles).items()}
 
     def per_registration_ms(self, registrations: int) -> dict[str, float]:
         ordered = sorted(self.used.items(), key=lambda item: -item[1])

@@ -13,7 +13,7 @@ from pathlib import Path
 from kombu import Connection, Producer
 from pymongo import MongoClient
 
-from bench.cpu import cpu_seconds, pgrep
+from bench.cpu import cpu_by_role, pgrep
 from shared.contracts.events import new_event
 from shared.messaging import EVENTS_EXCHANGE, topology
 from tests.conftest import ServiceProcess, embedded_store, service_env, virtual_host
@@ -69,14 +69,14 @@ def drain(instances: int, events: list[dict], work: Path) -> dict:
                 waiting = queue_depths_of(amqp_uri)["matching"]
                 if started is None and waiting < len(events):
                     started = time.monotonic()
-                    cpu_at_start = {role: cpu_seconds(pids) for role, pids in roles.items()}
+                    cpu_at_start = cpu_by_role(roles)
                 if waiting == 0 and store["matching"]["inbox"].count_documents({"status": "done"}) >= len(
                     events
                 ):
                     seconds = time.monotonic() - started
                     cores = {
-                        role: round((cpu_seconds(pids) - cpu_at_start[role]) / seconds, 2)
-                        for role, pids in roles.items()
+                        role: round((used - cpu_at_start[role]) / seconds, 2)
+                        for role, used in cpu_by_role(roles).items()
                     }
                     return {"seconds": round(seconds, 1), "cores_busy": cores}
                 for process in processes:
