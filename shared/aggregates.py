@@ -16,6 +16,8 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.collection import Collection
 
+from shared.batching import GroupedWrites
+
 VERSION = "_v"
 OUTBOX = "outbox"
 PENDING = "outbox_pending"
@@ -28,6 +30,7 @@ class ConcurrentUpdate(Exception):
 class AggregateCollection:
     def __init__(self, collection: Collection) -> None:
         self.collection = collection
+        self._inserts = GroupedWrites(collection)
 
     def ensure_indexes(self) -> None:
         self.collection.create_index([(PENDING, ASCENDING)], sparse=True)
@@ -38,7 +41,7 @@ class AggregateCollection:
     def insert(self, document: dict, events: Iterable[dict] = ()) -> dict:
         """Insert a new aggregate; raises DuplicateKeyError if a unique index refuses it."""
         stored = _with_outbox({**document, VERSION: 1}, [], list(events))
-        self.collection.insert_one(stored)
+        self._inserts.insert_one(stored)
         return stored
 
     def save(self, document: dict, events: Iterable[dict] = ()) -> dict:

@@ -28,6 +28,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from shared import clock
+from shared.batching import GroupedWrites
 from shared.contracts.events import Event, InvalidEvent, parse_event
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Inbox:
 
     def __init__(self, database: Database) -> None:
         self.records = database["inbox"]
+        self._record_writes = GroupedWrites(self.records)
         self.dead_letters = database["dead_letters"]
 
     def prepare(self) -> None:
@@ -82,7 +84,7 @@ class Inbox:
             self.records.update_one({"_id": event.event_id}, {"$set": {"last_error": _describe(error)}})
             eventlet.sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS)) - 1])
             raise
-        self.records.update_one(
+        self._record_writes.update_one(
             {"_id": event.event_id}, {"$set": {"status": "done", "done_at": clock.now_iso()}}
         )
 

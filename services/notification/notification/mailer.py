@@ -11,8 +11,9 @@ from shared.settings import Settings
 SMTP_TIMEOUT_SECONDS = 10
 # relays drop idle clients (RFC 5321 asks them to wait at least five minutes; many wait less)
 IDLE_REUSE_SECONDS = 30.0
-# at most one open connection per message being sent at once is kept between messages
-MAX_IDLE_CONNECTIONS = 8
+# open connections kept between messages: about as many as a busy service sends at once (its
+# handlers wait on the store in between), so a rush costs few new connections
+MAX_IDLE_CONNECTIONS = 16
 
 
 class PermanentFailure(Exception):

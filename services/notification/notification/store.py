@@ -6,6 +6,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from shared import clock
+from shared.batching import GroupedWrites
 
 # a notification being sent is leased; a crash mid-send makes it due again when the lease ends.
 # A send takes well under this, but each SMTP step may wait up to 10 s: a relay slow at every
@@ -19,6 +20,9 @@ class NotificationStore:
     def __init__(self, database: Database) -> None:
         self.contacts = database["contacts"]
         self.notifications = database["notifications"]
+        # written by every event: sent in batches when events come in bursts
+        self._contact_writes = GroupedWrites(self.contacts)
+        self._notification_writes = GroupedWrites(self.notifications)
 
     def prepare(self) -> None:
         # single-field indexes: the embedded store uses an index for one field of a query and
@@ -31,7 +35,7 @@ class NotificationStore:
     def put_contact(self, registration_id: str, revision: int, fields: dict) -> bool:
         """Store the contact at ``revision`` unless a newer one is stored; True if stored."""
         try:
-            self.contacts.update_one(
+            self._contact_writes.update_one(
                 {"_id": registration_id, "revision": {"$lt": revision}},
                 {"$set": {**fields, "revision": revision}},
                 upsert=True,
@@ -64,7 +68,7 @@ class NotificationStore:
         already recorded (the same event again)."""
         leased = {**document, "status": "sending", "due_at": clock.iso_after(SEND_LEASE_SECONDS)}
         try:
-            self.notifications.insert_one(leased)
+            self._notification_writes.insert_one(leased)
         except DuplicateKeyError:
             return None
         return leased
@@ -101,7 +105,7 @@ class NotificationStore:
 
     def mark_sent(self, notification_id: str, subject: str, body: str, attempts: int) -> None:
         now = clock.now_iso()
-        self.notifications.update_one(
+        self._notification_writes.update_one(
             {"_id": notification_id},
             {
                 "$set": {
