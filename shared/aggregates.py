@@ -16,7 +16,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.collection import Collection
 
-from shared.batching import GroupedWrites
+from shared.batching import GroupedReads, GroupedWrites
 
 VERSION = "_v"
 OUTBOX = "outbox"
@@ -30,13 +30,16 @@ class ConcurrentUpdate(Exception):
 class AggregateCollection:
     def __init__(self, collection: Collection) -> None:
         self.collection = collection
+        # read and written by every request and event: sent in batches when they come in bursts
         self._inserts = GroupedWrites(collection)
+        self._reads = GroupedReads(collection)
+        self._outbox_reads = GroupedReads(collection, {OUTBOX: 1, VERSION: 1})
 
     def ensure_indexes(self) -> None:
         self.collection.create_index([(PENDING, ASCENDING)], sparse=True)
 
     def get(self, aggregate_id: str) -> dict | None:
-        return self.collection.find_one({"_id": aggregate_id})
+        return self._reads.find_one(aggregate_id)
 
     def insert(self, document: dict, events: Iterable[dict] = ()) -> dict:
         """Insert a new aggregate; raises DuplicateKeyError if a unique index refuses it."""
@@ -65,7 +68,7 @@ class AggregateCollection:
 
     def pending_of(self, aggregate_id: Any) -> dict | None:
         """The aggregate's id, version and outbox, or None."""
-        return self.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, VERSION: 1})
+        return self._outbox_reads.find_one(aggregate_id)
 
     def mark_published(self, aggregate_id: Any, event_id: str) -> None:
         self.collection.update_one(

@@ -1,16 +1,18 @@
-"""Group commit: single-document writes to one collection, made by many workers at once, sent
-to the store together.
+"""Group commit: single-document writes and reads by id, made by many workers at once, sent to
+the store together.
 
-Each write is a round trip to the store, and on a busy service most of its cost is the round
-trip itself, not the document. Here a worker that writes while no batch is on its way sends its
-own write at once; writes that arrive while a batch is on its way wait, and go together as one
-unordered bulk write as soon as it is back. An idle service therefore pays no delay, and a busy
-one sends a few round trips for many writes. Every caller still returns only once its own write
-is done, and gets its own error (a duplicate key, say): nothing is acknowledged early.
+Each request is a round trip to the store, and on a busy service most of its cost is the round
+trip itself, not the document. Here a worker whose request finds none on its way sends it at
+once; requests that arrive while one is on its way wait, and go together (one unordered bulk
+write, or one ``_id: {$in: [...]}`` read) as soon as it is back. An idle service therefore pays
+no delay, and a busy one sends a few round trips for many requests. Every caller still returns
+only once its own request is done, with its own result or error (a duplicate key, say): nothing
+is acknowledged early, and a read sees every write done before it was asked for.
 
 Works with threads and with eventlet's green threads (which patch ``threading``).
 """
 
+import copy
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -24,22 +26,20 @@ DUPLICATE_KEY = 11000
 
 
 class _Pending:
-    def __init__(self, operation: InsertOne | UpdateOne) -> None:
-        self.operation = operation
+    def __init__(self, request: Any) -> None:
+        self.request = request
         self.woken = threading.Event()
         self.done = False
+        self.result: Any = None
         self.error: BaseException | None = None
 
-    def finish(self, error: BaseException | None) -> None:
-        self.done, self.error = True, error
+    def finish(self, result: Any, error: BaseException | None) -> None:
+        self.done, self.result, self.error = True, result, error
         self.woken.set()
 
 
-class GroupedWrites:
-    """Inserts and updates of single documents in ``collection``, sent in batches.
-
-    No write result is returned (an unordered bulk write counts matches for the whole batch, not
-    per write), so only writes whose callers need none but their errors belong here."""
+class _Batched:
+    """One batch on its way at a time; what arrives meanwhile goes in the next one."""
 
     def __init__(self, collection: Collection) -> None:
         self.collection = collection
@@ -47,58 +47,98 @@ class GroupedWrites:
         self._waiting: list[_Pending] = []
         self._sending = False
 
-    def insert_one(self, document: Mapping[str, Any]) -> None:
-        """Raises DuplicateKeyError as ``Collection.insert_one`` does."""
-        self._write(InsertOne(document))
-
-    def update_one(self, query: Mapping[str, Any], update: Mapping[str, Any], upsert: bool = False) -> None:
-        """Raises DuplicateKeyError when an upsert's query misses an existing ``_id``."""
-        self._write(UpdateOne(query, update, upsert=upsert))
-
-    def _write(self, operation: InsertOne | UpdateOne) -> None:
-        mine = _Pending(operation)
+    def _submit(self, request: Any) -> Any:
+        mine = _Pending(request)
         with self._lock:
             self._waiting.append(mine)
             leading = not self._sending
             self._sending = True
         if not leading:
-            # woken when a batch holding this write is back, or to send the next batch
+            # woken when a batch holding this request is back, or to send the next batch
             mine.woken.wait()
         if not mine.done:
             self._send_next_batch()
         if mine.error is not None:
             raise mine.error
+        return mine.result
 
     def _send_next_batch(self) -> None:
-        """Send the writes waiting now (the caller's own first), then hand over to the oldest
-        write still waiting, if any."""
+        """Send the requests waiting now (the caller's own first), then hand over to the oldest
+        request still waiting, if any."""
         with self._lock:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-        errors: dict[int, BaseException] = {}
+        outcomes: list[tuple[Any, BaseException | None]] = []
         try:
-            errors = self._bulk_write(batch)
-        except BaseException as error:  # the batch as a whole failed: each write failed
+            outcomes = self._send([pending.request for pending in batch])
+        except BaseException as error:  # the batch as a whole failed: each request failed
             if not isinstance(error, Exception):  # this worker is being killed, not the others
-                error = AutoReconnect("the write was interrupted before the store answered")
-            errors = dict.fromkeys(range(len(batch)), error)
+                error = AutoReconnect("the request was interrupted before the store answered")
+            outcomes = [(None, error)] * len(batch)
             raise
         finally:
             with self._lock:
                 following = self._waiting[0] if self._waiting else None
                 self._sending = following is not None
-            for index, pending in enumerate(batch):
-                pending.finish(errors.get(index))
+            for pending, (result, error) in zip(batch, outcomes, strict=True):
+                pending.finish(result, error)
             if following is not None:
                 following.woken.set()
 
-    def _bulk_write(self, batch: list[_Pending]) -> dict[int, BaseException]:
+    def _send(self, requests: list[Any]) -> list[tuple[Any, BaseException | None]]:
+        """The result and error of each request, in order."""
+        raise NotImplementedError
+
+
+class GroupedWrites(_Batched):
+    """Inserts and updates of single documents in ``collection``, sent in batches.
+
+    No write result is returned (an unordered bulk write counts matches for the whole batch, not
+    per write), so only writes whose callers need none but their errors belong here."""
+
+    def insert_one(self, document: Mapping[str, Any]) -> None:
+        """Raises DuplicateKeyError as ``Collection.insert_one`` does."""
+        self._submit(InsertOne(document))
+
+    def update_one(self, query: Mapping[str, Any], update: Mapping[str, Any], upsert: bool = False) -> None:
+        """Raises DuplicateKeyError when an upsert's query misses an existing ``_id``."""
+        self._submit(UpdateOne(query, update, upsert=upsert))
+
+    def _send(self, requests: list[Any]) -> list[tuple[Any, BaseException | None]]:
+        errors: dict[int, BaseException] = {}
         try:
-            self.collection.bulk_write([pending.operation for pending in batch], ordered=False)
+            self.collection.bulk_write(requests, ordered=False)
         except BulkWriteError as error:
-            return {
+            errors = {
                 failure["index"]: _write_error(failure) for failure in error.details.get("writeErrors", [])
             }
-        return {}
+        return [(None, errors.get(index)) for index in range(len(requests))]
+
+
+class GroupedReads(_Batched):
+    """Reads of single documents by ``_id`` in ``collection``, with one projection, in batches."""
+
+    def __init__(self, collection: Collection, projection: Mapping[str, Any] | None = None) -> None:
+        super().__init__(collection)
+        self.projection = projection
+
+    def find_one(self, document_id: Any) -> dict | None:
+        return self._submit(document_id)
+
+    def _send(self, requests: list[Any]) -> list[tuple[Any, BaseException | None]]:
+        found = {
+            document["_id"]: document
+            for document in self.collection.find({"_id": {"$in": list(set(requests))}}, self.projection)
+        }
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        handed_out: set = set()
+        for document_id in requests:
+            document = found.get(document_id)
+            # the same document asked twice: each caller gets a copy of its own to change
+            if document is not None and document_id in handed_out:
+                document = copy.deepcopy(document)
+            handed_out.add(document_id)
+            outcomes.append((document, None))
+        return outcomes
 
 
 def _write_error(failure: dict) -> WriteError:

@@ -28,7 +28,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from shared import clock
-from shared.batching import GroupedWrites
+from shared.batching import GroupedReads, GroupedWrites
 from shared.contracts.events import Event, InvalidEvent, parse_event
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class Inbox:
 
     def __init__(self, database: Database) -> None:
         self.records = database["inbox"]
+        # every event reads and writes its record: sent in batches when events come in bursts
+        self._record_reads = GroupedReads(self.records, {"status": 1, "attempts": 1})
         self._record_writes = GroupedWrites(self.records)
         self.dead_letters = database["dead_letters"]
 
@@ -91,19 +93,20 @@ class Inbox:
     def _begin(self, event: Event) -> int | None:
         """Count an attempt; None if the event was already handled or parked."""
         try:
-            record = self.records.find_one_and_update(
+            self._record_writes.update_one(
                 {"_id": event.event_id, "status": "pending"},
                 {
                     "$inc": {"attempts": 1},
                     "$setOnInsert": {"type": event.type, "first_seen_at": clock.now_iso()},
                 },
                 upsert=True,
-                return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
             return None  # a record exists and is not pending: done or parked
-        # MongoDB raises above in that case; the embedded store answers None instead
-        return record["attempts"] if record is not None else None
+        record = self._record_reads.find_one(event.event_id)
+        if record is None or record["status"] != "pending":
+            return None  # another copy of the event was handled meanwhile
+        return record["attempts"]
 
     def park(self, key: str, body: Any, *, reason: str, attempts: int) -> None:
         log.error("event parked as a dead letter", extra={"event_id": key, "reason": _ascii(reason)[:500]})

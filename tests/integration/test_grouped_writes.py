@@ -1,4 +1,4 @@
-"""Group commit (shared.batching) against the real store, with real threads writing at once."""
+"""Group commit (shared.batching) against the real store, with real threads asking at once."""
 
 import threading
 import time
@@ -7,7 +7,7 @@ import uuid
 import pytest
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 
-from shared.batching import GroupedWrites
+from shared.batching import GroupedReads, GroupedWrites
 
 
 @pytest.fixture
@@ -25,15 +25,23 @@ class SlowFirstBatch:
         self.collection = collection
         self.fail_first = fail_first
         self.batches: list[int] = []
+        self.finds: list[int] = []
 
     def bulk_write(self, operations, ordered):
-        first = not self.batches
         self.batches.append(len(operations))
+        self._hold(first=len(self.batches) == 1)
+        return self.collection.bulk_write(operations, ordered=ordered)
+
+    def find(self, query, projection):
+        self.finds.append(len(query["_id"]["$in"]))
+        self._hold(first=len(self.finds) == 1)
+        return self.collection.find(query, projection)
+
+    def _hold(self, first: bool) -> None:
         if first:
             time.sleep(0.3)
             if self.fail_first:
                 raise AutoReconnect("store went away")
-        return self.collection.bulk_write(operations, ordered=ordered)
 
 
 def write_at_once(writes) -> list:
@@ -99,3 +107,21 @@ def test_a_failed_batch_fails_each_of_its_writers_and_the_next_batch_still_goes(
     assert sorted(doc["_id"] for doc in collection.find()) == [1, 2, 3, 4]
     grouped.insert_one({"_id": 0})  # nothing is left waiting or stuck
     assert collection.count_documents({}) == 5
+
+
+def test_reads_made_while_one_is_on_its_way_go_together_and_each_gets_its_own_document(collection):
+    collection.insert_many([{"_id": f"d{n}", "n": n, "tags": ["a"]} for n in range(10)])
+    store = SlowFirstBatch(collection)
+    grouped = GroupedReads(store, {"n": 1, "tags": 1})
+    asked = ["d0", "d1", "missing", "d2", "d2", "d9"]
+    results: list = [None] * len(asked)
+
+    def read(index):
+        results[index] = grouped.find_one(asked[index])
+        return results[index]
+
+    assert write_at_once([lambda index=index: read(index) for index in range(len(asked))]) == ["ok"] * 6
+    assert store.finds == [1, 4]  # d2 asked for once
+    assert [result and result["n"] for result in results] == [0, 1, None, 2, 2, 9]
+    assert results[3] is not results[4]  # asked twice: two copies
+    assert results[0] == {"_id": "d0", "n": 0, "tags": ["a"]}

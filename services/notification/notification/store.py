@@ -6,7 +6,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from shared import clock
-from shared.batching import GroupedWrites
+from shared.batching import GroupedReads, GroupedWrites
 
 # a notification being sent is leased; a crash mid-send makes it due again when the lease ends.
 # A send takes well under this, but each SMTP step may wait up to 10 s: a relay slow at every
@@ -20,7 +20,8 @@ class NotificationStore:
     def __init__(self, database: Database) -> None:
         self.contacts = database["contacts"]
         self.notifications = database["notifications"]
-        # written by every event: sent in batches when events come in bursts
+        # read and written by every event: sent in batches when events come in bursts
+        self._contact_reads = GroupedReads(self.contacts)
         self._contact_writes = GroupedWrites(self.contacts)
         self._notification_writes = GroupedWrites(self.notifications)
 
@@ -45,13 +46,13 @@ class NotificationStore:
         return True
 
     def contact(self, registration_id: str) -> dict | None:
-        document = self.contacts.find_one({"_id": registration_id})
+        document = self._contact_reads.find_one(registration_id)
         if document is None or document.get("status") == "erased":
             return None
         return {**document, "registration_id": document["_id"]}
 
     def is_erased(self, registration_id: str) -> bool:
-        document = self.contacts.find_one({"_id": registration_id}, {"status": 1})
+        document = self._contact_reads.find_one(registration_id)
         return document is not None and document.get("status") == "erased"
 
     def erase_recipient(self, registration_id: str, revision: int) -> None:
