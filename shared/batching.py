@@ -55,7 +55,11 @@ class _Batched:
             self._sending = True
         if not leading:
             # woken when a batch holding this request is back, or to send the next batch
-            mine.woken.wait()
+            try:
+                mine.woken.wait()
+            except BaseException:  # this worker is being killed while it waits
+                self._withdraw(mine)
+                raise
         if not mine.done:
             self._send_next_batch()
         if mine.error is not None:
@@ -83,6 +87,20 @@ class _Batched:
                 pending.finish(result, error)
             if following is not None:
                 following.woken.set()
+
+    def _withdraw(self, mine: _Pending) -> None:
+        """Take back a request not sent yet, handing its turn to send on if it was given one;
+        a request already on its way is left to the worker sending it."""
+        with self._lock:
+            if mine not in self._waiting:
+                return
+            given_the_turn = mine.woken.is_set()
+            self._waiting.remove(mine)
+            following = self._waiting[0] if given_the_turn and self._waiting else None
+            if given_the_turn and following is None:
+                self._sending = False
+        if following is not None:
+            following.woken.set()
 
     def _send(self, requests: list[Any]) -> list[tuple[Any, BaseException | None]]:
         """The result and error of each request, in order."""

@@ -1,5 +1,7 @@
 """Group commit (shared.batching) against the real store, with real threads asking at once."""
 
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -8,6 +10,7 @@ import pytest
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 
 from shared.batching import GroupedReads, GroupedWrites
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -125,3 +128,48 @@ def test_reads_made_while_one_is_on_its_way_go_together_and_each_gets_its_own_do
     assert [result and result["n"] for result in results] == [0, 1, None, 2, 2, 9]
     assert results[3] is not results[4]  # asked twice: two copies
     assert results[0] == {"_id": "d0", "n": 0, "tags": ["a"]}
+
+
+KILLED_WHILE_WAITING = """
+import sys, time, eventlet
+eventlet.monkey_patch()
+from pymongo import MongoClient
+from shared.batching import GroupedWrites
+
+collection = MongoClient(sys.argv[1])[sys.argv[2]]["things"]
+original = collection.bulk_write
+calls = []
+
+def slow_first(operations, ordered):
+    calls.append(len(operations))
+    if len(calls) == 1:
+        eventlet.sleep(0.3)
+    return original(operations, ordered=ordered)
+
+collection.bulk_write = slow_first
+grouped = GroupedWrites(collection)
+first = eventlet.spawn(grouped.insert_one, {"_id": 0})
+eventlet.sleep(0.05)
+doomed = eventlet.spawn(grouped.insert_one, {"_id": 1})  # next in line to send
+rest = [eventlet.spawn(grouped.insert_one, {"_id": n}) for n in range(2, 6)]
+eventlet.sleep(0.05)
+doomed.kill()
+first.wait()
+with eventlet.Timeout(5):
+    [thread.wait() for thread in rest]
+print(sorted(doc["_id"] for doc in collection.find()), calls)
+"""
+
+
+def test_a_worker_killed_while_waiting_does_not_hold_up_the_others(store_server, collection):
+    """With eventlet's green threads, as the services run: a worker killed while waiting to
+    send (the next in line) neither sends its write nor stalls those behind it."""
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_WHILE_WAITING, store_server["uri"], collection.database.name],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "[0, 2, 3, 4, 5] [1, 4]"
