@@ -14,6 +14,8 @@ from kombu import Connection, Exchange, Queue, binding
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.messaging import Consumer
 
+from shared.rpc import CONNECTION_ERRORS
+
 log = logging.getLogger(__name__)
 
 EVENTS_EXCHANGE = Exchange("expo.events", type="topic", durable=True)
@@ -100,6 +102,16 @@ class EventConsumer(Consumer):
 
     def __init__(self, service: str, **options: Any) -> None:
         super().__init__(queue=service_queue(service), requeue_on_error=True, **options)
+
+    def handle_message_processed(self, message: Any, result: Any = None, exc_info: Any = None) -> None:
+        """Acknowledge (or requeue) the message; if the broker connection is lost meanwhile,
+        carry on instead of stopping the service (nameko's default): the broker delivers the
+        unacknowledged message again once the connection is back, and the inbox ignores a copy
+        of an event already handled."""
+        try:
+            super().handle_message_processed(message, result, exc_info)
+        except CONNECTION_ERRORS:
+            log.warning("message not acknowledged: the broker connection is lost", exc_info=True)
 
 
 def on_events(service: str) -> Callable:
