@@ -86,6 +86,7 @@ def test_registration_is_confirmed_once_by_email_in_the_registrants_language(not
     assert item["kind"] == "registration_confirmed" and item["attempts"] == 1
     (message,) = wait_for(lambda: mail_to(sink, registration_id), message="the e-mail")
     assert "등록이 완료" in message["Subject"] and "이수진" in message.get_content()
+    assert message["Content-Language"] == "ko" and message.get_content_charset() == "utf-8"
     assert message["Message-ID"] == f"<{item['id']}@tech-companion-expo>"
     assert len(notification.call("notification", "inbox_of", registration_id)) == 1
     assert len(mail_to(sink, registration_id)) == 1
@@ -96,6 +97,7 @@ def test_english_registrant_gets_english(notification, publish, sink):
     publish(registered(registration_id, language="en"))
     (message,) = wait_for(lambda: mail_to(sink, registration_id), message="the e-mail")
     assert "confirmed" in message["Subject"] and "Hello Sujin Lee" in message.get_content()
+    assert message["Content-Language"] == "en"
 
 
 def test_suggestion_and_interest_events_notify_their_recipient(notification, publish, sink):

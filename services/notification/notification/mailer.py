@@ -3,7 +3,9 @@
 import smtplib
 import time
 from collections import deque
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate
 
 from shared.settings import Settings
@@ -61,7 +63,7 @@ class SmtpMailer:
         while self._idle:
             self._idle.popleft()[1].close()
 
-    def _send(self, message: EmailMessage) -> None:
+    def _send(self, message: Message) -> None:
         kept = self._reusable()
         if kept is not None:
             try:
@@ -75,7 +77,7 @@ class SmtpMailer:
                 # accept it
         self._send_on(self._connect(), message)
 
-    def _send_on(self, smtp: smtplib.SMTP, message: EmailMessage) -> None:
+    def _send_on(self, smtp: smtplib.SMTP, message: Message) -> None:
         """Send on ``smtp``, then keep it open for the next message; close it if sending failed,
         as its state after a failure is unknown."""
         try:
@@ -118,15 +120,17 @@ def _dropped(error: Exception) -> bool:
 
 def _message(
     sender: str, to_name: str, to_address: str, subject: str, body: str, message_id: str, language: str
-) -> EmailMessage:
+) -> Message:
+    """The e-mail, built with the classic ``email`` API: a fifth of the processor time of
+    ``EmailMessage``, whose header objects cost about a millisecond a message."""
     local, _, domain = to_address.rpartition("@")
-    message = EmailMessage()
+    message = MIMEText(body, "plain", "utf-8")
     message["From"] = sender
     # an internationalised domain travels in its ASCII (IDNA) form, which every relay accepts
-    message["To"] = formataddr((to_name, f"{local}@{domain.encode('idna').decode('ascii')}"))
-    message["Subject"] = subject
+    ascii_address = f"{local}@{domain.encode('idna').decode('ascii')}"
+    message["To"] = formataddr((to_name, ascii_address), charset="utf-8")
+    message["Subject"] = Header(subject, "utf-8")
     message["Message-ID"] = message_id
     message["Date"] = formatdate(localtime=False)
     message["Content-Language"] = language
-    message.set_content(body)
     return message
