@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 import uuid
-from email import message_from_bytes
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -30,7 +30,7 @@ class MaildirHandler:
         if (self.directory / ".refuse").exists():
             return "451 4.3.0 Mail relay temporarily unavailable"
         content = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
-        message_id = message_from_bytes(content).get("Message-ID", "") or uuid.uuid4().hex
+        message_id = BytesHeaderParser().parsebytes(content).get("Message-ID", "") or uuid.uuid4().hex
         stem = re.sub(r"[^A-Za-z0-9@._-]", "", message_id)[:120]
         name = f"{time.time_ns()}-{stem}-{uuid.uuid4().hex[:6]}.eml"
         temporary = self.directory / f".{name}.tmp"
