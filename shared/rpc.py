@@ -21,8 +21,11 @@ from typing import Any
 from amqp.exceptions import AMQPError
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.exceptions import KombuError
+from nameko import config
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY, NON_PERSISTENT
 from nameko.exceptions import deserialize
-from nameko.rpc import Rpc
+from nameko.rpc import Responder, Rpc, RpcConsumer, get_rpc_exchange
 
 RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)
 CONNECTION_ERRORS = (AMQPError, KombuError, OSError, ConnectionError)
@@ -30,11 +33,42 @@ CONNECTION_ERRORS = (AMQPError, KombuError, OSError, ConnectionError)
 log = logging.getLogger(__name__)
 
 
+class _ReplyPublisher(Publisher):
+    # A reply goes to the caller's own transient queue. A publisher confirm would make the
+    # service wait a round trip to the broker for each reply, and guarantee nothing the caller
+    # needs: a reply lost on the way is a timeout for the caller either way.
+    use_confirms = False
+    delivery_mode = NON_PERSISTENT
+
+
+class _Responder(Responder):
+    publisher_cls = _ReplyPublisher
+
+
+class _RpcConsumer(RpcConsumer):
+    """nameko's, replying through ``_ReplyPublisher``."""
+
+    def handle_result(self, message: Any, result: Any, exc_info: Any) -> tuple:
+        responder = _Responder(
+            self.amqp_uri,
+            get_rpc_exchange(),
+            message,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+        )
+        result, exc_info = responder.send_response(result, exc_info)
+        self.consumer.ack_message(message)
+        return result, exc_info
+
+
 class BrokerTolerantRpc(Rpc):
     """nameko's RPC entrypoint, except that a reply which cannot be sent because the broker is
     away no longer kills the whole service (nameko's default). The request, not acknowledged,
     is delivered again once the broker is back, and every RPC method is safe to repeat (a repeated
-    registration is refused as a duplicate, the rest are reads or idempotent)."""
+    registration is refused as a duplicate, the rest are reads or idempotent). Replies are sent
+    without publisher confirms (see ``_ReplyPublisher``)."""
+
+    rpc_consumer = _RpcConsumer()
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> tuple:
         try:
