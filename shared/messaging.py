@@ -1,9 +1,10 @@
 """The event topology on RabbitMQ, and how events are published and consumed.
 
 One durable topic exchange carries every event, routed by event type. Each subscribing service
-has one durable quorum queue, bound to exactly the event types it consumes (see SUBSCRIPTIONS).
-Both publishers and consumers declare the whole topology, so an event published before its
-subscriber ever started is kept in the subscriber's queue instead of being dropped.
+has durable quorum queues, each bound to some of the event types it consumes and every type to
+exactly one queue (see SUBSCRIPTIONS). Both publishers and consumers declare the whole
+topology, so an event published before its subscriber ever started is kept in the subscriber's
+queue instead of being dropped.
 """
 
 import logging
@@ -22,30 +23,58 @@ EVENTS_EXCHANGE = Exchange("expo.events", type="topic", durable=True)
 # the broker's default exchange routes a message to the queue named by its routing key
 DIRECT_EXCHANGE = Exchange("")
 
-SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "matching": (
-        "registration.profile_changed",
-        "registration.erased",
-    ),
-    "notification": (
-        "registration.created",
-        "registration.updated",
-        "registration.cancelled",
-        "registration.erased",
-        "matching.suggested",
-        "matching.interest_expressed",
-        "matching.interest_answered",
-    ),
+# service → its queues (named ``<service>.<stream>``) → the event types bound to each.
+# Notification reads matching's events from a queue of their own: a suggestion or an expressed
+# interest is then not held up behind a rush of registrations waiting for their confirmation.
+SUBSCRIPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "matching": {
+        "events": (
+            "registration.profile_changed",
+            "registration.erased",
+        ),
+    },
+    "notification": {
+        "events": (
+            "registration.created",
+            "registration.updated",
+            "registration.cancelled",
+            "registration.erased",
+        ),
+        "matches": (
+            "matching.suggested",
+            "matching.interest_expressed",
+            "matching.interest_answered",
+        ),
+    },
 }
+MAIN_STREAM = "events"
 
 
-def service_queue(service: str) -> Queue:
+def service_queue(service: str, stream: str = MAIN_STREAM) -> Queue:
     return Queue(
-        f"{service}.events",
-        bindings=[binding(EVENTS_EXCHANGE, routing_key=key) for key in SUBSCRIPTIONS[service]],
+        f"{service}.{stream}",
+        bindings=[binding(EVENTS_EXCHANGE, routing_key=key) for key in SUBSCRIPTIONS[service][stream]],
         durable=True,
         queue_arguments={"x-queue-type": "quorum"},
     )
+
+
+def service_queues(service: str) -> list[Queue]:
+    return [service_queue(service, stream) for stream in SUBSCRIPTIONS[service]]
+
+
+def unbind_moved_event_types(amqp_uri: str, service: str) -> None:
+    """Remove, from each queue of ``service``, the bindings of event types now routed to another
+    of its queues (a queue declared by an earlier version may still hold them, and would get a
+    second copy of each such event). Removing a binding that does not exist changes nothing."""
+    with Connection(amqp_uri, connect_timeout=5) as connection:
+        channel = connection.default_channel
+        for stream in SUBSCRIPTIONS[service]:
+            queue = service_queue(service, stream)(channel)
+            queue.declare()
+            for other, keys in SUBSCRIPTIONS[service].items():
+                for key in keys if other != stream else ():
+                    queue.unbind_from(EVENTS_EXCHANGE, routing_key=key)
 
 
 def broker_reachable(amqp_uri: str, timeout: float = 2.0) -> bool:
@@ -58,7 +87,7 @@ def broker_reachable(amqp_uri: str, timeout: float = 2.0) -> bool:
 
 
 def topology() -> list[Any]:
-    return [EVENTS_EXCHANGE, *(service_queue(service) for service in SUBSCRIPTIONS)]
+    return [EVENTS_EXCHANGE, *(queue for service in SUBSCRIPTIONS for queue in service_queues(service))]
 
 
 class EventPublisher:
@@ -86,7 +115,8 @@ class EventPublisher:
             raise RuntimeError(f"no queue is bound for {event['type']}") from error
 
     def publish_to_queue(self, body: Any, service: str) -> None:
-        """Put a message straight on one service's queue (replaying a dead letter)."""
+        """Put a message straight on one service's main queue (replaying a dead letter): its
+        consumer handles every event type the service subscribes to."""
         try:
             self._publisher.publish(body, exchange=DIRECT_EXCHANGE, routing_key=service_queue(service).name)
         except UndeliverableMessage as error:
@@ -94,14 +124,21 @@ class EventPublisher:
 
 
 class EventConsumer(Consumer):
-    """Consumes the service's own event queue; failed messages are requeued, never dropped.
+    """Consumes one of the service's own event queues; failed messages are requeued, never
+    dropped.
 
     Whether a message is retried, ignored as a duplicate or parked as a dead letter is decided by
     the service's inbox (``shared.inbox``), which the decorated method hands each message to.
     """
 
-    def __init__(self, service: str, **options: Any) -> None:
-        super().__init__(queue=service_queue(service), requeue_on_error=True, **options)
+    def __init__(self, service: str, stream: str = MAIN_STREAM, **options: Any) -> None:
+        self.service, self.stream = service, stream
+        super().__init__(queue=service_queue(service, stream), requeue_on_error=True, **options)
+
+    def start(self) -> None:
+        super().start()
+        if self.stream == MAIN_STREAM and len(SUBSCRIPTIONS[self.service]) > 1:
+            unbind_moved_event_types(self.amqp_uri, self.service)
 
     def handle_message_processed(self, message: Any, result: Any = None, exc_info: Any = None) -> None:
         """Acknowledge (or requeue) the message; if the broker connection is lost meanwhile,
@@ -114,6 +151,6 @@ class EventConsumer(Consumer):
             log.warning("message not acknowledged: the broker connection is lost", exc_info=True)
 
 
-def on_events(service: str) -> Callable:
-    """Decorate the one method of ``service`` that receives every event it subscribes to."""
-    return EventConsumer.decorator(service)
+def on_events(service: str, stream: str = MAIN_STREAM) -> Callable:
+    """Decorate the method of ``service`` that receives the events of one of its queues."""
+    return EventConsumer.decorator(service, stream)

@@ -13,7 +13,7 @@ import requests
 from kombu import Connection
 from pymongo import MongoClient
 
-from shared.messaging import SUBSCRIPTIONS, service_queue
+from shared.messaging import SUBSCRIPTIONS, service_queues
 from tests.conftest import ROOT, free_port, virtual_host, wait_for
 
 ORGANISER_TOKEN = "organiser-e2e-token"
@@ -118,11 +118,14 @@ def queue_depths(platform: Platform) -> dict[str, int]:
 
 
 def queue_depths_of(amqp_uri: str) -> dict[str, int]:
-    """Messages ready in each service's event queue (a passive declare changes nothing)."""
+    """Messages ready in each service's event queues (a passive declare changes nothing)."""
     with Connection(amqp_uri, connect_timeout=3) as connection:
         channel = connection.channel()
         return {
-            service: channel.queue_declare(service_queue(service).name, passive=True).message_count
+            service: sum(
+                channel.queue_declare(queue.name, passive=True).message_count
+                for queue in service_queues(service)
+            )
             for service in SUBSCRIPTIONS
         }
 

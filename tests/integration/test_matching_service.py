@@ -62,7 +62,7 @@ def suggestions_of(matching, kind, party_id, count=1):
 
 
 def test_company_then_investor_gives_ranked_explained_suggestions_both_ways(matching, publish, amqp_uri):
-    drain(amqp_uri, "notification")
+    drain(amqp_uri, "notification", "matches")
     company, investor = new_id("c"), new_id("i")
     publish(profile(company, "company", ["dementia", "vr_ar", "health_safety"], ["seed"]))
     publish(profile(investor, "investor", ["dementia", "vr_ar"], ["seed", "pre_a"]))
@@ -78,7 +78,7 @@ def test_company_then_investor_gives_ranked_explained_suggestions_both_ways(matc
     recipients = set()
 
     def suggested():
-        events = [e for e in drain(amqp_uri, "notification") if e["type"] == "matching.suggested"]
+        events = [e for e in drain(amqp_uri, "notification", "matches") if e["type"] == "matching.suggested"]
         recipients.update(e["payload"]["recipient_id"] for e in events)
         return {company, investor} <= recipients
 
@@ -96,7 +96,7 @@ def test_duplicate_and_stale_events_change_nothing(matching, publish, amqp_uri, 
     def investor_told():
         told.update(
             e["payload"]["recipient_id"]
-            for e in drain(amqp_uri, "notification")
+            for e in drain(amqp_uri, "notification", "matches")
             if e["type"] == "matching.suggested"
         )
         return investor in told
@@ -117,7 +117,7 @@ def test_duplicate_and_stale_events_change_nothing(matching, publish, amqp_uri, 
     assert len(matching.call("matching", "suggestions", "investor", investor)) == 1
     assert not [
         e
-        for e in drain(amqp_uri, "notification")
+        for e in drain(amqp_uri, "notification", "matches")
         if e["type"] == "matching.suggested" and e["payload"]["recipient_id"] == investor
     ]
 
@@ -146,7 +146,7 @@ def test_interest_is_expressed_once_and_answered_once(matching, publish, amqp_ur
     publish(profile(company, "company", ["iot"], ["growth"]))
     publish(profile(investor, "investor", ["iot"], ["growth"]))
     suggestions_of(matching, "investor", investor)
-    drain(amqp_uri, "notification")
+    drain(amqp_uri, "notification", "matches")
     first = matching.call("matching", "express_interest", investor, company)
     again = matching.call("matching", "express_interest", investor, company)
     assert first["created"] and not again["created"] and first["status"] == "pending"
@@ -163,7 +163,9 @@ def test_interest_is_expressed_once_and_answered_once(matching, publish, amqp_ur
 
     def both_interest_events():
         events.extend(
-            e["type"] for e in drain(amqp_uri, "notification") if e["type"].startswith("matching.interest")
+            e["type"]
+            for e in drain(amqp_uri, "notification", "matches")
+            if e["type"].startswith("matching.interest")
         )
         return len(events) >= 2
 

@@ -4,13 +4,20 @@ import json
 import uuid
 
 import pytest
-from kombu import Connection
+from kombu import Connection, Queue, binding
 
 from shared.aggregates import AggregateCollection
 from shared.contracts.events import new_event
 from shared.inbox import MAX_ATTEMPTS, Inbox
-from shared.messaging import EventPublisher, service_queue
+from shared.messaging import (
+    EVENTS_EXCHANGE,
+    SUBSCRIPTIONS,
+    EventPublisher,
+    service_queue,
+    unbind_moved_event_types,
+)
 from shared.outbox import OutboxRelay
+from tests.conftest import virtual_host
 
 
 @pytest.fixture
@@ -20,10 +27,10 @@ def db(mongo):
     mongo.drop_database(name)
 
 
-def drain(amqp_uri: str, service: str) -> list[dict]:
+def drain(amqp_uri: str, service: str, stream: str = "events") -> list[dict]:
     bodies = []
     with Connection(amqp_uri) as connection:
-        queue = service_queue(service)(connection.default_channel)
+        queue = service_queue(service, stream)(connection.default_channel)
         queue.declare()
         while (message := queue.get(no_ack=True)) is not None:
             bodies.append(message.payload)
@@ -157,3 +164,37 @@ def test_messages_that_break_their_contract_are_parked_at_once(db, body):
     ran = []
     inbox.process(body, {"registration.erased": ran.append})
     assert ran == [] and inbox.count_parked() == 1
+
+
+def test_event_types_moved_to_another_queue_are_unbound_from_the_queue_an_earlier_version_made():
+    """notification.events once held every type notification consumes; matching's events now go
+    to notification.matches. After the upgrade each event reaches exactly one of the two."""
+    with virtual_host() as amqp_uri, Connection(amqp_uri) as connection:
+        channel = connection.default_channel
+        everything = [key for keys in SUBSCRIPTIONS["notification"].values() for key in keys]
+        old_queue = Queue(
+            "notification.events",
+            bindings=[binding(EVENTS_EXCHANGE, routing_key=key) for key in everything],
+            durable=True,
+            queue_arguments={"x-queue-type": "quorum"},
+        )(channel)
+        old_queue.declare()
+
+        unbind_moved_event_types(amqp_uri, "notification")
+
+        publisher = EventPublisher(amqp_uri)
+        suggested = new_event(
+            "matching.suggested",
+            {
+                "recipient_id": "i1",
+                "recipient_kind": "investor",
+                "counterpart_ids": ["c1"],
+                "best_score": 0.5,
+            },
+        )
+        publisher.publish(suggested)
+        publisher.publish(cancelled_event())
+        assert [body["type"] for body in drain(amqp_uri, "notification")] == ["registration.erased"]
+        matches = service_queue("notification", "matches")(channel)
+        assert matches.get(no_ack=True).payload["event_id"] == suggested["event_id"]
+        assert matches.get(no_ack=True) is None

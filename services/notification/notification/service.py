@@ -46,19 +46,25 @@ class NotificationService(deadletters.DeadLetterRpc):
 
     @on_events(SERVICE)
     def handle_event(self, body: dict) -> None:
+        self.inbox.process(body, self._handlers())
+
+    @on_events(SERVICE, "matches")
+    def handle_match(self, body: dict) -> None:
+        """matching's events, from a queue of their own: not held up behind confirmations."""
+        self.inbox.process(body, self._handlers())
+
+    def _handlers(self) -> dict:
         notifier = self.notifier
-        self.inbox.process(
-            body,
-            {
-                "registration.created": notifier.registration_changed,
-                "registration.updated": notifier.registration_changed,
-                "registration.cancelled": notifier.registration_cancelled,
-                "registration.erased": notifier.registration_erased,
-                "matching.suggested": notifier.notify,
-                "matching.interest_expressed": notifier.notify,
-                "matching.interest_answered": notifier.notify,
-            },
-        )
+        # every type on both queues: a replayed dead letter comes back on the main one
+        return {
+            "registration.created": notifier.registration_changed,
+            "registration.updated": notifier.registration_changed,
+            "registration.cancelled": notifier.registration_cancelled,
+            "registration.erased": notifier.registration_erased,
+            "matching.suggested": notifier.notify,
+            "matching.interest_expressed": notifier.notify,
+            "matching.interest_answered": notifier.notify,
+        }
 
     @rpc
     def inbox_of(self, recipient_id: str, limit: int = 50) -> list[dict]:
