@@ -23,7 +23,12 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.exceptions import KombuError
 from nameko import config
 from nameko.amqp.publish import Publisher
-from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY, NON_PERSISTENT
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    DEFAULT_TRANSPORT_OPTIONS,
+    LOGIN_METHOD_CONFIG_KEY,
+    NON_PERSISTENT,
+)
 from nameko.exceptions import deserialize
 from nameko.rpc import Responder, Rpc, RpcConsumer, get_rpc_exchange
 
@@ -39,6 +44,10 @@ class _ReplyPublisher(Publisher):
     # needs: a reply lost on the way is a timeout for the caller either way.
     use_confirms = False
     delivery_mode = NON_PERSISTENT
+    # a dict of its own: nameko's Publisher writes ``confirm_publish`` into the dict its class
+    # holds on every publish, and that dict is shared by every Publisher (the outbox's too), so a
+    # connection the outbox opened meanwhile would be opened without confirms
+    transport_options = {**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False}
 
 
 class _Responder(Responder):

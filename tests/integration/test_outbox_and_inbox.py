@@ -198,3 +198,17 @@ def test_event_types_moved_to_another_queue_are_unbound_from_the_queue_an_earlie
         matches = service_queue("notification", "matches")(channel)
         assert matches.get(no_ack=True).payload["event_id"] == suggested["event_id"]
         assert matches.get(no_ack=True) is None
+
+
+def test_replies_without_confirms_leave_the_outbox_publishing_with_confirms(amqp_uri):
+    """RPC replies are published without confirms. nameko's publishers write that choice into
+    an options dict, which a reconnecting connection reads; the outbox's publisher, in the same
+    process, must never find confirms switched off there."""
+    from nameko.amqp.publish import Publisher
+
+    from shared.rpc import _ReplyPublisher
+
+    _ReplyPublisher(amqp_uri).publish({"result": None, "error": None}, routing_key="nobody-waits")
+    outbox_options = EventPublisher(amqp_uri)._publisher.transport_options
+    assert outbox_options is Publisher.transport_options
+    assert outbox_options.get("confirm_publish", True) is True
