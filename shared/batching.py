@@ -19,7 +19,14 @@ from typing import Any
 
 from pymongo import InsertOne, UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, WriteError
+from pymongo.errors import (
+    AutoReconnect,
+    BulkWriteError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    WriteConcernError,
+    WriteError,
+)
 
 MAX_BATCH = 200
 DUPLICATE_KEY = 11000
@@ -63,7 +70,9 @@ class _Batched:
         if not mine.done:
             self._send_next_batch()
         if mine.error is not None:
-            raise mine.error
+            # a failed batch gives each of its callers the same error: each raises it afresh,
+            # not on top of the others' tracebacks
+            raise mine.error.with_traceback(None)
         return mine.result
 
     def _send_next_batch(self) -> None:
@@ -73,7 +82,7 @@ class _Batched:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
         outcomes: list[tuple[Any, BaseException | None]] = []
         try:
-            outcomes = self._send([pending.request for pending in batch])
+            outcomes = self._outcomes([pending.request for pending in batch])
         except BaseException as error:  # the batch as a whole failed: each request failed
             if not isinstance(error, Exception):  # this worker is being killed, not the others
                 error = AutoReconnect("the request was interrupted before the store answered")
@@ -102,6 +111,24 @@ class _Batched:
         if following is not None:
             following.woken.set()
 
+    def _outcomes(self, requests: list[Any]) -> list[tuple[Any, BaseException | None]]:
+        try:
+            return self._send(requests)
+        except ConnectionFailure:
+            raise  # the store is out of reach: every request failed alike
+        except Exception:
+            if len(requests) == 1:
+                raise
+            # one request the driver or the store refuses as a whole (a document too large to
+            # send, say) must not fail the others: each is sent again on its own
+            return [self._alone(request) for request in requests]
+
+    def _alone(self, request: Any) -> tuple[Any, BaseException | None]:
+        try:
+            return self._send([request])[0]
+        except Exception as error:
+            return None, error
+
     def _send(self, requests: list[Any]) -> list[tuple[Any, BaseException | None]]:
         """The result and error of each request, in order."""
         raise NotImplementedError
@@ -123,13 +150,17 @@ class GroupedWrites(_Batched):
 
     def _send(self, requests: list[Any]) -> list[tuple[Any, BaseException | None]]:
         errors: dict[int, BaseException] = {}
+        unmet_concern: BaseException | None = None
         try:
             self.collection.bulk_write(requests, ordered=False)
         except BulkWriteError as error:
-            errors = {
-                failure["index"]: _write_error(failure) for failure in error.details.get("writeErrors", [])
-            }
-        return [(None, errors.get(index)) for index in range(len(requests))]
+            failures = error.details.get("writeErrors", [])
+            errors = {failure["index"]: _write_error(failure) for failure in failures}
+            concern_failures = error.details.get("writeConcernErrors", [])
+            if concern_failures:  # done, but not as durably as asked: as insert_one would say
+                failure = concern_failures[0]
+                unmet_concern = WriteConcernError(failure.get("errmsg", ""), failure.get("code"), failure)
+        return [(None, errors.get(index, unmet_concern)) for index in range(len(requests))]
 
 
 class GroupedReads(_Batched):

@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+from bson.errors import InvalidDocument
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 
 from shared.batching import GroupedReads, GroupedWrites
@@ -173,3 +174,20 @@ def test_a_worker_killed_while_waiting_does_not_hold_up_the_others(store_server,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[0] == "[0, 2, 3, 4, 5] [1, 4]"
+
+
+def test_a_write_the_driver_refuses_fails_alone(collection):
+    """A document that cannot be encoded makes the driver refuse the whole bulk write; the
+    others in its batch are sent again on their own and land."""
+    grouped = GroupedWrites(SlowFirstBatch(collection))
+    outcomes = write_at_once(
+        [
+            lambda: grouped.insert_one({"_id": "first"}),
+            lambda: grouped.insert_one({"_id": "good"}),
+            lambda: grouped.insert_one({"_id": "bad", "value": object()}),
+            lambda: grouped.insert_one({"_id": "also good"}),
+        ]
+    )
+    assert outcomes[:2] == ["ok", "ok"] and outcomes[3] == "ok"
+    assert isinstance(outcomes[2], InvalidDocument)
+    assert {doc["_id"] for doc in collection.find()} == {"first", "good", "also good"}
