@@ -110,3 +110,32 @@ def test_a_connection_idle_too_long_is_not_reused(mailer, relay, monkeypatch):
 
     assert len(received_mail(relay["dir"])) == 2
     assert CountingHandler.greetings == 2
+
+
+def test_korean_names_travel_encoded_and_addresses_stay_readable(relay):
+    settings = dataclasses.replace(
+        Settings.from_env(),
+        smtp_host="127.0.0.1",
+        smtp_port=relay["port"],
+        mail_from="기술동행 박람회 <no-reply@expo.example.org>",
+    )
+    sender = SmtpMailer(settings)
+    try:
+        sender.send(
+            to_name="이수진",
+            to_address="sujin@예시.kr",
+            subject="[2026 기술동행 박람회] 등록이 완료되었습니다",
+            body="안녕하세요",
+            message_id="<k1@expo.test>",
+            language="ko",
+        )
+    finally:
+        sender.close()
+    (message,) = received_mail(relay["dir"])
+    (sender_address,) = message["From"].addresses
+    assert sender_address.display_name == "기술동행 박람회"
+    assert sender_address.addr_spec == "no-reply@expo.example.org"
+    (recipient,) = message["To"].addresses
+    assert (recipient.display_name, recipient.addr_spec) == ("이수진", "sujin@xn--vv4b11d.kr")
+    assert message["Subject"] == "[2026 기술동행 박람회] 등록이 완료되었습니다"
+    assert message["Content-Language"] == "ko" and message.get_content().strip() == "안녕하세요"

@@ -6,7 +6,7 @@ from collections import deque
 from email.header import Header
 from email.message import Message
 from email.mime.text import MIMEText
-from email.utils import formataddr, formatdate
+from email.utils import formataddr, formatdate, parseaddr
 
 from shared.settings import Settings
 
@@ -125,7 +125,8 @@ def _message(
     ``EmailMessage``, whose header objects cost about a millisecond a message."""
     local, _, domain = to_address.rpartition("@")
     message = MIMEText(body, "plain", "utf-8")
-    message["From"] = sender
+    # a sender's name in Korean is encoded on its own, leaving the address readable
+    message["From"] = formataddr(parseaddr(sender), charset="utf-8")
     # an internationalised domain travels in its ASCII (IDNA) form, which every relay accepts
     ascii_address = f"{local}@{domain.encode('idna').decode('ascii')}"
     message["To"] = formataddr((to_name, ascii_address), charset="utf-8")
