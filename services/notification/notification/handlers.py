@@ -80,11 +80,13 @@ class Notifier:
             leased = self.store.add_leased(notification)
             if leased is None:
                 self.deliver(planned.id)  # recorded by an earlier attempt: sent if still due
-            elif self.store.is_erased(planned.recipient_id):
-                # checked after recording: an erasure handled meanwhile has not deleted this one
+                continue
+            # checked after recording: an erasure handled meanwhile has not deleted this one
+            erased, contact = self.store.recipient(planned.recipient_id)
+            if erased:
                 self.store.remove(planned.id)
             else:
-                self._send(leased, fresh_contacts.get(planned.recipient_id))
+                self._send(leased, fresh_contacts.get(planned.recipient_id) or contact)
 
     # delivery
 

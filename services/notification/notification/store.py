@@ -46,14 +46,17 @@ class NotificationStore:
         return True
 
     def contact(self, registration_id: str) -> dict | None:
-        document = self._contact_reads.find_one(registration_id)
-        if document is None or document.get("status") == "erased":
-            return None
-        return {**document, "registration_id": document["_id"]}
+        return self.recipient(registration_id)[1]
 
-    def is_erased(self, registration_id: str) -> bool:
+    def recipient(self, registration_id: str) -> tuple[bool, dict | None]:
+        """Whether the person was erased, and their contact if one is stored and not erased:
+        both from one read."""
         document = self._contact_reads.find_one(registration_id)
-        return document is not None and document.get("status") == "erased"
+        if document is None:
+            return False, None
+        if document.get("status") == "erased":
+            return True, None
+        return False, {**document, "registration_id": document["_id"]}
 
     def erase_recipient(self, registration_id: str, revision: int) -> None:
         """Destroy the contact and every notification that named the person."""
