@@ -72,9 +72,9 @@ def unbind_moved_event_types(amqp_uri: str, service: str) -> None:
         for stream in SUBSCRIPTIONS[service]:
             queue = service_queue(service, stream)(channel)
             queue.declare()
-            for other, keys in SUBSCRIPTIONS[service].items():
-                for key in keys if other != stream else ():
-                    queue.unbind_from(EVENTS_EXCHANGE, routing_key=key)
+            moved = [key for other, keys in SUBSCRIPTIONS[service].items() if other != stream for key in keys]
+            for key in moved:
+                queue.unbind_from(EVENTS_EXCHANGE, routing_key=key)
 
 
 def broker_reachable(amqp_uri: str, timeout: float = 2.0) -> bool:
