@@ -6,11 +6,12 @@ provider of that process.
 """
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from nameko.extensions import DependencyProvider
 from pymongo import MongoClient
+from pymongo.collection import Collection
 from pymongo.database import Database
 
 from shared.settings import Settings
@@ -92,3 +93,14 @@ class Store(MongoDependency):
 
     def get_dependency(self, worker_ctx: object) -> Any:
         return self.store
+
+
+def delete_by_index(collection: Collection, query: Mapping[str, Any]) -> None:
+    """Delete the documents ``query`` finds, where ``query`` is an equality on an indexed field.
+
+    The documents are found first and then deleted by ``_id``: the embedded store answers such
+    a find from the index but reads every document of the collection for the same delete.
+    """
+    ids = [document["_id"] for document in collection.find(query, {"_id": 1})]
+    if ids:
+        collection.delete_many({"_id": {"$in": ids}})

@@ -17,8 +17,9 @@ class Matching:
     def profile_changed(self, event: Event) -> None:
         """Bring the party and its suggestions up to the event's revision.
 
-        The party is stored before its counterparts are read: of two parties changing at the
-        same moment, at least one then sees the other, so no pair is missed. Each side of a new
+        The party is stored, and entered under its tags, before its counterparts are read: of
+        two parties changing at the same moment, at least one then sees the other, so no pair
+        is missed. Each side of a new
         pair is told once: the counterpart by an event inserted with the pair, this party by one
         event listing all its unannounced pairs. A retried event redoes the work idempotently;
         an older revision than the stored one is ignored.
@@ -43,6 +44,8 @@ class Matching:
                     "stages": change["stages"],
                 },
             )
+        # also when the party was stored by an earlier attempt that stopped before this
+        self.store.index_tags(current, new=first_seen)
         if not change["active"]:
             self.store.remove_suggestions_of(kind, party_id)
             return

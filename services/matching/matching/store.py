@@ -2,18 +2,25 @@
 
 Parties are built only from registration events; suggestions and interests are aggregates whose
 outboxes carry the events for the notification service.
+
+Counterparts are found through ``party_tags``: one entry per active party and tag, holding the
+party's profile. Finding who carries a tag is then an equality on one indexed field, which every
+store answers from its index; a query on the parties' ``tags`` array would be a scan of every
+party on the embedded store, which indexes neither array elements nor ``$in``.
 """
 
 import time
 from collections.abc import Callable, Iterable
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from matching.domain import Match, Profile, weights_from_counts
 from shared import clock
-from shared.aggregates import AggregateCollection
+from shared.aggregates import VERSION, AggregateCollection
+from shared.batching import DUPLICATE_KEY
+from shared.mongo import delete_by_index
 
 COUNTERPART_FIELD = {"investor": "company_id", "company": "investor_id"}
 COUNTERPART_KIND = {"investor": "company", "company": "investor"}
@@ -22,6 +29,8 @@ OWN_FIELD = {"investor": "investor_id", "company": "company_id"}
 # booleans written by $set into integers)
 ANNOUNCED = {"investor": "announced_to_investor", "company": "announced_to_company"}
 WEIGHTS_MAX_AGE_SECONDS = 5.0
+# marks that party_tags holds every party stored before it existed
+TAG_INDEX_BUILT = "built"
 
 
 class MatchingStore:
@@ -29,20 +38,25 @@ class MatchingStore:
         self.parties = AggregateCollection(database["parties"])
         self.suggestions = AggregateCollection(database["suggestions"])
         self.interests = AggregateCollection(database["interests"])
+        self.party_tags = database["party_tags"]
         self._weights: dict[str, float] | None = None
         self._weights_at = 0.0
 
     def prepare(self) -> None:
         for aggregates in (self.parties, self.suggestions, self.interests):
             aggregates.ensure_indexes()
-        self.parties.collection.create_index(
-            [("kind", ASCENDING), ("status", ASCENDING), ("tags", ASCENDING)]
-        )
         # single-field indexes: the embedded store uses an index for one field of a query and
         # ignores compound ones; a party's suggestions are few enough to sort as read
         for field in ("investor_id", "company_id"):
             self.suggestions.collection.create_index([(field, ASCENDING)])
             self.interests.collection.create_index([(field, ASCENDING)])
+        for field in ("key", "party_id"):
+            self.party_tags.create_index([(field, ASCENDING)])
+        if self.party_tags.find_one({"_id": TAG_INDEX_BUILT}) is None:
+            # parties stored by a version without party_tags; entering one twice is harmless
+            for party in self.parties.collection.find({"status": "active"}, {"outbox": 0}):
+                self.index_tags(party)
+            self.party_tags.replace_one({"_id": TAG_INDEX_BUILT}, {"_id": TAG_INDEX_BUILT}, upsert=True)
 
     # parties
 
@@ -55,11 +69,53 @@ class MatchingStore:
             return self.parties.insert({"_id": fields["id"], **_without_id(fields)})
         return self.parties.save({**current, **_without_id(fields)})
 
+    def index_tags(self, party: dict, new: bool = False) -> None:
+        """Make the party's ``party_tags`` entries those of the party as stored; ``new`` says
+        the party was first stored by this change, so it has no entries yet.
+
+        Two changes of one party may be handled at once. An entry is never replaced or removed
+        by an older revision than its own, but the older change may still enter a tag the newer
+        one dropped. So once its entries are written, the party is read again; if it changed
+        meanwhile, its entries are made again from what is stored now.
+        """
+        while True:
+            revision = party["revision"]
+            wanted = _tag_entries(party)
+            if not new:
+                entries = self.party_tags.find({"party_id": party["_id"]}, {"_id": 1})
+                unwanted = [entry["_id"] for entry in entries if entry["_id"] not in wanted]
+                if unwanted:
+                    self.party_tags.delete_many({"_id": {"$in": unwanted}, "revision": {"$lt": revision}})
+            if wanted:
+                writes = [
+                    UpdateOne({"_id": entry_id, "revision": {"$lte": revision}}, {"$set": entry}, upsert=True)
+                    for entry_id, entry in wanted.items()
+                ]
+                try:
+                    self.party_tags.bulk_write(writes, ordered=False)
+                except BulkWriteError as error:
+                    # a duplicate key: that entry is already of a newer revision
+                    if any(failure["code"] != DUPLICATE_KEY for failure in error.details["writeErrors"]):
+                        raise
+            stored = self.party(party["_id"])
+            if stored is None or stored[VERSION] == party[VERSION]:
+                return
+            party, new = stored, False
+
     def counterparts_sharing(self, kind: str, tags: Iterable[str]) -> list[Profile]:
         """The active counterparts of a ``kind`` party that carry at least one of ``tags``."""
-        query = {"kind": COUNTERPART_KIND[kind], "status": "active", "tags": {"$in": list(tags)}}
-        cursor = self.parties.collection.find(query, {"kind": 1, "tags": 1, "stages": 1})
-        return [Profile(doc["_id"], doc["kind"], tuple(doc["tags"]), tuple(doc["stages"])) for doc in cursor]
+        counterpart_kind = COUNTERPART_KIND[kind]
+        newest: dict[str, dict] = {}
+        for tag in set(tags):
+            for entry in self.party_tags.find({"key": _tag_key(counterpart_kind, tag)}):
+                known = newest.get(entry["party_id"])
+                # a change being handled elsewhere may briefly leave entries of two revisions
+                if known is None or known["revision"] < entry["revision"]:
+                    newest[entry["party_id"]] = entry
+        return [
+            Profile(party_id, counterpart_kind, tuple(entry["tags"]), tuple(entry["stages"]))
+            for party_id, entry in newest.items()
+        ]
 
     def tag_weights(self) -> dict[str, float]:
         """Every tag's weight among the active parties. Working it out reads every party, and a
@@ -137,7 +193,7 @@ class MatchingStore:
             self.parties.save(party, [event])
 
     def remove_suggestions_of(self, kind: str, party_id: str) -> None:
-        self.suggestions.collection.delete_many({OWN_FIELD[kind]: party_id})
+        delete_by_index(self.suggestions.collection, {OWN_FIELD[kind]: party_id})
 
     # interests
 
@@ -155,8 +211,9 @@ class MatchingStore:
         return {doc["_id"]: doc for doc in cursor}
 
     def forget_party(self, kind: str, party_id: str) -> None:
+        delete_by_index(self.party_tags, {"party_id": party_id})
         self.remove_suggestions_of(kind, party_id)
-        self.interests.collection.delete_many({OWN_FIELD[kind]: party_id})
+        delete_by_index(self.interests.collection, {OWN_FIELD[kind]: party_id})
 
     def counts(self) -> dict:
         parties = self._active_by_kind()
@@ -172,6 +229,27 @@ class MatchingStore:
             [{"$match": {"status": "active"}}, {"$group": {"_id": "$kind", "count": {"$sum": 1}}}]
         )
         return {row["_id"]: row["count"] for row in rows}
+
+
+def _tag_key(kind: str, tag: str) -> str:
+    return f"{kind}|{tag}"
+
+
+def _tag_entries(party: dict) -> dict[str, dict]:
+    """The ``party_tags`` entries an active party should have, by id; none for any other."""
+    if party["status"] != "active":
+        return {}
+    entries = {}
+    for tag in party["tags"]:
+        key = _tag_key(party["kind"], tag)
+        entries[f"{key}|{party['_id']}"] = {
+            "key": key,
+            "party_id": party["_id"],
+            "revision": party["revision"],
+            "tags": party["tags"],
+            "stages": party["stages"],
+        }
+    return entries
 
 
 def _without_id(fields: dict) -> dict:

@@ -7,6 +7,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared import clock
 from shared.batching import GroupedReads, GroupedWrites
+from shared.mongo import delete_by_index
 
 # a notification being sent is leased; a crash mid-send makes it due again when the lease ends.
 # A send takes well under this, but each SMTP step may wait up to 10 s: a relay slow at every
@@ -63,7 +64,7 @@ class NotificationStore:
         self.contacts.replace_one(
             {"_id": registration_id}, {"status": "erased", "revision": revision}, upsert=True
         )
-        self.notifications.delete_many({"recipient_id": registration_id})
+        delete_by_index(self.notifications, {"recipient_id": registration_id})
 
     # notifications
 
