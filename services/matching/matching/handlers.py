@@ -19,10 +19,9 @@ class Matching:
 
         The party is stored, and entered under its tags, before its counterparts are read: of
         two parties changing at the same moment, at least one then sees the other, so no pair
-        is missed. Each side of a new
-        pair is told once: the counterpart by an event inserted with the pair, this party by one
-        event listing all its unannounced pairs. A retried event redoes the work idempotently;
-        an older revision than the stored one is ignored.
+        is missed. Each side of a new pair is told once: the counterpart by an event inserted
+        with the pair, this party by one event listing all its unannounced pairs. A retried
+        event redoes the work idempotently; an older revision than the stored one is ignored.
         """
         change = event.payload
         party_id, kind = change["registration_id"], change["kind"]
