@@ -15,6 +15,7 @@ import pytest
 from pymongo import MongoClient
 
 from deploy.local import mailsink
+from deploy.local.run import store_command
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKER = os.environ.get("TEST_BROKER", "guest:guest@127.0.0.1:5672")
@@ -84,17 +85,7 @@ def embedded_store(data: Path):
     port = free_port()
     log = (data / "store.log").open("wb")
     process = subprocess.Popen(
-        [
-            str(binary),
-            "--data-dir",
-            str(data),
-            "--host",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--pid-file",
-            str(data / "nx.pid"),
-        ],
+        store_command(data, port),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

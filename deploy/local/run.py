@@ -32,6 +32,29 @@ RESTART_BACKOFF_MAX = 30.0
 STOP_GRACE_SECONDS = 20.0
 
 
+def store_command(data_dir: Path, port: int) -> list[str]:
+    """The command that runs the embedded store on 127.0.0.1:``port`` with its data in ``data_dir``.
+
+    Its pid file is kept with its data: nx-27017 refuses to start while another instance's file
+    exists. Its log goes to standard error only; by default it would also append to one file in
+    the system's temporary directory, shared by every instance on the machine.
+    """
+    store = shutil.which("nx-27017", path=str(ROOT / ".venv-store" / "bin")) or "nx-27017"
+    return [
+        store,
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--pid-file",
+        str(data_dir / "nx.pid"),
+        "--log-file",
+        os.devnull,
+    ]
+
+
 @dataclass
 class Process:
     name: str
@@ -174,28 +197,9 @@ def main() -> int:
                 file=sys.stderr,
             )
             return 1
-        store = shutil.which("nx-27017", path=str(ROOT / ".venv-store" / "bin")) or "nx-27017"
         (var / "mongo").mkdir(exist_ok=True)
         env["MONGO_URI"] = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-        # its own pid file: nx-27017 refuses to start while another instance's file exists
-        processes.append(
-            Process(
-                "store",
-                [
-                    store,
-                    "--data-dir",
-                    str(var / "mongo"),
-                    "--host",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "--pid-file",
-                    str(var / "mongo/nx.pid"),
-                ],
-                var / "log/store.log",
-                port,
-            )
-        )
+        processes.append(Process("store", store_command(var / "mongo", port), var / "log/store.log", port))
         store_note = f"embedded (nx-27017) on 127.0.0.1:{port}, data in {var / 'mongo'}"
 
     mail_note = f"SMTP relay {env.get('SMTP_HOST')}:{env.get('SMTP_PORT', '25')}"
