@@ -18,8 +18,11 @@ from tests.platform import Platform, queue_depths, registration_body, settle
 # an expo's registrations are mostly visitors; companies and investors get disjoint tag families
 # (see registration_body), so the rush measures registrations, not suggestion fan-out
 MIX = ["attendees"] * 6 + ["companies"] * 2 + ["investors"] * 2
-# probes match only each other: a tag no rush registration carries
-PROBE_TAG = "mobility"
+# probes match only each other: tags no rush registration carries, one for each lane of probes
+PROBE_TAGS = ("mobility", "visual_impairment", "sign_language", "kiosk_accessibility")
+# lanes of probes during the sustained step: one alone, slowed by shed requests and their
+# Retry-After, finishes only a few probes a minute
+RUSH_PROBE_LANES = 4
 
 
 def rush_request(i: int) -> tuple[str, str, dict]:
@@ -62,31 +65,37 @@ class QueueSampler:
 
 
 class Probes:
-    """End-to-end probes, one after another: an investor and then a company sharing only the
-    probe tag; the company's 201 starts the clock, the investor's ``suggestions_new``
-    notification recorded as sent stops it (its ``sent_at``, read from the store). Both are
-    cancelled afterwards, so the next probe pair matches only itself."""
+    """End-to-end probes, one after another in each lane: an investor and then a company sharing
+    only the lane's probe tag; the company's 201 starts the clock, the investor's
+    ``suggestions_new`` notification recorded as sent stops it (its ``sent_at``, read from the
+    store). Both are cancelled afterwards, so the lane's next probe pair matches only itself."""
 
-    def __init__(self, platform: Platform, interval: float = 1.0, timeout: float = 60.0) -> None:
+    def __init__(
+        self, platform: Platform, lanes: int = 1, interval: float = 1.0, timeout: float = 60.0
+    ) -> None:
         self.platform, self.interval, self.timeout = platform, interval, timeout
         self.latencies: list[float] = []
         self.missing = 0
         self.failed = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._lanes = [
+            threading.Thread(target=self._run, args=(tag,), daemon=True) for tag in PROBE_TAGS[:lanes]
+        ]
 
     def run(self, count: int) -> dict:
         for _ in range(count):
-            self._probe()
+            self._probe(PROBE_TAGS[0])
         return self.summary()
 
     def __enter__(self) -> "Probes":
-        self._thread.start()
+        for lane in self._lanes:
+            lane.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
+        for lane in self._lanes:
+            lane.join()
 
     def summary(self) -> dict:
         return {
@@ -96,17 +105,17 @@ class Probes:
             "latency_ms": percentiles_ms(sorted(self.latencies)),
         }
 
-    def _run(self) -> None:
+    def _run(self, tag: str) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
-            self._probe()
+            self._probe(tag)
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
-    def _probe(self) -> None:
+    def _probe(self, tag: str) -> None:
         http = requests.Session()
         store = MongoClient(self.platform.mongo_uri)
         try:
-            self._timed_pair(http, store)
+            self._timed_pair(http, store, tag)
         except requests.RequestException:
             # a probe registration or cancellation got no answer; a probe pair left active would
             # match the next ones, so probing stops here
@@ -116,9 +125,9 @@ class Probes:
             store.close()
             http.close()
 
-    def _timed_pair(self, http: requests.Session, store: MongoClient) -> None:
-        investor = self._register(http, "investors", {"interests": [PROBE_TAG], "stages": ["seed"]})
-        company = self._register(http, "companies", {"tags": [PROBE_TAG], "stage": "seed"})
+    def _timed_pair(self, http: requests.Session, store: MongoClient, tag: str) -> None:
+        investor = self._register(http, "investors", {"interests": [tag], "stages": ["seed"]})
+        company = self._register(http, "companies", {"tags": [tag], "stage": "seed"})
         acknowledged_at = time.time()
         notifications = store["notification"]["notifications"]
         query = {"recipient_id": investor["id"], "kind": "suggestions_new", "status": "sent"}
@@ -165,7 +174,7 @@ def rush(platform: Platform, rates: list[float], step_seconds: float, sustained:
     plan = [(rate, step_seconds, False) for rate in rates] + [(sustained[0], sustained[1], True)]
     for rate, seconds, with_probes in plan:
         with QueueSampler(platform) as sampler, CpuMeter(platform) as cpu:
-            probes = Probes(platform) if with_probes else None
+            probes = Probes(platform, lanes=RUSH_PROBE_LANES) if with_probes else None
             sending_ends = time.monotonic() + seconds
             with probes or contextlib.nullcontext():
                 step: StepResult = open_loop(platform.url, rate, seconds, rush_request, offset)
