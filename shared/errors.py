@@ -45,4 +45,16 @@ class Invalid(ServiceError):
         return self.args[1] if len(self.args) > 1 else {}
 
 
-EXPECTED = (NotFound, Forbidden, Conflict, Invalid)
+@deserialize_to_instance
+class TooManyRequests(ServiceError):
+    """``args[0]`` is a message, ``args[1]`` the seconds to wait before trying again."""
+
+    http_status = 429
+    code = "too_many_requests"
+
+    @property
+    def retry_after(self) -> int:
+        return int(self.args[1]) if len(self.args) > 1 else 60
+
+
+EXPECTED = (NotFound, Forbidden, Conflict, Invalid, TooManyRequests)

@@ -37,6 +37,11 @@ class Settings:
     gateway_max_queue_seconds: float
     log_level: str
     log_format: str
+    matching_top_n: int
+    matching_rematch_minutes: float
+    suggestion_digest_minutes: float
+    suggestion_daily_hour: int
+    profile_changes_per_hour: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -61,4 +66,9 @@ class Settings:
             gateway_max_queue_seconds=float(get("GATEWAY_MAX_QUEUE_SECONDS", "1")),
             log_level=get("LOG_LEVEL", "INFO").upper(),
             log_format=get("LOG_FORMAT", "json"),
+            matching_top_n=int(get("MATCHING_TOP_N", "100")),
+            matching_rematch_minutes=float(get("MATCHING_REMATCH_MINUTES", "30")),
+            suggestion_digest_minutes=float(get("SUGGESTION_DIGEST_MINUTES", "60")),
+            suggestion_daily_hour=int(get("SUGGESTION_DAILY_HOUR", "9")),
+            profile_changes_per_hour=int(get("PROFILE_CHANGES_PER_HOUR", "6")),
         )

@@ -1,7 +1,7 @@
 import pytest
 
 from registration import domain
-from shared.errors import Conflict, Invalid
+from shared.errors import Conflict, Invalid, TooManyRequests
 
 NOW, LATER = "2026-11-23T10:00:00.000000Z", "2026-11-23T11:00:00.000000Z"
 
@@ -123,3 +123,21 @@ def test_tokens_are_long_random_and_stored_only_as_hashes():
     token = domain.new_manage_token()
     assert len(token) > 40 and domain.hash_token(token) != token
     assert domain.new_manage_token() != token
+
+
+def test_tags_may_change_a_few_times_an_hour_then_429_says_when_to_retry():
+    document, _ = company()
+    minutes = ["10:00", "10:10", "10:20"]
+    for number, minute in enumerate(minutes):
+        tags = ["elderly"] if number % 2 == 0 else ["hearing_impairment", "ai"]
+        document, events = domain.change(document, {"tags": tags}, f"2026-11-23T{minute}:00.000000Z", 3)
+        assert events[-1]["type"] == "registration.profile_changed"
+    with pytest.raises(TooManyRequests) as refused:
+        domain.change(document, {"tags": ["dementia"]}, "2026-11-23T10:30:00.000000Z", 3)
+    assert refused.value.retry_after == 30 * 60  # the 10:00 change leaves the hour at 11:00
+    # other fields may still change, and tags again once the oldest change is an hour old
+    document, events = domain.change(document, {"description": "x"}, "2026-11-23T10:31:00.000000Z", 3)
+    assert [e["type"] for e in events] == ["registration.updated"]
+    document, events = domain.change(document, {"tags": ["dementia"]}, "2026-11-23T11:00:01.000000Z", 3)
+    assert events[-1]["type"] == "registration.profile_changed"
+    assert "profile_changes" not in domain.owner_view(document)

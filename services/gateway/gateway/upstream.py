@@ -7,7 +7,7 @@ from flask import current_app
 from flask_smorest import abort
 
 from shared import errors  # noqa: F401 - registers the service errors for deserialisation
-from shared.errors import Invalid, ServiceError
+from shared.errors import Invalid, ServiceError, TooManyRequests
 from shared.rpc import ServiceUnavailable, thread_client
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,8 @@ def call(service: str, method: str, *args: Any, timeout: float | None = None, **
         return client.call(service, method, *args, timeout=timeout, **kwargs)
     except Invalid as error:
         abort(422, message=error.message, errors={"json": error.fields})
+    except TooManyRequests as error:
+        abort(429, message=error.message, headers={"Retry-After": str(error.retry_after)})
     except ServiceError as error:
         abort(error.http_status, message=error.message)
     except ServiceUnavailable as error:

@@ -2,15 +2,21 @@
 events each change raises, and what each reader may see of it."""
 
 import hashlib
+import math
 import secrets
 import uuid
+from datetime import timedelta
 
+from shared import clock
 from shared.contracts.events import new_event
-from shared.errors import Conflict, Invalid
+from shared.errors import Conflict, Invalid, TooManyRequests
 
 CONTACT_FIELDS = ("name", "email", "language")
 MATCHABLE_KINDS = ("company", "investor")
-INTERNAL_FIELDS = ("_id", "_v", "outbox", "outbox_pending", "token_hash", "active_key")
+INTERNAL_FIELDS = ("_id", "_v", "outbox", "outbox_pending", "token_hash", "active_key", "profile_changes")
+# a company's tags or an investor's interests may change this many times in any hour: each change
+# makes matching announce new pairs, so churning tags must not be a way to e-mail everyone
+PROFILE_CHANGE_WINDOW = timedelta(hours=1)
 PUBLIC_PROFILE_FIELDS = {
     "company": ("name", "description", "tags", "stage", "website"),
     "investor": ("organisation", "investor_type", "interests", "stages"),
@@ -55,8 +61,11 @@ def register(kind: str, data: dict, expo_id: str, token_hash: str, now: str) -> 
     return document, events
 
 
-def change(document: dict, changes: dict, now: str) -> tuple[dict, list[dict]]:
-    """The document with ``changes`` applied, and the events they raise (none if nothing changed)."""
+def change(
+    document: dict, changes: dict, now: str, profile_changes_per_hour: int = 6
+) -> tuple[dict, list[dict]]:
+    """The document with ``changes`` applied, and the events they raise (none if nothing changed).
+    Raises TooManyRequests for a change of tags or stages beyond ``profile_changes_per_hour``."""
     _require_active(document)
     updated = {**document, **{key: value for key, value in changes.items() if key != "consents"}}
     if "consents" in changes:
@@ -78,8 +87,24 @@ def change(document: dict, changes: dict, now: str) -> tuple[dict, list[dict]]:
     updated["updated_at"] = now
     events = [_contact_event("registration.updated", updated)]
     if updated["kind"] in MATCHABLE_KINDS and _matchable(updated) != _matchable(document):
+        updated["profile_changes"] = _recent_profile_changes(document, now, profile_changes_per_hour) + [now]
         events.append(_profile_event(updated))
     return updated, events
+
+
+def _recent_profile_changes(document: dict, now: str, per_hour: int) -> list[str]:
+    """The times of the profile changes within the last hour; raises if there are already
+    ``per_hour`` of them, saying when the oldest leaves the hour."""
+    moment = clock.parse_iso(now)
+    since = clock.to_iso(moment - PROFILE_CHANGE_WINDOW)
+    recent = sorted(at for at in document.get("profile_changes", []) if at > since)
+    if len(recent) >= per_hour:
+        free_at = clock.parse_iso(recent[len(recent) - per_hour]) + PROFILE_CHANGE_WINDOW
+        wait = max(1, math.ceil((free_at - moment).total_seconds()))
+        raise TooManyRequests(
+            f"Tags and stages may change at most {per_hour} times an hour; try again in {wait} s.", wait
+        )
+    return recent
 
 
 def cancel(document: dict, now: str) -> tuple[dict, list[dict]]:

@@ -63,7 +63,12 @@ class RegistrationService:
     def update(self, kind: str, registration_id: str, changes: dict, caller: dict) -> dict:
         clean = _validated(kind, changes, partial=True)
         return domain.owner_view(
-            self._change(kind, registration_id, caller, lambda doc, now: domain.change(doc, clean, now))
+            self._change(
+                kind,
+                registration_id,
+                caller,
+                lambda doc, now: domain.change(doc, clean, now, self.settings.profile_changes_per_hour),
+            )
         )
 
     @rpc(expected_exceptions=EXPECTED)
