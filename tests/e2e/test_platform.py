@@ -317,3 +317,18 @@ def test_organisers_reach_dead_letters_over_http(platform):
     )
     summary = platform.call("GET", "/api/v1/organiser/summary", ORGANISER_TOKEN).json()
     assert summary["dead_letters"]["notification"] >= 1
+
+
+def test_churning_tags_is_refused_with_429_and_retry_after(platform):
+    company = platform.call("POST", "/api/v1/companies", json=company_body()).json()
+    path, token = f"/api/v1/companies/{company['id']}", company["manage_token"]
+    tag_sets = [["elderly"], ["치매", "VR"]] * 3
+    for tags in tag_sets:  # PROFILE_CHANGES_PER_HOUR is 6 by default
+        assert platform.call("PATCH", path, token, json={"tags": tags}).status_code == 200
+    refused = platform.call("PATCH", path, token, json={"tags": ["elderly"]})
+    assert refused.status_code == 429, refused.text
+    assert 3000 < int(refused.headers["Retry-After"]) <= 3600
+    assert "6 times an hour" in refused.json()["message"]
+    # the refused change wrote nothing; other fields still change
+    assert platform.call("GET", path, token).json()["tags"] == ["dementia", "vr_ar"]
+    assert platform.call("PATCH", path, token, json={"description": "new"}).status_code == 200

@@ -54,6 +54,9 @@ def _registration_routes(collection: str, kind: str) -> None:
     @api.route(f"/{collection}/<string:registration_id>", methods=["PATCH"], endpoint=f"change_{kind}")
     @api.arguments(partial_schema, description="Only the fields to change.")
     @api.response(200, RegistrationOutSchema)
+    @api.alt_response(
+        429, description="Tags or stages changed too often this hour; see the Retry-After header."
+    )
     @api.doc(security=BEARER)
     def change(changes: dict, registration_id: str) -> dict:
         who = caller()
