@@ -68,9 +68,10 @@ class QueueSampler:
 
 class Probes:
     """End-to-end probes, one after another in each lane: an investor and then a company sharing
-    only the lane's probe tag; the company's 201 starts the clock, the investor's
-    ``suggestions_new`` notification recorded as sent stops it (its ``sent_at``, read from the
-    store). Both are cancelled afterwards, so the lane's next probe pair matches only itself."""
+    only the lane's probe tag; the company's 201 starts the clock, the suggestion announced to
+    the investor in-app stops it (its ``announced_at``, read from the store; the e-mail is a
+    digest that may wait for its window). Both are cancelled afterwards, so the lane's next
+    probe pair matches only itself."""
 
     def __init__(
         self, platform: Platform, lanes: int = 1, interval: float = 1.0, timeout: float = 60.0
@@ -131,20 +132,20 @@ class Probes:
         investor = self._register(http, "investors", {"interests": [tag], "stages": ["seed"]})
         company = self._register(http, "companies", {"tags": [tag], "stage": "seed"})
         acknowledged_at = time.time()
-        notifications = store["notification"]["notifications"]
-        query = {"recipient_id": investor["id"], "kind": "suggestions_new", "status": "sent"}
+        announced = store["notification"]["announced_suggestions"]
+        query = {"_id": f"{investor['id']}|{company['id']}"}
         deadline = time.monotonic() + self.timeout
-        sent = None
-        while sent is None and time.monotonic() < deadline:
-            sent = notifications.find_one(query, {"sent_at": 1})
-            if sent is None:
-                # the clock stops at the recorded sent_at, not when it is seen: looking more
-                # often would only load the store the rush is measured on
+        found = None
+        while found is None and time.monotonic() < deadline:
+            found = announced.find_one(query, {"announced_at": 1})
+            if found is None:
+                # the clock stops at the recorded announced_at, not when it is seen: looking
+                # more often would only load the store the rush is measured on
                 time.sleep(POLL_SECONDS)
-        if sent is None:
+        if found is None:
             self.missing += 1
         else:
-            self.latencies.append(clock.parse_iso(sent["sent_at"]).timestamp() - acknowledged_at)
+            self.latencies.append(clock.parse_iso(found["announced_at"]).timestamp() - acknowledged_at)
         for kind, registration in (("companies", company), ("investors", investor)):
             self._call(
                 http,

@@ -13,6 +13,7 @@ import requests
 from kombu import Connection
 from pymongo import MongoClient
 
+from shared import clock
 from shared.messaging import SUBSCRIPTIONS, service_queues
 from tests.conftest import ROOT, free_port, virtual_host, wait_for
 
@@ -147,10 +148,20 @@ def pending_work(platform: Platform) -> dict[str, int]:
             for collection in collections:
                 found = client[database][collection].find_one({"outbox_pending": {"$gt": 0}}, {"_id": 1})
                 pending[f"outbox {database}.{collection}"] = int(found is not None)
-        unsent = client["notification"]["notifications"].find_one(
-            {"status": {"$in": ["queued", "sending"]}}, {"_id": 1}
+        # a suggestion digest waiting for its window is scheduled, not pending
+        now = clock.now_iso()
+        unsent = client["notification"]["notifications"].find(
+            {"status": {"$in": ["queued", "sending"]}}, {"kind": 1, "status": 1, "due_at": 1}
         )
-        pending["notifications unsent"] = int(unsent is not None)
+        pending["notifications unsent"] = sum(
+            1
+            for document in unsent
+            if not (
+                document["kind"] == "suggestions_digest"
+                and document["status"] == "queued"
+                and document["due_at"] > now
+            )
+        )
     finally:
         client.close()
     return pending

@@ -71,10 +71,36 @@ class ProfileChanged(Schema):
 
 
 class Suggested(Schema):
+    """Version 1: one event per recipient. Still read, for events queued before an upgrade."""
+
     recipient_id = fields.String(required=True)
     recipient_kind = fields.String(required=True, validate=validate.OneOf(("company", "investor")))
     counterpart_ids = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
     best_score = fields.Float(required=True)
+
+
+# new suggestions one event may carry: a change of one party makes one event (more only beyond this)
+MAX_SUGGESTIONS_PER_EVENT = 1000
+
+
+class NewSuggestion(Schema):
+    recipient_id = fields.String(required=True)
+    recipient_kind = fields.String(required=True, validate=validate.OneOf(("company", "investor")))
+    counterpart_id = fields.String(required=True)
+    score = fields.Float(required=True)
+    shared_tags = fields.List(fields.String(), required=True)
+
+
+class SuggestedV2(Schema):
+    """Version 2: every pair a change of ``party_id`` made new, for both sides of each pair,
+    in one event (several only beyond MAX_SUGGESTIONS_PER_EVENT)."""
+
+    party_id = fields.String(required=True)
+    suggestions = fields.List(
+        fields.Nested(NewSuggestion),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_SUGGESTIONS_PER_EVENT),
+    )
 
 
 class InterestExpressed(Schema):
@@ -94,6 +120,7 @@ PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("registration.erased", 1): RegistrationErased,
     ("registration.profile_changed", 1): ProfileChanged,
     ("matching.suggested", 1): Suggested,
+    ("matching.suggested", 2): SuggestedV2,
     ("matching.interest_expressed", 1): InterestExpressed,
     ("matching.interest_answered", 1): InterestAnswered,
 }

@@ -80,7 +80,7 @@ def test_the_loop_registration_suggestion_interest_and_answer(platform):
     assert any(r["kind"] == "stage" and r["fit"] == "exact" for r in item["reasons"])
 
     kinds = {n["kind"] for n in sent_notifications(platform, investor["manage_token"], 2)}
-    assert kinds == {"registration_confirmed", "suggestions_new"}
+    assert kinds == {"registration_confirmed", "suggestions_digest"}
     wait_for(lambda: len(mail_to(platform, investor["email"])) == 2, 5, interval=0.02, message="two e-mails")
     to_email = time.monotonic() - started
     subjects = sorted(m["Subject"] for m in mail_to(platform, investor["email"]))

@@ -100,29 +100,32 @@ def test_english_registrant_gets_english(notification, publish, sink):
     assert message["Content-Language"] == "en"
 
 
+def of_kind(items, kind):
+    return [item for item in items if item["kind"] == kind]
+
+
 def test_suggestion_and_interest_events_notify_their_recipient(notification, publish, sink):
     investor, company = f"i-{uuid.uuid4().hex[:8]}", f"c-{uuid.uuid4().hex[:8]}"
     publish(registered(investor, "en"))
     publish(registered(company, "ko", kind="company"))
-    publish(
-        new_event(
-            "matching.suggested",
-            {
-                "recipient_id": investor,
-                "recipient_kind": "investor",
-                "counterpart_ids": [company],
-                "best_score": 77.5,
-            },
-        )
-    )
+    inbox(notification, investor)
+    inbox(notification, company)
+    publish(suggested_v1(investor, [company], 77.5))  # a version 1 event, queued before an upgrade
     publish(
         new_event(
             "matching.interest_expressed",
             {"interest_id": f"{investor}:{company}", "investor_id": investor, "company_id": company},
         )
     )
-    kinds = {item["kind"] for item in inbox(notification, investor, 2)}
-    assert kinds == {"registration_confirmed", "suggestions_new"}
+
+    def told():
+        items = notification.call("notification", "inbox_of", investor)
+        sent = {item["kind"] for item in items if item["status"] == "sent"}
+        return sent == {"registration_confirmed", "suggestions_digest"} and items
+
+    items = wait_for(told, message="the confirmation and the first digest, sent")
+    (suggestion,) = of_kind(items, "suggestion")
+    assert suggestion["status"] == "in_app" and "이수진" in suggestion["subject"]  # the company's name
     assert {item["kind"] for item in inbox(notification, company, 2)} == {
         "registration_confirmed",
         "interest_received",
@@ -130,25 +133,36 @@ def test_suggestion_and_interest_events_notify_their_recipient(notification, pub
     wait_for(
         lambda: len(mail_to(sink, investor)) == 2 and len(mail_to(sink, company)) == 2, message="4 e-mails"
     )
+    (digest,) = [m for m in mail_to(sink, investor) if "suggestion" in m["Subject"]]
+    assert digest["Subject"] == "[Tech Companion] 1 new suggestion for you"
+    assert "score 77.5 of 100" in digest.get_content() and digest["List-Unsubscribe-Post"]
+
+
+def suggested_v1(recipient, counterparts, best_score=50.0):
+    return new_event(
+        "matching.suggested",
+        {
+            "recipient_id": recipient,
+            "recipient_kind": "investor",
+            "counterpart_ids": counterparts,
+            "best_score": best_score,
+        },
+    )
 
 
 def test_a_notification_waits_for_a_recipient_whose_contact_arrives_later(notification, publish, sink):
     investor = f"i-{uuid.uuid4().hex[:8]}"
-    publish(
-        new_event(
-            "matching.suggested",
-            {
-                "recipient_id": investor,
-                "recipient_kind": "investor",
-                "counterpart_ids": ["c"],
-                "best_score": 50.0,
-            },
-        )
+    publish(suggested_v1(investor, ["c"]))
+    wait_for(
+        lambda: (
+            {(i["kind"], i["status"]) for i in notification.call("notification", "inbox_of", investor)}
+            == {("suggestion", "in_app"), ("suggestions_digest", "queued")}
+        ),
+        message="the suggestion in-app and its digest waiting",
     )
-    inbox(notification, investor, 1, status="queued")
     publish(registered(investor, "en"))
-    inbox(notification, investor, 2)
-    assert len(wait_for(lambda: len(mail_to(sink, investor)) == 2 and mail_to(sink, investor))) == 2
+    wait_for(lambda: len(mail_to(sink, investor)) == 2, message="the confirmation and the digest")
+    assert len(mail_to(sink, investor)) == 2
 
 
 def test_mail_relay_down_then_back_is_retried_with_backoff_and_sent_once(notification, publish, mail):
@@ -182,17 +196,7 @@ def test_erasure_destroys_the_contact_and_its_notifications(notification, publis
     )
     wait_for(lambda: notification.call("notification", "inbox_of", registration_id) == [], message="erasure")
     publish(registered(registration_id))  # a late copy of the old event must not bring them back
-    publish(
-        new_event(
-            "matching.suggested",
-            {
-                "recipient_id": registration_id,
-                "recipient_kind": "investor",
-                "counterpart_ids": ["c"],
-                "best_score": 50.0,
-            },
-        )
-    )
+    publish(suggested_v1(registration_id, ["c"]))
     marker = f"r-{uuid.uuid4().hex[:8]}"
     publish(registered(marker))
     inbox(notification, marker)

@@ -1,3 +1,7 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
 from notification import domain
 from shared.contracts.events import new_event, parse_event
 
@@ -31,20 +35,7 @@ def test_each_event_plans_its_notifications_with_ids_derived_from_the_event():
     event = created()
     first, again = domain.plan(event), domain.plan(event)
     assert [p.kind for p in first] == ["registration_confirmed"] and first == again
-    suggested = parse_event(
-        new_event(
-            "matching.suggested",
-            {
-                "recipient_id": "inv-1",
-                "recipient_kind": "investor",
-                "counterpart_ids": ["c1", "c2"],
-                "best_score": 88.5,
-            },
-        )
-    )
-    (planned,) = domain.plan(suggested)
-    assert planned.kind == "suggestions_new" and planned.data["count"] == 2
-    assert planned.id != first[0].id
+    assert domain.plan(suggested_v1()) == []  # suggestions are announced and digested instead
 
 
 def test_contact_updates_plan_nothing():
@@ -72,17 +63,10 @@ def test_rendered_in_the_recipients_language():
 
 
 def test_every_template_renders_in_both_languages():
-    data = {
-        "recipient_kind": "company",
-        "count": 3,
-        "best_score": 91.0,
-        "accepted": True,
-        "registrant_kind": "company",
-    }
+    data = {"recipient_kind": "company", "accepted": True, "registrant_kind": "company"}
     for kind in (
         "registration_confirmed",
         "registration_cancelled",
-        "suggestions_new",
         "interest_received",
         "interest_answered",
     ):
@@ -98,3 +82,225 @@ def test_retry_delay_doubles_and_is_capped():
 
 def test_message_id_is_derived_from_the_notification():
     assert domain.message_id("abc") == "<abc@tech-companion-expo>"
+
+
+# suggestions: announced once, e-mailed in digests
+
+NOW = datetime(2026, 11, 23, 3, 20, 5, tzinfo=UTC)  # 12:20:05 in Seoul
+HOUR = 60
+
+
+def suggested_v1(counterparts=("c1", "c2"), best_score=88.5):
+    return parse_event(
+        new_event(
+            "matching.suggested",
+            {
+                "recipient_id": "inv-1",
+                "recipient_kind": "investor",
+                "counterpart_ids": list(counterparts),
+                "best_score": best_score,
+            },
+        )
+    )
+
+
+def suggestion(recipient="inv-1", counterpart="c1", score=80.0, tags=("dementia",), kind="investor"):
+    return {
+        "recipient_id": recipient,
+        "recipient_kind": kind,
+        "counterpart_id": counterpart,
+        "score": score,
+        "shared_tags": list(tags),
+    }
+
+
+def suggested_v2(*suggestions):
+    return parse_event(
+        new_event("matching.suggested", {"party_id": "c1", "suggestions": list(suggestions)}, version=2)
+    )
+
+
+def digest(preference, now=NOW, last_sent=None, event_id="e1", window=HOUR, recipient="inv-1"):
+    return domain.next_digest(
+        preference,
+        recipient,
+        now=now,
+        last_sent=last_sent,
+        window_minutes=window,
+        daily_hour=9,
+        event_id=event_id,
+    )
+
+
+def test_version_1_maps_each_counterpart_to_a_suggestion_with_the_best_score_and_no_tags():
+    assert domain.new_suggestions(suggested_v1()) == [
+        suggestion(counterpart="c1", score=88.5, tags=()),
+        suggestion(counterpart="c2", score=88.5, tags=()),
+    ]
+
+
+def test_version_2_gives_one_suggestion_per_pair_and_side_keeping_the_best_score():
+    event = suggested_v2(
+        suggestion(counterpart="c1", score=70.0),
+        suggestion(recipient="c1", counterpart="inv-1", kind="company"),
+        suggestion(counterpart="c1", score=75.0, tags=("dementia", "vr_ar")),
+    )
+    found = {(s["recipient_id"], s["counterpart_id"]): s for s in domain.new_suggestions(event)}
+    assert set(found) == {("inv-1", "c1"), ("c1", "inv-1")}
+    assert found[("inv-1", "c1")]["score"] == 75.0
+
+
+def test_an_announcement_is_keyed_by_pair_and_side_only():
+    first = domain.announcement(suggestion(score=60.0), "e1", "t1")
+    again = domain.announcement(suggestion(score=90.0, tags=("elderly",)), "e2", "t2")
+    other_side = domain.announcement(
+        suggestion(recipient="c1", counterpart="inv-1", kind="company"), "e1", "t1"
+    )
+    assert first["_id"] == again["_id"] == "inv-1|c1" and other_side["_id"] == "c1|inv-1"
+    assert first["counterpart_kind"] == "company" and other_side["counterpart_kind"] == "investor"
+    assert first["digest_id"] is None
+
+
+def test_hourly_first_digest_goes_at_once_then_at_least_a_window_after_the_last():
+    first = digest("hourly")
+    assert first.due_at == NOW
+    last_sent = NOW + timedelta(seconds=3)
+    later = digest("hourly", now=NOW + timedelta(minutes=5), last_sent=last_sent)
+    assert later.due_at == last_sent + timedelta(minutes=HOUR)
+    # long after the last one: at once again
+    idle = digest("hourly", now=NOW + timedelta(hours=5), last_sent=last_sent)
+    assert idle.due_at == NOW + timedelta(hours=5)
+
+
+def test_hourly_digests_take_their_id_from_the_window_of_their_due_time():
+    last_sent = NOW
+    a = digest("hourly", now=NOW + timedelta(minutes=1), last_sent=last_sent, event_id="e1")
+    b = digest("hourly", now=NOW + timedelta(minutes=50), last_sent=last_sent, event_id="e2")
+    assert a == b  # two events before the next window opens: one digest
+    assert domain.window_index(a.due_at, HOUR) == domain.window_index(NOW, HOUR) + 1
+    # any two due times a window apart fall in different windows: at most one per window
+    for minutes in range(0, 180, 7):
+        moment = NOW + timedelta(minutes=minutes)
+        nxt = moment + timedelta(minutes=HOUR)
+        assert domain.window_index(nxt, HOUR) == domain.window_index(moment, HOUR) + 1
+    # windows are aligned on the epoch: 03:00-04:00 UTC is one window of an hour
+    assert domain.window_index(datetime(2026, 11, 23, 3, 0, tzinfo=UTC), HOUR) == domain.window_index(
+        datetime(2026, 11, 23, 3, 59, 59, tzinfo=UTC), HOUR
+    )
+    assert digest("hourly", recipient="someone-else").id != digest("hourly").id
+    # another window length never meets this one's ids
+    assert digest("hourly", window=30).id != digest("hourly").id
+
+
+def test_immediate_digest_is_due_now_one_per_event():
+    one, two = digest("immediate", event_id="e1"), digest("immediate", event_id="e2")
+    assert one.due_at == two.due_at == NOW and one.id != two.id
+    assert digest("immediate", event_id="e1") == one
+
+
+def test_off_means_no_digest():
+    assert digest("off") is None
+
+
+def test_unknown_preference_is_the_default_hourly():
+    assert digest("weekly") == digest("hourly") and domain.DEFAULT_PREFERENCE == "hourly"
+
+
+@pytest.mark.parametrize(
+    ("now_utc", "due_utc"),
+    [
+        # 12:20 Seoul: tomorrow's 09:00 Seoul is 00:00 UTC the day after
+        (datetime(2026, 11, 23, 3, 20, tzinfo=UTC), datetime(2026, 11, 24, 0, 0, tzinfo=UTC)),
+        # 08:59 Seoul: today's 09:00
+        (datetime(2026, 11, 22, 23, 59, tzinfo=UTC), datetime(2026, 11, 23, 0, 0, tzinfo=UTC)),
+        # 23:30 UTC on the 22nd is already 08:30 on the 23rd in Seoul (past midnight there)
+        (datetime(2026, 11, 22, 23, 30, tzinfo=UTC), datetime(2026, 11, 23, 0, 0, tzinfo=UTC)),
+        # exactly 09:00 Seoul: the next one, tomorrow
+        (datetime(2026, 11, 23, 0, 0, tzinfo=UTC), datetime(2026, 11, 24, 0, 0, tzinfo=UTC)),
+        # across the end of a year, and in summer (Seoul keeps no daylight saving time)
+        (datetime(2026, 12, 31, 15, 0, tzinfo=UTC), datetime(2027, 1, 1, 0, 0, tzinfo=UTC)),
+        (datetime(2026, 7, 1, 1, 0, tzinfo=UTC), datetime(2026, 7, 2, 0, 0, tzinfo=UTC)),
+    ],
+)
+def test_daily_digest_is_due_at_the_next_nine_oclock_in_seoul(now_utc, due_utc):
+    found = digest("daily", now=now_utc)
+    assert found.due_at == due_utc and found.due_at.tzinfo is not None
+
+
+def test_daily_digest_waits_for_the_day_after_the_last_one_and_is_one_per_date():
+    sent = datetime(2026, 11, 23, 0, 0, 1, tzinfo=UTC)  # 09:00:01 Seoul
+    before_nine = digest("daily", now=datetime(2026, 11, 22, 23, 0, tzinfo=UTC), last_sent=sent)
+    assert before_nine.due_at == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+    same_day = digest("daily", now=datetime(2026, 11, 23, 10, 0, tzinfo=UTC), last_sent=sent)
+    assert same_day == before_nine
+    assert digest("daily", now=datetime(2026, 11, 24, 1, 0, tzinfo=UTC)).id != same_day.id
+
+
+def test_best_few_by_score_and_how_many_more():
+    items = [domain.announcement(suggestion(counterpart=f"c{n}", score=float(n)), "e", "t") for n in range(8)]
+    top, more = domain.best_few(items)
+    assert [item["counterpart_id"] for item in top] == ["c7", "c6", "c5", "c4", "c3"] and more == 3
+    top, more = domain.best_few(items[:2])
+    assert len(top) == 2 and more == 0
+    tied = [domain.announcement(suggestion(counterpart=c, score=50.0), "e", "t") for c in "bca"]
+    assert [item["counterpart_id"] for item in domain.best_few(tied, 2)[0]] == ["a", "b"]
+
+
+def test_plural_forms():
+    assert domain.new_suggestions_phrase(1, "en") == "1 new suggestion"
+    assert domain.new_suggestions_phrase(3, "en") == "3 new suggestions"
+    assert domain.new_suggestions_phrase(0, "en") == "0 new suggestions"
+    assert domain.new_suggestions_phrase(1, "ko") == "새 추천 1건"
+    assert domain.new_suggestions_phrase(3, "ko") == "새 추천 3건"
+    assert domain.more_phrase(2, "en") == "and 2 more" and domain.more_phrase(2, "ko") == "외 2건"
+    assert domain.listing(["A", "B", "C"], "en") == "A, B and C"
+    assert domain.listing(["A", "B"], "ko") == "A, B"
+
+
+def test_digest_names_companies_but_never_investors_and_links_the_full_list():
+    investor = {"registration_id": "inv-1", "name": "Lee", "language": "en"}
+    items = [
+        domain.announcement(
+            suggestion(counterpart=f"c{n}", score=90.0 - n, tags=("dementia", "vr_ar")), "e", "t"
+        )
+        for n in range(7)
+    ]
+    subject, body = domain.render_digest(items, investor, {"c0": "Dasom Care"}, SITE)
+    assert subject == "[Tech Companion] 7 new suggestions for you"
+    assert "Dasom Care — you share Dementia and VR / AR, score 90.0 of 100" in body
+    assert "and 2 more" in body and "http://expo.test/api/v1/investors/inv-1/matches" in body
+    assert body.count("\n- ") == 6 and "{" not in body
+
+    company = {"registration_id": "c0", "name": "다솜케어", "language": "ko"}
+    item = domain.announcement(
+        suggestion(recipient="c0", counterpart="inv-1", kind="company", tags=("dementia",)), "e", "t"
+    )
+    subject, body = domain.render_digest([item], company, {"inv-1": "Sujin Lee"}, SITE)
+    assert subject == "[기술동행] 새 추천 1건이 있습니다"
+    assert "치매 분야에 관심 있는 투자자" in body and "Sujin Lee" not in body
+    assert "companies/c0/matches" in body and "외" not in body
+    english = domain.render_digest([item], {**company, "language": "en"}, {"inv-1": "Sujin Lee"}, SITE)
+    assert english[0] == "[Tech Companion] 1 new suggestion for you"
+    assert "An investor interested in Dementia" in english[1] and "Sujin Lee" not in english[1]
+
+
+def test_in_app_suggestion_reads_in_the_recipients_language():
+    item = domain.announcement(suggestion(tags=()), "e", "t")
+    subject, body = domain.render_suggestion(item, {"language": "ko"}, "다솜케어", SITE)
+    assert subject == "[기술동행] 새 추천: 다솜케어" and "관심 분야 일치" in body
+    subject, body = domain.render_suggestion(item, {"language": "en"}, None, SITE)
+    assert subject == "[Tech Companion] New suggestion: a company" and "your tags match" in body
+
+
+def test_unsubscribe_token_names_its_recipient_and_nothing_forged_passes():
+    token = domain.unsubscribe_token("secret", "inv-1")
+    assert domain.unsubscribe_recipient("secret", token) == "inv-1"
+    assert domain.unsubscribe_recipient("other secret", token) is None
+    assert domain.unsubscribe_recipient("secret", token.replace("inv-1", "inv-2")) is None
+    assert domain.unsubscribe_recipient("secret", "inv-1") is None
+    assert domain.unsubscribe_recipient("secret", "") is None
+    # signed for this purpose only: a signature made for another purpose does not pass
+    from itsdangerous import Signer
+
+    other = Signer("secret", salt="something-else").sign("inv-1").decode()
+    assert domain.unsubscribe_recipient("secret", other) is None

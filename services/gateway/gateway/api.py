@@ -1,7 +1,12 @@
 """The REST API, version 1. Each route validates its input, checks who is calling, and asks the
 service that owns the data."""
 
+import re
+from urllib.parse import quote
+
+from flask import Response
 from flask_smorest import Blueprint, abort
+from markupsafe import escape
 
 from gateway import upstream
 from gateway.auth import caller, registrant_id, require_organiser, require_party
@@ -16,8 +21,13 @@ from gateway.schemas import (
     InvestorMatchesSchema,
     NotificationsQuerySchema,
     NotificationsSchema,
+    OneClickSchema,
+    PreferencesQuerySchema,
+    PreferencesSchema,
     SummarySchema,
     TaxonomySchema,
+    UnsubscribedSchema,
+    UnsubscribeQuerySchema,
 )
 from shared import taxonomy
 from shared.contracts.registration import (
@@ -128,6 +138,119 @@ def notifications(query: dict) -> dict:
             errors={"query": {"recipient_id": ["Missing data for required field."]}},
         )
     return {"items": upstream.call("notification", "inbox_of", recipient, query["limit"])}
+
+
+@api.route("/notification-preferences", methods=["GET"])
+@api.arguments(PreferencesQuerySchema, location="query")
+@api.response(200, PreferencesSchema)
+@api.doc(security=BEARER)
+def notification_preferences(query: dict) -> dict:
+    """How the caller hears of new suggestions by e-mail (organisers: anyone's, by recipient_id)."""
+    recipient, _ = _preferences_recipient(query)
+    return upstream.call("notification", "preferences", recipient)
+
+
+@api.route("/notification-preferences", methods=["PUT"])
+@api.arguments(PreferencesSchema)
+@api.arguments(PreferencesQuerySchema, location="query")
+@api.response(200, PreferencesSchema)
+@api.doc(security=BEARER)
+def change_notification_preferences(preferences: dict, query: dict) -> dict:
+    """Choose how new suggestions come by e-mail; confirmations and answers always come."""
+    recipient, registrant = _preferences_recipient(query)
+    # a registrant's own preference may come before notification has their contact; an
+    # organiser may only change the preference of someone notification knows
+    return upstream.call("notification", "set_preferences", recipient, preferences, create=registrant)
+
+
+def _preferences_recipient(query: dict) -> tuple[str, bool]:
+    """Whose preferences: the calling registrant's, or for organisers the recipient_id they name;
+    and whether the caller is that registrant."""
+    registrant = registrant_id()
+    if registrant is not None:
+        return registrant, True
+    if query.get("recipient_id") is None:
+        abort(
+            422,
+            message="Organisers must name a recipient_id.",
+            errors={"query": {"recipient_id": ["Missing data for required field."]}},
+        )
+    return query["recipient_id"], False
+
+
+# an unsubscribe token as the notification service makes it: printable ASCII, no space
+UNSUBSCRIBE_TOKEN = re.compile(r"[!-~]{1,400}")
+
+
+@api.route("/unsubscribe", methods=["POST"])
+@api.arguments(UnsubscribeQuerySchema, location="query")
+@api.arguments(
+    OneClickSchema,
+    location="form",
+    required=False,
+    description="`List-Unsubscribe=One-Click`, as mail clients send it (RFC 8058); may be empty.",
+)
+@api.response(200, UnsubscribedSchema, description="Suggestion e-mails are now off; nothing else changed.")
+@api.alt_response(400, description="Not an unsubscribe token.")
+@api.alt_response(404, description="Not a valid unsubscribe link (or its recipient was erased).")
+def unsubscribe(query: dict, form: dict) -> dict:
+    """One-click unsubscribe from suggestion e-mails (RFC 8058), by the link in their
+    List-Unsubscribe header; no other token needed. Other e-mails still come."""
+    result = upstream.call("notification", "unsubscribe", _unsubscribe_token(query))
+    return {
+        **result,
+        "message": "추천 메일을 더 이상 보내지 않습니다. You will get no more suggestion e-mails.",
+    }
+
+
+@api.route("/unsubscribe", methods=["GET"])
+@api.arguments(UnsubscribeQuerySchema, location="query")
+@api.alt_response(400, description="Not an unsubscribe token.")
+@api.doc(
+    responses={
+        200: {
+            "description": "A page (Korean and English) with a button that unsubscribes; the GET "
+            "itself changes nothing, as link scanners follow links.",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+    }
+)
+def unsubscribe_page(query: dict) -> Response:
+    """The unsubscribe link opened in a browser: asks before changing anything."""
+    action = "/api/v1/unsubscribe?token=" + quote(_unsubscribe_token(query), safe="")
+    page = UNSUBSCRIBE_PAGE.format(action=escape(action))
+    # the token is in the address: never sent on to another site, never cached
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return Response(page, 200, mimetype="text/html", headers=headers)
+
+
+def _unsubscribe_token(query: dict) -> str:
+    token = query["token"]
+    if not UNSUBSCRIBE_TOKEN.fullmatch(token):
+        abort(400, message="This is not an unsubscribe token.")
+    return token
+
+
+UNSUBSCRIBE_PAGE = """<!doctype html>
+<html lang="ko">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>추천 메일 수신 거부 · Unsubscribe from suggestion e-mails</title></head>
+<body>
+<main>
+<h1>추천 메일 수신 거부</h1>
+<p>아래 버튼을 누르면 새 추천 메일을 더 이상 보내지 않습니다.
+등록 확인 등 다른 메일과 받은 편지함의 추천은 그대로입니다.</p>
+<h1 lang="en">Unsubscribe from suggestion e-mails</h1>
+<p lang="en">Press the button to stop e-mails about new suggestions. Other e-mails, such as
+confirmations, and the suggestions in your inbox stay as they are.</p>
+<form method="post" action="{action}">
+<input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit">수신 거부 · Unsubscribe</button>
+</form>
+</main>
+</body>
+</html>
+"""
 
 
 @api.route("/tags", methods=["GET"])

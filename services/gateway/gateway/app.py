@@ -21,6 +21,8 @@ TOO_LARGE = f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."
 SERVICES = ("registration", "matching", "notification")
 PROBES = ("/healthz", "/readyz")
 RETRY_AFTER_SECONDS = 2
+# the only API paths that take a form body instead of JSON
+FORM_PATHS = ("/api/v1/unsubscribe",)
 
 
 class JsonErrorsApi(Api):
@@ -85,7 +87,9 @@ def _add_input_guards(app: Flask) -> None:
     @app.before_request
     def require_json_bodies() -> None:
         if request.method in ("POST", "PATCH", "PUT") and request.path.startswith("/api/"):
-            if request.content_length and not request.is_json:
+            # a one-click unsubscribe comes as a form, as mail clients send it (RFC 8058)
+            one_click = request.path in FORM_PATHS and request.mimetype == "application/x-www-form-urlencoded"
+            if request.content_length and not request.is_json and not one_click:
                 abort(415, message="Send the body as application/json.")
             if request.is_json:
                 raw = request.get_data(cache=True)

@@ -76,11 +76,14 @@ class NotificationSchema(Schema):
     id = fields.String()
     kind = fields.String(
         metadata={
-            "description": "registration_confirmed, registration_cancelled, "
-            "suggestions_new, interest_received, interest_answered"
+            "description": "registration_confirmed, registration_cancelled, interest_received, "
+            "interest_answered, suggestions_digest (an e-mail telling of new suggestions), "
+            "suggestion (one new suggestion, shown in-app at once)"
         }
     )
-    status = fields.String(metadata={"description": "queued, sending, sent or failed"})
+    status = fields.String(
+        metadata={"description": "queued, sending, sent or failed; in_app for a suggestion"}
+    )
     attempts = fields.Integer()
     created_at = fields.String()
     sent_at = fields.String(allow_none=True)
@@ -95,6 +98,48 @@ class NotificationsSchema(Schema):
 class NotificationsQuerySchema(Schema):
     recipient_id = fields.String(metadata={"description": "Organisers only: whose notifications."})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+# how a registrant hears of new suggestions by e-mail (the notification service's choices)
+SUGGESTION_EMAILS = ("immediate", "hourly", "daily", "off")
+
+
+class PreferencesSchema(Schema):
+    suggestion_emails = fields.String(
+        required=True,
+        validate=validate.OneOf(SUGGESTION_EMAILS),
+        metadata={
+            "description": "New suggestions by e-mail: immediate (one e-mail per change), hourly "
+            "(at most one e-mail per SUGGESTION_DIGEST_MINUTES, the default), daily (at "
+            "SUGGESTION_DAILY_HOUR, Seoul time) or off (in-app only). Other e-mails always go."
+        },
+    )
+
+
+class PreferencesQuerySchema(Schema):
+    recipient_id = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Organisers only: whose preferences."},
+    )
+
+
+class UnsubscribeQuerySchema(Schema):
+    token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=400),
+        metadata={"description": "The token of the List-Unsubscribe link in a suggestions e-mail."},
+    )
+
+
+class OneClickSchema(Schema):
+    """RFC 8058's one-click body, as mail clients send it; may be left out."""
+
+    one_click = fields.String(data_key="List-Unsubscribe", validate=validate.Equal("One-Click"))
+
+
+class UnsubscribedSchema(Schema):
+    suggestion_emails = fields.String(metadata={"description": "Now off."})
+    message = fields.String()
 
 
 class TagSchema(Schema):

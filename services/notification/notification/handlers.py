@@ -1,8 +1,11 @@
-"""What the notification service does for each event, and how a notification is delivered.
+"""What the notification service does for each event, and how a notification is delivered;
+the suggestions announced to each person, their digest e-mails, and e-mail preferences.
 Called by the thin entrypoints in ``service.py``."""
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from urllib.parse import quote
 
 import eventlet
 from pymongo.errors import PyMongoError
@@ -12,6 +15,7 @@ from notification.mailer import PermanentFailure, SmtpMailer
 from notification.store import NotificationStore
 from shared import clock
 from shared.contracts.events import Event
+from shared.errors import Invalid, NotFound
 from shared.inbox import Inbox
 from shared.settings import Settings
 
@@ -32,6 +36,8 @@ class Notifier:
         self.inbox = inbox
         self.mailer = mailer
         self.retry_base_seconds = settings.smtp_retry_base_seconds
+        self.digest_window_minutes = settings.suggestion_digest_minutes
+        self.daily_hour = settings.suggestion_daily_hour
         self.site = {
             "base_url": settings.public_base_url,
             "expo_name_ko": settings.default_expo_name_ko,
@@ -88,6 +94,89 @@ class Notifier:
             else:
                 self._send(leased, fresh_contacts.get(planned.recipient_id) or contact)
 
+    def suggested(self, event: Event) -> None:
+        """matching.suggested (version 1 or 2): announce each new pair to its recipient once,
+        in-app at once, and see that a digest e-mail will tell of it, as the recipient chose.
+
+        The store round trips are the same however many suggestions the event holds: one
+        write for the announcements, one read of the people named, one write for the digests
+        (and, only when some were there before, one read of those and one delete)."""
+        announced_at = clock.now_iso()
+        documents = [
+            domain.announcement(suggestion, event.event_id, announced_at)
+            for suggestion in domain.new_suggestions(event)
+        ]
+        duplicates = self.store.announce(documents)
+        new = [document for document in documents if document["_id"] not in duplicates]
+        if duplicates:
+            # a pair announced before by another event was told of then: never again, whatever
+            # its score or tags now. One this very event announced, in an attempt cut short,
+            # may still want its digest.
+            new += [
+                document
+                for document in self.store.announcements(duplicates)
+                if document["event_id"] == event.event_id and document.get("digest_id") is None
+            ]
+        if not new:
+            return
+        # read after recording, as in ``notify``: an erasure handled meanwhile has not deleted
+        # these, so they are deleted here. Nothing is told to, or of, an erased person.
+        people = self.store.contact_documents(
+            {document["recipient_id"] for document in new} | {document["counterpart_id"] for document in new}
+        )
+        erased = {person for person, document in people.items() if document.get("status") == "erased"}
+        if erased:
+            gone = {d["_id"] for d in new if d["recipient_id"] in erased or d["counterpart_id"] in erased}
+            self.store.remove_announcements(gone)
+            new = [document for document in new if document["_id"] not in gone]
+        recipients = {
+            document["recipient_id"]: domain.COUNTERPART_KIND[document["counterpart_kind"]]
+            for document in new
+        }
+        self._schedule_digests(recipients, people, event.event_id)
+
+    def _schedule_digests(
+        self, recipients: Mapping[str, str], people: Mapping[str, dict], event_id: str
+    ) -> None:
+        """Record the digest that will tell each of ``recipients`` (id: kind) of their new
+        suggestions, as their preference in ``people`` (contact documents) says, in one write.
+        A digest already recorded for that window is left as it is: it takes every suggestion
+        not yet e-mailed when it is sent. The timer sends those due (within a second)."""
+        now = datetime.now(UTC)
+        stamp = clock.to_iso(now)
+        digests = []
+        for recipient_id, recipient_kind in recipients.items():
+            person = people.get(recipient_id, {})
+            if person.get("status") in ("erased", "cancelled"):
+                continue
+            last_sent = person.get("last_suggestion_email_at")
+            digest = domain.next_digest(
+                person.get("suggestion_emails") or domain.DEFAULT_PREFERENCE,
+                recipient_id,
+                now=now,
+                last_sent=clock.parse_iso(last_sent) if last_sent else None,
+                window_minutes=self.digest_window_minutes,
+                daily_hour=self.daily_hour,
+                event_id=event_id,
+            )
+            if digest is None:  # suggestion e-mails off: the suggestions stay in-app
+                continue
+            digests.append(
+                {
+                    "_id": digest.id,
+                    "recipient_id": recipient_id,
+                    "kind": domain.DIGEST_KIND,
+                    "event_id": event_id,
+                    "data": {"recipient_kind": recipient_kind},
+                    "attempts": 0,
+                    "status": "queued",
+                    "due_at": clock.to_iso(digest.due_at),
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+            )
+        self.store.add_digests(digests)
+
     # delivery
 
     def deliver_due(self, limit: int = 100) -> int:
@@ -109,20 +198,35 @@ class Notifier:
 
     def _send(self, notification: dict, contact: dict | None = None) -> None:
         """Send a notification leased to this worker, and record how it went."""
-        contact = contact or self.store.contact(notification["recipient_id"])
+        if contact is None:
+            erased, contact = self.store.recipient(notification["recipient_id"])
+            if erased:  # recorded just as the person was erased: nothing of them is kept
+                self.store.remove(notification["_id"])
+                return
         if contact is None:
             self._wait_for_recipient(notification)
             return
+        digest = notification["kind"] == domain.DIGEST_KIND
+        extra_headers, footer = None, ""
+        if digest:
+            content = self._digest_content(notification, contact)
+            if content is None:
+                self.store.mark_skipped(notification["_id"], "nothing to tell, or suggestion e-mails off")
+                return
+            subject, body, footer, extra_headers = content
         attempts = notification["attempts"] + 1
         try:
-            subject, body = domain.render(notification["kind"], notification["data"], contact, self.site)
+            if not digest:
+                subject, body = domain.render(notification["kind"], notification["data"], contact, self.site)
             self.mailer.send(
                 to_name=contact["name"],
                 to_address=contact["email"],
                 subject=subject,
-                body=body,
+                # the unsubscribe link is in the e-mail only, not in the copy kept for the inbox
+                body=body + footer,
                 message_id=domain.message_id(notification["_id"]),
                 language=contact["language"],
+                headers=extra_headers,
             )
         except PermanentFailure as error:
             log.warning("notification refused for good", extra={"notification_id": notification["_id"]})
@@ -143,6 +247,53 @@ class Notifier:
                 )
         else:
             self._record_sent(notification["_id"], subject, body, attempts)
+            if digest:
+                self._digest_sent(notification, contact)
+
+    def _digest_content(self, notification: dict, contact: dict) -> tuple[str, str, str, dict] | None:
+        """Subject, body, unsubscribe footer and extra headers of a digest about to be sent; None
+        if it has nothing to tell (e-mails turned off or the person cancelled meanwhile, or
+        another digest took every suggestion).
+
+        Its suggestions are those it took on its first attempt, and then those no digest took:
+        a digest sent again after a crash lists the same."""
+        preference = contact.get("suggestion_emails") or domain.DEFAULT_PREFERENCE
+        if preference == "off" or contact.get("status") == "cancelled":
+            return None
+        taken = self.store.take_for_digest(notification["recipient_id"], notification["_id"])
+        counterparts = self.store.contact_documents(item["counterpart_id"] for item in taken)
+        # a counterpart that cancelled since is no longer suggested
+        items = [
+            item
+            for item in taken
+            if counterparts.get(item["counterpart_id"], {}).get("status") != "cancelled"
+        ]
+        if not items:
+            return None
+        names = {person: document["name"] for person, document in counterparts.items() if "name" in document}
+        subject, body = domain.render_digest(items, contact, names, self.site)
+        token = domain.unsubscribe_token(self.store.unsubscribe_secret, notification["recipient_id"])
+        url = f"{self.site['base_url']}/api/v1/unsubscribe?token={quote(token, safe='')}"
+        headers = {
+            # RFC 8058 one-click unsubscribe: mail clients POST "List-Unsubscribe=One-Click"
+            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+        return subject, body, domain.unsubscribe_footer(contact["language"], url), headers
+
+    def _digest_sent(self, notification: dict, contact: dict) -> None:
+        """Remember when the person was e-mailed suggestions, so the next digest waits its
+        window; and if suggestions came while this one was being sent, see that the next
+        digest will tell of them (no later event might)."""
+        sent_at = clock.now_iso()
+        recipient_id = notification["recipient_id"]
+        self.store.record_suggestion_email(recipient_id, sent_at)
+        untaken = [item for item in self.store.announced_to(recipient_id) if item.get("digest_id") is None]
+        if untaken:
+            latest = max(untaken, key=lambda item: item["announced_at"])
+            person = {**contact, "last_suggestion_email_at": sent_at}
+            kinds = {recipient_id: notification["data"]["recipient_kind"]}
+            self._schedule_digests(kinds, {recipient_id: person}, latest["event_id"])
 
     def _record_sent(self, notification_id: str, subject: str, body: str, attempts: int) -> None:
         """Record a sent e-mail, waiting out a store outage: left unrecorded, it would be sent
@@ -171,11 +322,16 @@ class Notifier:
     # reading
 
     def notifications_of(self, recipient_id: str, limit: int) -> list[dict]:
+        """The person's notifications and announced suggestions, newest first: a suggestion shows
+        here at once, whenever its e-mail goes."""
         contact = self.store.contact(recipient_id)
+        language = contact["language"] if contact else "ko"
         items = []
         for document in self.store.of_recipient(recipient_id, limit):
             subject, body = document.get("subject"), document.get("body")
-            if subject is None and contact is not None:
+            if subject is None and document["kind"] == domain.DIGEST_KIND:
+                subject, body = domain.render_pending_digest(language)
+            elif subject is None and contact is not None:
                 subject, body = domain.render(document["kind"], document["data"], contact, self.site)
             items.append(
                 {
@@ -189,7 +345,68 @@ class Notifier:
                     "body": body,
                 }
             )
-        return items
+        announced = sorted(
+            self.store.announced_to(recipient_id), key=lambda a: a["announced_at"], reverse=True
+        )
+        announced = announced[:limit]
+        companies = [item["counterpart_id"] for item in announced if item["counterpart_kind"] == "company"]
+        names = (
+            {
+                person: document["name"]
+                for person, document in self.store.contact_documents(companies).items()
+                if "name" in document
+            }
+            if companies
+            else {}
+        )
+        for item in announced:
+            subject, body = domain.render_suggestion(
+                item, contact or {"language": language}, names.get(item["counterpart_id"]), self.site
+            )
+            items.append(
+                {
+                    "id": item["_id"],
+                    "kind": "suggestion",
+                    "status": "in_app",
+                    "attempts": 0,
+                    "created_at": item["announced_at"],
+                    "sent_at": None,
+                    "subject": subject,
+                    "body": body,
+                }
+            )
+        return sorted(items, key=lambda item: item["created_at"], reverse=True)[:limit]
+
+    # preferences
+
+    def preferences_of(self, recipient_id: str) -> dict:
+        erased, stored = self.store.preference(recipient_id)
+        if erased:
+            raise NotFound("No such recipient.")
+        return {"suggestion_emails": stored or domain.DEFAULT_PREFERENCE}
+
+    def set_preferences(self, recipient_id: str, preferences: Mapping, create: bool = False) -> dict:
+        value = preferences.get("suggestion_emails") if isinstance(preferences, Mapping) else None
+        if value not in domain.PREFERENCES:
+            raise Invalid(
+                "Invalid preference.",
+                {"suggestion_emails": [f"Must be one of: {', '.join(domain.PREFERENCES)}."]},
+            )
+        if not self.store.set_preference(recipient_id, value, create=create):
+            raise NotFound("No such recipient.")
+        return {"suggestion_emails": value}
+
+    def unsubscribe(self, token: str) -> dict:
+        """One-click unsubscribe: the token's recipient gets no more suggestion e-mails; nothing
+        else changes (transactional e-mails still go, suggestions still show in-app)."""
+        recipient_id = (
+            domain.unsubscribe_recipient(self.store.unsubscribe_secret, token)
+            if isinstance(token, str)
+            else None
+        )
+        if recipient_id is None or not self.store.set_preference(recipient_id, "off"):
+            raise NotFound("This unsubscribe link is not valid (or its recipient was erased).")
+        return {"suggestion_emails": "off"}
 
 
 def _describe(error: BaseException) -> str:

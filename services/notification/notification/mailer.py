@@ -1,8 +1,10 @@
 """Sends e-mail over SMTP, telling transient failures (try again later) from permanent ones."""
 
+import re
 import smtplib
 import time
 from collections import deque
+from collections.abc import Mapping
 from email.header import Header
 from email.message import Message
 from email.mime.text import MIMEText
@@ -16,6 +18,27 @@ IDLE_REUSE_SECONDS = 30.0
 # open connections kept between messages: about as many as a busy service sends at once (its
 # handlers wait on the store in between), so a rush costs few new connections
 MAX_IDLE_CONNECTIONS = 16
+# extra headers a caller may add: a plain field name (RFC 5322 ftext, kept to letters, digits and
+# hyphens), never one this module writes itself
+HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,76}")
+OWN_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "From",
+        "To",
+        "Subject",
+        "Message-ID",
+        "Date",
+        "Content-Language",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "MIME-Version",
+        "Cc",
+        "Bcc",
+        "Sender",
+        "Reply-To",
+    )
+)
 
 
 class PermanentFailure(Exception):
@@ -35,12 +58,26 @@ class SmtpMailer:
         self._idle: deque[tuple[float, smtplib.SMTP]] = deque()
 
     def send(
-        self, *, to_name: str, to_address: str, subject: str, body: str, message_id: str, language: str
+        self,
+        *,
+        to_name: str,
+        to_address: str,
+        subject: str,
+        body: str,
+        message_id: str,
+        language: str,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        """Send one message; ``headers`` are extra header fields (List-Unsubscribe, say), each a
+        plain name and a one-line printable ASCII value, refused (PermanentFailure) otherwise:
+        no value can add a header or split one."""
         try:
             message = _message(
                 self.settings.mail_from, to_name, to_address, subject, body, message_id, language
             )
+            for name, value in (headers or {}).items():
+                _check_header(name, value)
+                message[name] = value
         except (ValueError, UnicodeError) as error:
             raise PermanentFailure(f"cannot write this message: {error}") from error
         try:
@@ -116,6 +153,14 @@ def _dropped(error: Exception) -> bool:
     if isinstance(error, smtplib.SMTPServerDisconnected):
         return True
     return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code == 421
+
+
+def _check_header(name: str, value: str) -> None:
+    if not HEADER_NAME.fullmatch(name) or name.lower() in OWN_HEADERS:
+        raise ValueError(f"not a header this mailer adds: {name!r}")
+    # printable ASCII only: no CR or LF (a new header, or the body), no other control character
+    if not (isinstance(value, str) and value.isascii() and value.isprintable()) or len(value) > 900:
+        raise ValueError(f"the value of {name} is not one printable ASCII line")
 
 
 def _message(

@@ -1,5 +1,5 @@
 """Entrypoints of the notification service: the events it consumes, RPC for the gateway, and
-the timer that sends what is due (retries after a mail relay failure)."""
+the timer that sends what is due (digests, and retries after a mail relay failure)."""
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
@@ -10,6 +10,7 @@ from notification.store import NotificationStore
 
 # imported as a module: `nameko run` would take a class named here for a service of its own
 from shared import deadletters
+from shared.errors import EXPECTED
 from shared.inbox import Inbox
 from shared.messaging import on_events
 from shared.mongo import Store
@@ -61,7 +62,7 @@ class NotificationService(deadletters.DeadLetterRpc):
             "registration.updated": notifier.registration_changed,
             "registration.cancelled": notifier.registration_cancelled,
             "registration.erased": notifier.registration_erased,
-            "matching.suggested": notifier.notify,
+            "matching.suggested": notifier.suggested,
             "matching.interest_expressed": notifier.notify,
             "matching.interest_answered": notifier.notify,
         }
@@ -69,6 +70,21 @@ class NotificationService(deadletters.DeadLetterRpc):
     @rpc
     def inbox_of(self, recipient_id: str, limit: int = 50) -> list[dict]:
         return self.notifier.notifications_of(recipient_id, max(1, min(int(limit), 200)))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def preferences(self, recipient_id: str) -> dict:
+        return self.notifier.preferences_of(recipient_id)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def set_preferences(self, recipient_id: str, preferences: dict, create: bool = False) -> dict:
+        """``create``: the caller vouches that the recipient exists (a registrant with their own
+        token), so a preference may be kept before their contact arrives."""
+        return self.notifier.set_preferences(recipient_id, preferences, create=bool(create))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def unsubscribe(self, token: str) -> dict:
+        """RFC 8058 one-click unsubscribe from suggestion e-mails, by the link's signed token."""
+        return self.notifier.unsubscribe(token)
 
     @rpc
     def stats(self) -> dict:

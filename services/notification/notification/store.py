@@ -1,12 +1,16 @@
-"""The notification service's own database: contacts (built from registration events) and
-notifications with their delivery status."""
+"""The notification service's own database: contacts (built from registration events, with
+each person's e-mail preference), notifications with their delivery status, the suggestions
+announced to each person, and the service's own secret keys."""
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+import secrets
+from collections.abc import Iterable
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared import clock
-from shared.batching import GroupedReads, GroupedWrites
+from shared.batching import DUPLICATE_KEY, GroupedReads, GroupedWrites
 from shared.mongo import delete_by_index
 
 # a notification being sent is leased; a crash mid-send makes it due again when the lease ends.
@@ -15,12 +19,20 @@ from shared.mongo import delete_by_index
 # a crash by as much.
 SEND_LEASE_SECONDS = 30
 UNSENT = ("queued", "sending")
+# a digest e-mail found with nothing to tell when its time came (e-mails turned off meanwhile,
+# or another digest took its suggestions): never sent, and done
+SKIPPED = "skipped"
 
 
 class NotificationStore:
     def __init__(self, database: Database) -> None:
         self.contacts = database["contacts"]
         self.notifications = database["notifications"]
+        # one document per (recipient, counterpart) pair ever announced: its _id makes a second
+        # announcement of the pair a duplicate
+        self.announced = database["announced_suggestions"]
+        self.keys = database["keys"]
+        self.unsubscribe_secret = ""
         # read and written by every event: sent in batches when events come in bursts
         self._contact_reads = GroupedReads(self.contacts)
         self._contact_writes = GroupedWrites(self.contacts)
@@ -31,6 +43,20 @@ class NotificationStore:
         # ignores compound ones; a recipient's notifications are few enough to sort as read
         self.notifications.create_index([("recipient_id", ASCENDING)])
         self.notifications.create_index([("status", ASCENDING)])
+        self.announced.create_index([("recipient_id", ASCENDING)])
+        # only for erasure: the pairs that name an erased person as the counterpart
+        self.announced.create_index([("counterpart_id", ASCENDING)])
+        self.unsubscribe_secret = self.secret("unsubscribe-suggestions")
+
+    def secret(self, purpose: str) -> str:
+        """A random secret of this service, made by whichever instance first needs it and then
+        read by every instance: an insert that loses to a concurrent one is a duplicate, and
+        the stored secret is read back either way."""
+        try:
+            self.keys.insert_one({"_id": purpose, "secret": secrets.token_urlsafe(32)})
+        except DuplicateKeyError:
+            pass
+        return self.keys.find_one({"_id": purpose})["secret"]
 
     # contacts
 
@@ -52,19 +78,100 @@ class NotificationStore:
     def recipient(self, registration_id: str) -> tuple[bool, dict | None]:
         """Whether the person was erased, and their contact if one is stored and not erased:
         both from one read."""
-        document = self._contact_reads.find_one(registration_id)
+        return _recipient(self._contact_reads.find_one(registration_id))
+
+    def contact_documents(self, registration_ids: Iterable[str]) -> dict[str, dict]:
+        """The stored contact documents of many people, as stored (erased ones too), by id, in
+        one read; people with nothing stored are left out."""
+        ids = list(set(registration_ids))
+        return {document["_id"]: document for document in self.contacts.find({"_id": {"$in": ids}})}
+
+    def preference(self, registration_id: str) -> tuple[bool, str | None]:
+        """Whether the person was erased, and their stored suggestion e-mail preference."""
+        document = self.contacts.find_one({"_id": registration_id}, {"status": 1, "suggestion_emails": 1})
         if document is None:
             return False, None
-        if document.get("status") == "erased":
-            return True, None
-        return False, {**document, "registration_id": document["_id"]}
+        return document.get("status") == "erased", document.get("suggestion_emails")
+
+    def set_preference(self, registration_id: str, suggestion_emails: str, create: bool = True) -> bool:
+        """Store the person's suggestion e-mail preference; False if they were erased, or (unless
+        ``create``) if nothing of them is stored.
+
+        With ``create``, a preference may come before the person's contact (the registration
+        event is on its way): the document is then made at revision 0, which any registration
+        event replaces."""
+        query = {"_id": registration_id, "status": {"$ne": "erased"}}
+        update = {"$set": {"suggestion_emails": suggestion_emails}, "$setOnInsert": {"revision": 0}}
+        try:
+            result = self.contacts.update_one(query, update, upsert=create)
+        except DuplicateKeyError:
+            return False  # the person was erased
+        return create or result.matched_count == 1
+
+    def record_suggestion_email(self, registration_id: str, sent_at: str) -> None:
+        """When the person was last e-mailed suggestions: the next digest waits a window."""
+        self.contacts.update_one(
+            {"_id": registration_id, "status": {"$ne": "erased"}},
+            {"$set": {"last_suggestion_email_at": sent_at}},
+        )
 
     def erase_recipient(self, registration_id: str, revision: int) -> None:
-        """Destroy the contact and every notification that named the person."""
+        """Destroy the contact and every notification and announced suggestion that named the
+        person, as recipient or as counterpart."""
         self.contacts.replace_one(
             {"_id": registration_id}, {"status": "erased", "revision": revision}, upsert=True
         )
         delete_by_index(self.notifications, {"recipient_id": registration_id})
+        delete_by_index(self.announced, {"recipient_id": registration_id})
+        # as counterpart: found by its own index, then deleted by _id (a delete by counterpart_id
+        # would read the whole collection on the embedded store)
+        delete_by_index(self.announced, {"counterpart_id": registration_id})
+
+    # announced suggestions
+
+    def announce(self, documents: list[dict]) -> set[str]:
+        """Record announcements in one unordered write; the ids of those already recorded (a
+        pair announced before, by this event or another) are returned."""
+        if not documents:
+            return set()
+        try:
+            self.announced.insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            failures = error.details.get("writeErrors", [])
+            if any(failure.get("code") != DUPLICATE_KEY for failure in failures):
+                raise
+            return {documents[failure["index"]]["_id"] for failure in failures}
+        return set()
+
+    def announcements(self, announcement_ids: Iterable[str]) -> list[dict]:
+        ids = list(announcement_ids)
+        return list(self.announced.find({"_id": {"$in": ids}})) if ids else []
+
+    def remove_announcements(self, announcement_ids: Iterable[str]) -> None:
+        ids = list(announcement_ids)
+        if ids:
+            self.announced.delete_many({"_id": {"$in": ids}})
+
+    def announced_to(self, recipient_id: str) -> list[dict]:
+        return list(self.announced.find({"recipient_id": recipient_id}))
+
+    def take_for_digest(self, recipient_id: str, digest_id: str) -> list[dict]:
+        """Give the digest ``digest_id`` the recipient's announcements no digest has taken, and
+        return every announcement it holds: a digest sent again after a crash lists the same.
+
+        Found by the recipient (an indexed equality), filtered here and written by ``_id``: the
+        embedded store would read the whole collection for an update by recipient."""
+        announced = self.announced_to(recipient_id)
+        taken = [document for document in announced if document.get("digest_id") == digest_id]
+        untaken = [document["_id"] for document in announced if document.get("digest_id") is None]
+        if untaken:
+            # only those still untaken: a digest of the same person claimed at the same moment
+            # takes each at most once
+            self.announced.update_many(
+                {"_id": {"$in": untaken}, "digest_id": None}, {"$set": {"digest_id": digest_id}}
+            )
+            taken += [doc for doc in self.announcements(untaken) if doc.get("digest_id") == digest_id]
+        return taken
 
     # notifications
 
@@ -77,6 +184,35 @@ class NotificationStore:
         except DuplicateKeyError:
             return None
         return leased
+
+    def add_digests(self, documents: list[dict]) -> set[str]:
+        """Record digest notifications in one unordered write; the ids newly recorded are
+        returned. A digest already recorded (a concurrent scheduler, or an earlier event in the
+        same window) is left as it is, unless it was skipped: it is then due again, as nothing
+        of it was sent."""
+        if not documents:
+            return set()
+        duplicates: set[str] = set()
+        try:
+            self.notifications.insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            failures = error.details.get("writeErrors", [])
+            if any(failure.get("code") != DUPLICATE_KEY for failure in failures):
+                raise
+            duplicates = {documents[failure["index"]]["_id"] for failure in failures}
+        if duplicates:
+            self.notifications.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": document["_id"], "status": SKIPPED},
+                        {"$set": {key: document[key] for key in ("status", "due_at", "updated_at")}},
+                    )
+                    for document in documents
+                    if document["_id"] in duplicates
+                ],
+                ordered=False,
+            )
+        return {document["_id"] for document in documents} - duplicates
 
     def remove(self, notification_id: str) -> None:
         self.notifications.delete_one({"_id": notification_id})
@@ -139,6 +275,12 @@ class NotificationStore:
             },
         )
 
+    def mark_skipped(self, notification_id: str, reason: str) -> None:
+        self.notifications.update_one(
+            {"_id": notification_id},
+            {"$set": {"status": SKIPPED, "updated_at": clock.now_iso(), "last_error": reason}},
+        )
+
     def mark_failed(self, notification_id: str, attempts: int, error: str) -> None:
         self.notifications.update_one(
             {"_id": notification_id},
@@ -153,14 +295,25 @@ class NotificationStore:
         )
 
     def of_recipient(self, recipient_id: str, limit: int) -> list[dict]:
-        cursor = self.notifications.find({"recipient_id": recipient_id})
+        """The person's notifications, newest first, but digests skipped (never sent)."""
+        cursor = self.notifications.find({"recipient_id": recipient_id, "status": {"$ne": SKIPPED}})
         return list(cursor.sort([("created_at", DESCENDING)]).limit(limit))
 
     def count_by_status(self) -> dict[str, int]:
         pipeline = [{"$group": {"_id": "$status", "count": {"$sum": 1}}}]
-        counts = {"queued": 0, "sending": 0, "sent": 0, "failed": 0}
+        counts = {"queued": 0, "sending": 0, "sent": 0, "failed": 0, SKIPPED: 0}
         counts.update({row["_id"]: row["count"] for row in self.notifications.aggregate(pipeline)})
         return counts
+
+
+def _recipient(document: dict | None) -> tuple[bool, dict | None]:
+    if document is None:
+        return False, None
+    if document.get("status") == "erased":
+        return True, None
+    if "email" not in document:  # only a preference, stored before the contact arrived
+        return False, None
+    return False, {**document, "registration_id": document["_id"]}
 
 
 def _due(notification: dict, now: str) -> bool:
