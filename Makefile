@@ -4,7 +4,7 @@ VENV := .venv
 STORE_VENV := .venv-store
 PY := $(VENV)/bin/python
 
-.PHONY: run test fault bench seed lint check-python broker clean
+.PHONY: run test fault bench seed rematch lint check-python broker clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed (nameko 3.0.0rc11 and eventlet); set PYTHON=python3.11")'
@@ -37,6 +37,10 @@ bench: $(VENV)/.installed $(STORE_VENV)/.installed broker
 
 seed: $(VENV)/.installed
 	$(PY) -m deploy.local.seed
+
+# bring every stored suggestion's score up to date now (the services also do it on their own)
+rematch: $(VENV)/.installed
+	$(PY) -m matching.rematch
 
 test: $(VENV)/.installed $(STORE_VENV)/.installed broker
 	$(VENV)/bin/ruff check .

@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "match
 from matching import domain  # noqa: E402
 from shared import taxonomy  # noqa: E402
 
-SUGGESTIONS_KEPT = 50
+# as MATCHING_TOP_N by default
+SUGGESTIONS_KEPT = 100
 
 
 def population(kind: str, count: int, rng: random.Random) -> list[domain.Profile]:
@@ -57,7 +58,7 @@ def full_rematch(companies: list[domain.Profile], investors: list[domain.Profile
         "companies": len(companies),
         "investors": len(investors),
         "pairs_scored": len(companies) * len(investors),
-        "suggestions_kept": sum(len(matches) for matches in kept.values()),
+        "suggestions_kept": sum(len(matches) for matches in kept.pairs.values()),
         "seconds": round(seconds, 2),
     }
 

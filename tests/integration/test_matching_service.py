@@ -9,6 +9,8 @@ import uuid
 import pytest
 from kombu import Connection, Producer
 
+from matching.domain import Profile, score
+from matching.store import MatchingStore
 from shared import errors
 from shared.contracts.events import new_event
 from shared.inbox import Inbox
@@ -20,7 +22,7 @@ from tests.integration.test_outbox_and_inbox import drain
 
 @pytest.fixture(scope="module")
 def matching(amqp_uri, store_server, tmp_path_factory):
-    env = service_env(amqp_uri, store_server["uri"])
+    env = service_env(amqp_uri, store_server["uri"], MATCHING_TOP_N="3")
     process, client = start_service("matching", env, tmp_path_factory.mktemp("logs"))
     yield client
     client.close()
@@ -61,6 +63,16 @@ def suggestions_of(matching, kind, party_id, count=1):
     )
 
 
+def recipients(events):
+    """Who the suggestion events among ``events`` tell of a new suggestion."""
+    return {
+        suggestion["recipient_id"]
+        for event in events
+        if event["type"] == "matching.suggested"
+        for suggestion in event["payload"]["suggestions"]
+    }
+
+
 def test_company_then_investor_gives_ranked_explained_suggestions_both_ways(matching, publish, amqp_uri):
     drain(amqp_uri, "notification", "matches")
     company, investor = new_id("c"), new_id("i")
@@ -75,14 +87,13 @@ def test_company_then_investor_gives_ranked_explained_suggestions_both_ways(matc
     (back,) = suggestions_of(matching, "company", company)
     assert back["investor_id"] == investor and back["score"] == item["score"]
 
-    recipients = set()
+    told = set()
 
     def suggested():
-        events = [e for e in drain(amqp_uri, "notification", "matches") if e["type"] == "matching.suggested"]
-        recipients.update(e["payload"]["recipient_id"] for e in events)
-        return {company, investor} <= recipients
+        told.update(recipients(drain(amqp_uri, "notification", "matches")))
+        return {company, investor} <= told
 
-    wait_for(suggested, message="a suggestion event for each side")
+    wait_for(suggested, message="a suggestion for each side")
 
 
 def test_duplicate_and_stale_events_change_nothing(matching, publish, amqp_uri, mongo):
@@ -94,11 +105,7 @@ def test_duplicate_and_stale_events_change_nothing(matching, publish, amqp_uri, 
     told = set()
 
     def investor_told():
-        told.update(
-            e["payload"]["recipient_id"]
-            for e in drain(amqp_uri, "notification", "matches")
-            if e["type"] == "matching.suggested"
-        )
+        told.update(recipients(drain(amqp_uri, "notification", "matches")))
         return investor in told
 
     wait_for(investor_told, message="the investor's own suggestion event")
@@ -115,11 +122,7 @@ def test_duplicate_and_stale_events_change_nothing(matching, publish, amqp_uri, 
         message="the older revision and the marker to be handled",
     )
     assert len(matching.call("matching", "suggestions", "investor", investor)) == 1
-    assert not [
-        e
-        for e in drain(amqp_uri, "notification", "matches")
-        if e["type"] == "matching.suggested" and e["payload"]["recipient_id"] == investor
-    ]
+    assert investor not in recipients(drain(amqp_uri, "notification", "matches"))
 
 
 def test_changes_and_cancellations_update_the_suggestions(matching, publish):
@@ -221,3 +224,102 @@ def test_parked_messages_can_be_listed_inspected_and_replayed_once(matching, pub
     assert match["investor_id"] == investor
     with pytest.raises(errors.NotFound):
         matching.call("matching", "replay_dead_letter", "no-such-letter")
+
+
+def test_a_change_is_announced_in_one_event_whatever_the_number_of_pairs(matching, publish, amqp_uri, mongo):
+    """MATCHING_TOP_N is 3 here: the company keeps its 3 best investors for itself, and every
+    investor (none has a floor yet) keeps the company too; all in one event."""
+    variety = ["hearing_impairment", "speech_to_text", "communication", "ai"]
+    investors = [new_id("i") for _ in range(8)]
+    for number, investor in enumerate(investors):
+        publish(profile(investor, "investor", ["sign_language", *variety[: number % 4]], ["seed"]))
+    wait_for(
+        lambda: mongo["matching"]["party_tags"].count_documents({"party_id": {"$in": investors}}) >= 8,
+        message="the investors to be entered",
+    )
+    drain(amqp_uri, "notification", "matches")
+    company = new_id("c")
+    publish(profile(company, "company", ["sign_language", "hearing_impairment", "speech_to_text"], ["seed"]))
+    stored = suggestions_of(matching, "company", company, count=8)
+    events = []
+
+    def announced():
+        events.extend(
+            e for e in drain(amqp_uri, "notification", "matches") if e["type"] == "matching.suggested"
+        )
+        return events
+
+    wait_for(announced, message="the company's announcement")
+    (event,) = events
+    assert event["version"] == 2 and event["payload"]["party_id"] == company
+    told = event["payload"]["suggestions"]
+    to_company = [s for s in told if s["recipient_id"] == company]
+    assert [s["counterpart_id"] for s in to_company] == [item["investor_id"] for item in stored[:3]]
+    assert sorted(s["recipient_id"] for s in told if s["recipient_id"] != company) == sorted(investors)
+    assert all(s["shared_tags"] and 0 < s["score"] <= 100 for s in told)
+
+
+def test_a_party_records_its_floor_and_pairs_below_both_cut_offs_are_not_kept(matching, publish, mongo):
+    companies = [new_id("c") for _ in range(5)]
+    extra = ["digital_use", "education", "children_youth", "mobile_app", "big_data"]
+    for number, company in enumerate(companies):
+        publish(profile(company, "company", ["kiosk_accessibility", *extra[:number]], ["seed"]))
+    wait_for(
+        lambda: mongo["matching"]["party_tags"].count_documents({"party_id": {"$in": companies}}) >= 15,
+        message="the companies to be entered",
+    )
+    investor = new_id("i")
+    publish(profile(investor, "investor", ["kiosk_accessibility", "digital_use", "education"], ["seed"]))
+    items = suggestions_of(matching, "investor", investor, count=3)
+    entry = wait_for(
+        lambda: mongo["matching"]["party_tags"].find_one({"party_id": investor, "floor": {"$ne": None}}),
+        message="the investor's floor",
+    )
+    # no company had an investor when it registered, so none has a floor: all 5 pairs are kept,
+    # the investor's 3 best for its own sake and the other 2 for the companies'
+    assert len(items) == 5
+    assert entry["floor"] == [items[2]["score"], f"{investor}:{items[2]['company_id']}"]
+
+
+def test_the_rematch_brings_stale_scores_up_to_date_and_announces_nothing(
+    matching, publish, amqp_uri, mongo, store_server
+):
+    company, investor = new_id("c"), new_id("i")
+    publish(profile(company, "company", ["single_household", "data_use"], ["pre_a"]))
+    publish(profile(investor, "investor", ["single_household", "data_use", "mobility"], ["pre_a"]))
+    (before,) = suggestions_of(matching, "investor", investor)
+    # many others now carry data_use: it is no longer rare, so the pair's stored score is stale
+    others = [new_id("c") for _ in range(12)]
+    for other in others:
+        publish(profile(other, "company", ["data_use", "robotics"], ["growth"]))
+    wait_for(
+        lambda: mongo["matching"]["party_tags"].count_documents({"party_id": {"$in": others}}) >= 24,
+        message="the others to be entered",
+    )
+    drain(amqp_uri, "notification", "matches")
+    env = {**os.environ, "MONGO_URI": store_server["uri"], "MATCHING_TOP_N": "3", "PYTHONWARNINGS": "ignore"}
+    run = subprocess.run(
+        [sys.executable, "-m", "matching.rematch"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["updated"] >= 1
+    (after,) = [
+        i
+        for i in matching.call("matching", "suggestions", "investor", investor)
+        if i["company_id"] == company
+    ]
+    assert after["score"] != before["score"]
+    weights = MatchingStore(mongo["matching"]).tag_weights()
+    expected = score(
+        Profile(investor, "investor", ("single_household", "data_use", "mobility"), ("pre_a",)),
+        Profile(company, "company", ("single_household", "data_use"), ("pre_a",)),
+        weights,
+    )
+    assert after["score"] == expected.score and after["reasons"] == expected.reasons
+    assert not [e for e in drain(amqp_uri, "notification", "matches") if e["type"] == "matching.suggested"]

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from matching.domain import Profile, matches_for, rematch, score, tag_weights
+from matching.domain import Floor, Profile, matches_for, rematch, score, select, tag_weights
 from shared import taxonomy
 
 
@@ -105,13 +105,72 @@ def test_ranking_all_at_once_equals_scoring_each_pair(seed):
             assert matches_for(party, counterparts, weights, limit=limit) == one_by_one[:limit]
 
 
-def test_rematch_keeps_each_companys_best():
+def _one_by_one(party, counterparts, weights):
+    found = [
+        match
+        for other in counterparts
+        if (match := score(*((party, other) if party.kind == "investor" else (other, party)), weights))
+    ]
+    return sorted(found, key=lambda match: (-match.score, match.id))
+
+
+def test_rematch_keeps_the_best_of_either_side_and_every_floor():
     rng = random.Random(7)
     investors = [_random_party("investor", n, rng) for n in range(200)]
     companies = [_random_party("company", n, rng) for n in range(50)]
     weights = tag_weights(investors + companies)
-    kept = rematch(companies, investors, weights, limit=5)
-    assert set(kept) == {c.id for c in companies}
-    for company_ in companies:
-        assert kept[company_.id] == matches_for(company_, investors, weights, limit=5)
-        assert len(kept[company_.id]) <= 5
+    rematched = rematch(companies, investors, weights, top_n=5)
+    expected: dict[str, set[str]] = {c.id: set() for c in companies}
+    for party, counterparts in [(c, investors) for c in companies] + [(i, companies) for i in investors]:
+        best = _one_by_one(party, counterparts, weights)[:5]
+        for match in best:
+            expected[match.company_id].add(match.id)
+        assert rematched.floors[party.id] == (Floor(best[4].score, best[4].id) if len(best) == 5 else None)
+    assert {cid: {m.id for m in ms} for cid, ms in rematched.pairs.items()} == expected
+    # some pairs are kept only for the investor's sake: the company holds more than its 5 best
+    assert any(len(kept) > 5 for kept in rematched.pairs.values())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_select_keeps_own_best_and_pairs_beating_the_counterparts_floor(seed):
+    rng = random.Random(seed)
+    company_ = _random_party("company", 0, rng)
+    investors = [_random_party("investor", n, rng) for n in range(300)]
+    weights = tag_weights([*investors, company_])
+    # floors at, above and below this company's own pairs, some tied with it on score
+    every = _one_by_one(company_, investors, weights)
+    scores = [match.score for match in every]
+    investors = [
+        Profile(p.id, p.kind, p.tags, p.stages, floor=rng.choice([None, *_floors_around(scores, p.id, rng)]))
+        for p in investors
+    ]
+    floors = {i.id: i.floor for i in investors}
+
+    def beats(match):
+        floor = floors[match.investor_id]
+        return floor is None or (-match.score, match.id) <= (-floor.score, floor.pair_id)
+
+    selection = select(company_, investors, weights, top_n=10)
+    own = {match.id for match in every[:10]}
+    expected = [m for m in every if m.id in own or beats(m)]
+    assert [item.match for item in selection.kept] == expected
+    assert len(expected) < len(every)  # some pairs are below both cut-offs
+    for item in selection.kept:
+        assert item.for_party == (item.match.id in own)
+        assert item.for_counterpart == beats(item.match)
+    assert selection.floor == Floor(every[9].score, every[9].id)
+
+
+def _floors_around(scores, investor_id, rng):
+    score_ = rng.choice(scores) if scores else 50.0
+    return [Floor(score_, f"{investor_id}:company-0"), Floor(score_, f"{investor_id}:a"), Floor(101.0, "")]
+
+
+def test_select_with_fewer_counterparts_than_n_keeps_all_and_has_no_floor():
+    parties = [investor(["elderly"], id_="i1"), investor(["elderly", "ai"], id_="i2")]
+    party = company(["elderly", "ai"])
+    selection = select(party, parties, tag_weights([*parties, party]), top_n=100)
+    assert [item.match.investor_id for item in selection.kept] == ["i2", "i1"]
+    assert all(item.for_party and item.for_counterpart for item in selection.kept)
+    assert selection.floor is None
+    assert sorted(selection.kept[0].match.shared_tags) == ["ai", "elderly"]

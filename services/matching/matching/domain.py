@@ -35,11 +35,21 @@ CATEGORY_LABELS = {
 
 
 @dataclass(frozen=True)
+class Floor:
+    score: float
+    pair_id: str
+
+
+@dataclass(frozen=True)
 class Profile:
     id: str
     kind: str  # "company" or "investor"
     tags: tuple[str, ...]
     stages: tuple[str, ...]  # a company has one stage, an investor the stages it invests in
+    # the last of this party's best N when its own list was last worked out, as (score, pair
+    # id): a pair enters its suggestions from the other side by ranking at or above it. None
+    # while it has fewer than N
+    floor: Floor | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,31 @@ class Match:
 
     def counterpart_of(self, party_id: str) -> str:
         return self.company_id if party_id == self.investor_id else self.investor_id
+
+    @property
+    def shared_tags(self) -> list[str]:
+        return [reason["tag"] for reason in self.reasons if reason["kind"] == "shared_tag"]
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A pair to store, and for which side it is among the suggestions worth telling."""
+
+    match: Match
+    for_party: bool  # among the party's own best N
+    for_counterpart: bool  # ranks at or above the counterpart's floor
+
+
+@dataclass(frozen=True)
+class Selection:
+    kept: list[Kept]  # best first
+    floor: Floor | None  # the party's own floor after this change
+
+
+@dataclass(frozen=True)
+class Rematched:
+    pairs: dict[str, list[Match]]  # company id -> every kept pair of that company, best first
+    floors: dict[str, Floor | None]  # party id -> its floor
 
 
 def pair_id(investor_id: str, company_id: str) -> str:
@@ -107,12 +142,44 @@ def matches_for(
     return Ranking(counterparts, weights).best(party, limit)
 
 
+def select(
+    party: Profile, counterparts: Sequence[Profile], weights: Mapping[str, float], top_n: int
+) -> Selection:
+    """The pairs of ``party`` worth storing: its own ``top_n`` best, and every other pair that
+    ranks at or above the counterpart's floor. A pair below both sides' cut-off is not kept."""
+    return Ranking(counterparts, weights).select(party, top_n)
+
+
 def rematch(
-    companies: Sequence[Profile], investors: Sequence[Profile], weights: Mapping[str, float], limit: int
-) -> dict[str, list[Match]]:
-    """Every company's ``limit`` best investors: the scoring of a full rematch."""
-    ranking = Ranking(investors, weights)
-    return {company.id: ranking.best(company, limit) for company in companies}
+    companies: Sequence[Profile], investors: Sequence[Profile], weights: Mapping[str, float], top_n: int
+) -> Rematched:
+    """Every pair among the ``top_n`` best of either side, and every party's floor: the scoring
+    of a full rematch."""
+    by_company = Ranking(investors, weights)
+    by_investor = Ranking(companies, weights)
+    pairs: dict[str, dict[str, Match]] = {company.id: {} for company in companies}
+    floors: dict[str, Floor | None] = {}
+    for party, ranking in [(c, by_company) for c in companies] + [(i, by_investor) for i in investors]:
+        best = ranking.best(party, top_n)
+        floors[party.id] = floor_of(best, top_n)
+        for match in best:
+            pairs[match.company_id][match.id] = match
+    return Rematched({company_id: _best_first(kept.values()) for company_id, kept in pairs.items()}, floors)
+
+
+def floor_of(best: Sequence[Match], top_n: int) -> Floor | None:
+    """The floor of a party whose ``top_n`` best matches (best first) are ``best``."""
+    return Floor(best[top_n - 1].score, best[top_n - 1].id) if len(best) >= top_n else None
+
+
+def within_floor(match: Match, party: Profile) -> bool:
+    """Whether ``match`` ranks among the best N of ``party`` as of its floor (in the order of
+    the lists: score, highest first, then pair id)."""
+    return party.floor is None or (-match.score, match.id) <= (-party.floor.score, party.floor.pair_id)
+
+
+def _best_first(matches: Iterable[Match]) -> list[Match]:
+    return sorted(matches, key=lambda match: (-match.score, match.id))
 
 
 class Ranking:
@@ -132,27 +199,58 @@ class Ranking:
         shared = self._tags & tags
         candidates = np.flatnonzero(shared)
         if limit is not None and len(candidates) > limit:
-            candidates = self._could_be_best(party, tags, shared, candidates, limit)
+            unrounded = self._unrounded(party, tags, shared, candidates)
+            candidates = candidates[_could_be_among(unrounded, limit)]
+        found = _best_first(self._scored(party, candidates))
+        return found if limit is None else found[:limit]
+
+    def select(self, party: Profile, top_n: int) -> Selection:
+        tags = np.uint64(_tag_mask(party.tags))
+        shared = self._tags & tags
+        candidates = np.flatnonzero(shared)
+        if len(candidates) == 0:
+            return Selection([], 0.0)
+        unrounded = self._unrounded(party, tags, shared, candidates)
+        own = _could_be_among(unrounded, top_n)
+        # rounding moves a score by at most 0.05: keep all that could beat the floor once rounded
+        beats_floor = unrounded > self._floors[candidates] - 0.1
+        found = _best_first(self._scored(party, candidates[own | beats_floor]))
+        # the party's own best are all among those scored: its best are theirs
+        best = found[:top_n]
+        own_ids = {match.id for match in best}
+        kept = []
+        for match in found:
+            other = self.counterparts[self._position[match.counterpart_of(party.id)]]
+            for_party, for_counterpart = match.id in own_ids, within_floor(match, other)
+            if for_party or for_counterpart:
+                kept.append(Kept(match, for_party, for_counterpart))
+        return Selection(kept, floor_of(best, top_n))
+
+    def _scored(self, party: Profile, indexes: np.ndarray) -> list[Match]:
         found = []
-        for index in candidates.tolist():
+        for index in indexes.tolist():
             other = self.counterparts[index]
             investor, company = (party, other) if party.kind == "investor" else (other, party)
             found.append(score(investor, company, self.weights))
-        found.sort(key=lambda match: (-match.score, match.id))
-        return found if limit is None else found[:limit]
+        return found
 
-    def _could_be_best(
-        self, party: Profile, tags: np.uint64, shared: np.ndarray, candidates: np.ndarray, limit: int
+    def _unrounded(
+        self, party: Profile, tags: np.uint64, shared: np.ndarray, candidates: np.ndarray
     ) -> np.ndarray:
-        """The candidates whose score could be among the ``limit`` best once rounded."""
+        """Each candidate's score before rounding."""
         total = self._tag_weight[candidates] + self._weight_of(np.array([tags], dtype=np.uint64))[0]
         tag_fit = np.divide(
             2 * self._weight_of(shared[candidates]), total, out=np.zeros(len(total)), where=total > 0
         )
-        unrounded = 100 * (TAG_SHARE * tag_fit + STAGE_SHARE * self._stage_fit(party)[candidates])
-        threshold = np.partition(unrounded, -limit)[-limit]
-        # rounding to one decimal moves a score by at most 0.05: keep all that could tie
-        return candidates[unrounded >= threshold - 0.1]
+        return 100 * (TAG_SHARE * tag_fit + STAGE_SHARE * self._stage_fit(party)[candidates])
+
+    @functools.cached_property
+    def _floors(self) -> np.ndarray:
+        return np.array([p.floor.score if p.floor else -np.inf for p in self.counterparts], dtype=float)
+
+    @functools.cached_property
+    def _position(self) -> dict[str, int]:
+        return {p.id: index for index, p in enumerate(self.counterparts)}
 
     @functools.cached_property
     def _tag_sums(self) -> list[np.ndarray]:
@@ -182,6 +280,15 @@ class Ranking:
         one = np.uint64(1)
         near = ((company << one) | (company >> one)) & wanted
         return np.where((company & wanted) != 0, 1.0, np.where(near != 0, 0.5, 0.0))
+
+
+def _could_be_among(unrounded: np.ndarray, limit: int) -> np.ndarray:
+    """Which of the ``unrounded`` scores could be among the ``limit`` best once rounded."""
+    if len(unrounded) <= limit:
+        return np.ones(len(unrounded), dtype=bool)
+    threshold = np.partition(unrounded, -limit)[-limit]
+    # rounding to one decimal moves a score by at most 0.05: keep all that could tie
+    return unrounded >= threshold - 0.1
 
 
 _TAG_BITS = {tag: bit for bit, tag in enumerate(taxonomy.MATCHING_TAGS)}

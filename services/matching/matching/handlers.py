@@ -1,27 +1,38 @@
 """What the matching service does for each event and request, in terms of its store and
 domain. Called by the thin entrypoints in ``service.py``."""
 
+import logging
+import time
+
+from eventlet import tpool
+
 from matching import domain
-from matching.store import COUNTERPART_FIELD, COUNTERPART_KIND, MatchingStore
+from matching.store import ANNOUNCED, COUNTERPART_FIELD, COUNTERPART_KIND, MatchingStore
 from shared import clock
-from shared.contracts.events import Event, derived_id, new_event
+from shared.contracts.events import MAX_SUGGESTIONS_PER_EVENT, Event, derived_id, new_event
 from shared.errors import Conflict, NotFound
 from shared.outbox import OutboxRelay
 
+log = logging.getLogger(__name__)
+
 
 class Matching:
-    def __init__(self, store: MatchingStore, relay: OutboxRelay) -> None:
+    def __init__(self, store: MatchingStore, relay: OutboxRelay, top_n: int) -> None:
         self.store = store
         self.relay = relay
+        self.top_n = top_n
 
     def profile_changed(self, event: Event) -> None:
         """Bring the party and its suggestions up to the event's revision.
 
         The party is stored, and entered under its tags, before its counterparts are read: of
         two parties changing at the same moment, at least one then sees the other, so no pair
-        is missed. Each side of a new pair is told once: the counterpart by an event inserted
-        with the pair, this party by one event listing all its unannounced pairs. A retried
-        event redoes the work idempotently; an older revision than the stored one is ignored.
+        is missed. The pairs worth keeping (``domain.select``) replace the party's stored pairs
+        in one bulk write, and every pair that write made new is announced, to each side it is
+        worth telling, in one event in the party's outbox. A pair stays marked unannounced until
+        that event is staged, so a retried event announces what an interrupted attempt did not;
+        a pair two handlers insert at once may be announced by both (notification announces a
+        pair once). An older revision than the stored one is ignored.
         """
         change = event.payload
         party_id, kind = change["registration_id"], change["kind"]
@@ -54,31 +65,22 @@ class Matching:
         if first_seen and not counterparts:
             # nothing to suggest, and a party new to matching has no suggestions to withdraw
             return
-        matches = domain.matches_for(party, counterparts, self.store.tag_weights())
-        if self._superseded(party_id, change["revision"]):
+        selection = domain.select(party, counterparts, self.store.tag_weights(), self.top_n)
+        latest = self.store.party(party_id)
+        if latest is None or latest["revision"] != change["revision"] or latest["status"] != "active":
             return  # a newer change of this party arrived while scoring: its handler decides
-        counterpart_kind = COUNTERPART_KIND[kind]
-        inserted = self.store.replace_suggestions(
-            kind,
-            party_id,
-            matches,
-            lambda match: _suggested(
-                event, match.counterpart_of(party_id), counterpart_kind, [(party_id, match.score)]
-            ),
-        )
-        unannounced = self.store.unannounced(kind, party_id)
+        stored = {doc["_id"]: doc for doc in self.store.suggestions_of(kind, party_id)}
+        inserted = self.store.store_pairs(stored, selection.kept)
+        self.store.set_floor(latest, selection.floor)
+        unannounced = [
+            item
+            for item in selection.kept
+            if item.match.id in inserted or stored.get(item.match.id, {}).get(ANNOUNCED) == "no"
+        ]
         if unannounced:
-            counterpart_field = COUNTERPART_FIELD[kind]
-            pairs = [(doc[counterpart_field], doc["score"]) for doc in unannounced]
-            self.store.stage_party_event(current, _suggested(event, party_id, kind, pairs))
-            self.store.mark_announced(kind, [doc["_id"] for doc in unannounced])
-        self.relay.flush("parties", party_id)
-        for pair in inserted:
-            self.relay.flush("suggestions", pair)
-
-    def _superseded(self, party_id: str, revision: int) -> bool:
-        stored = self.store.party(party_id)
-        return stored is None or stored["revision"] != revision or stored["status"] != "active"
+            self.store.stage_party_events(latest, _announcements(event, party, unannounced))
+            self.store.mark_announced([item.match.id for item in unannounced])
+            self.relay.flush("parties", party_id)
 
     def erased(self, event: Event) -> None:
         change = event.payload
@@ -165,20 +167,83 @@ class Matching:
         return _interest_view(stored)
 
 
-def _suggested(
-    cause: Event, recipient_id: str, recipient_kind: str, counterparts: list[tuple[str, float]]
-) -> dict:
-    """The event telling ``recipient_id`` of new (counterpart id, score) suggestions."""
-    return new_event(
-        "matching.suggested",
-        {
-            "recipient_id": recipient_id,
-            "recipient_kind": recipient_kind,
-            "counterpart_ids": [counterpart for counterpart, _ in counterparts],
-            "best_score": max(score for _, score in counterparts),
-        },
-        event_id=derived_id(cause.event_id, "suggested", recipient_id),
-    )
+class Rematch:
+    """Brings every stored score, pair and floor up to date as tag rarity drifts, announcing
+    nothing. One runs at a time across every instance (a lease in the store)."""
+
+    def __init__(self, store: MatchingStore, top_n: int, every_minutes: float) -> None:
+        self.store = store
+        self.top_n = top_n
+        self.every_seconds = every_minutes * 60
+
+    def run_if_due(self) -> dict | None:
+        """Rematch if the last one is older than the interval; None if not due or running."""
+        return self._run() if self.store.claim_rematch() else None
+
+    def run_now(self) -> dict | None:
+        """Rematch now; None if another rematch is running."""
+        return self._run() if self.store.claim_rematch(force=True) else None
+
+    def _run(self) -> dict:
+        started = time.monotonic()
+        try:
+            parties = self.store.active_parties()
+            profiles = [
+                domain.Profile(p["_id"], p["kind"], tuple(p["tags"]), tuple(p["stages"])) for p in parties
+            ]
+            companies = [profile for profile in profiles if profile.kind == "company"]
+            investors = [profile for profile in profiles if profile.kind == "investor"]
+            # scoring every pair holds the processor for a while: in a thread of its own, the
+            # service's other workers and its broker heartbeats go on meanwhile
+            rematched = tpool.execute(
+                domain.rematch, companies, investors, self.store.tag_weights(fresh=True), self.top_n
+            )
+            counts = self.store.apply_rematch(rematched, parties)
+        except BaseException:
+            self.store.release_rematch()
+            raise
+        self.store.rematch_done(self.every_seconds)
+        seconds = round(time.monotonic() - started, 2)
+        log.info("rematch done", extra={**counts, "parties": len(parties), "seconds": seconds})
+        return {**counts, "parties": len(parties), "seconds": seconds}
+
+
+def _announcements(cause: Event, party: domain.Profile, pairs: list[domain.Kept]) -> list[dict]:
+    """The events telling each side of ``pairs`` (new pairs of ``party``) of them: one event,
+    or one per MAX_SUGGESTIONS_PER_EVENT suggestions."""
+    counterpart_kind = COUNTERPART_KIND[party.kind]
+    suggestions = []
+    for item in pairs:
+        match = item.match
+        counterpart = match.counterpart_of(party.id)
+        told = {"score": match.score, "shared_tags": match.shared_tags}
+        if item.for_party:
+            suggestions.append(
+                {
+                    "recipient_id": party.id,
+                    "recipient_kind": party.kind,
+                    "counterpart_id": counterpart,
+                    **told,
+                }
+            )
+        if item.for_counterpart:
+            suggestions.append(
+                {
+                    "recipient_id": counterpart,
+                    "recipient_kind": counterpart_kind,
+                    "counterpart_id": party.id,
+                    **told,
+                }
+            )
+    return [
+        new_event(
+            "matching.suggested",
+            {"party_id": party.id, "suggestions": suggestions[start : start + MAX_SUGGESTIONS_PER_EVENT]},
+            event_id=derived_id(cause.event_id, "suggested", str(start)),
+            version=2,
+        )
+        for start in range(0, len(suggestions), MAX_SUGGESTIONS_PER_EVENT)
+    ]
 
 
 def _interest_view(document: dict) -> dict:

@@ -3,7 +3,7 @@ outbox relay."""
 
 from nameko.timer import timer
 
-from matching.handlers import Matching
+from matching.handlers import Matching, Rematch
 from matching.store import MatchingStore
 
 # imported as a module: `nameko run` would take a class named here for a service of its own
@@ -14,6 +14,7 @@ from shared.messaging import on_events
 from shared.mongo import Store
 from shared.outbox import Outbox
 from shared.rpc import rpc
+from shared.settings import Settings
 
 SERVICE = "matching"
 PARTY_KINDS = ("company", "investor")
@@ -24,11 +25,20 @@ class MatchingService(deadletters.DeadLetterRpc):
 
     store: MatchingStore = Store(SERVICE, MatchingStore)
     inbox: Inbox = Store(SERVICE, Inbox)
+    # suggestions held events in their own outboxes before version 2 of matching.suggested:
+    # any such event left unpublished by an upgrade is still relayed
     outbox = Outbox(SERVICE, ("parties", "suggestions", "interests"))
+
+    def __init__(self) -> None:
+        self.settings = Settings.from_env()
 
     @property
     def matching(self) -> Matching:
-        return Matching(self.store, self.outbox)
+        return Matching(self.store, self.outbox, self.settings.matching_top_n)
+
+    @property
+    def rematch(self) -> Rematch:
+        return Rematch(self.store, self.settings.matching_top_n, self.settings.matching_rematch_minutes)
 
     @on_events(SERVICE)
     def handle_event(self, body: dict) -> None:
@@ -72,3 +82,7 @@ class MatchingService(deadletters.DeadLetterRpc):
     @timer(interval=1.0)
     def relay_outbox(self) -> None:
         self.outbox.sweep()
+
+    @timer(interval=60.0)
+    def rematch_when_due(self) -> None:
+        self.rematch.run_if_due()

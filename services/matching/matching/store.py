@@ -10,13 +10,15 @@ party on the embedded store, which indexes neither array elements nor ``$in``.
 """
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING, DeleteOne, UpdateOne
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from matching.domain import Match, Profile, weights_from_counts
+from matching.domain import Floor, Kept, Match, Profile, Rematched, weights_from_counts
 from shared import clock
 from shared.aggregates import VERSION, AggregateCollection
 from shared.batching import DUPLICATE_KEY
@@ -25,12 +27,16 @@ from shared.mongo import delete_by_index
 COUNTERPART_FIELD = {"investor": "company_id", "company": "investor_id"}
 COUNTERPART_KIND = {"investor": "company", "company": "investor"}
 OWN_FIELD = {"investor": "investor_id", "company": "company_id"}
-# whether each side of a pair has been told of it ("yes"/"no": the embedded store turns
-# booleans written by $set into integers)
-ANNOUNCED = {"investor": "announced_to_investor", "company": "announced_to_company"}
+# whether a new pair has been put in an announcement ("yes"/"no": the embedded store turns
+# booleans written by $set into integers); a pair stored by an earlier version has no such field
+# and was announced then
+ANNOUNCED = "announced"
 WEIGHTS_MAX_AGE_SECONDS = 5.0
 # marks that party_tags holds every party stored before it existed
 TAG_INDEX_BUILT = "built"
+REMATCH_JOB = "rematch"
+# a rematch that has not finished by then (its process died) may be started again
+REMATCH_LEASE_SECONDS = 3600
 
 
 class MatchingStore:
@@ -39,6 +45,7 @@ class MatchingStore:
         self.suggestions = AggregateCollection(database["suggestions"])
         self.interests = AggregateCollection(database["interests"])
         self.party_tags = database["party_tags"]
+        self.jobs = database["jobs"]
         self._weights: dict[str, float] | None = None
         self._weights_at = 0.0
 
@@ -57,6 +64,12 @@ class MatchingStore:
             for party in self.parties.collection.find({"status": "active"}, {"outbox": 0}):
                 self.index_tags(party)
             self.party_tags.replace_one({"_id": TAG_INDEX_BUILT}, {"_id": TAG_INDEX_BUILT}, upsert=True)
+        try:
+            self.jobs.insert_one(
+                {"_id": REMATCH_JOB, "next_at": clock.now_iso(), "lease_until": clock.now_iso()}
+            )
+        except DuplicateKeyError:
+            pass  # made by an earlier start, or by another instance starting now
 
     # parties
 
@@ -113,15 +126,37 @@ class MatchingStore:
                 if known is None or known["revision"] < entry["revision"]:
                     newest[entry["party_id"]] = entry
         return [
-            Profile(party_id, counterpart_kind, tuple(entry["tags"]), tuple(entry["stages"]))
+            Profile(
+                party_id,
+                counterpart_kind,
+                tuple(entry["tags"]),
+                tuple(entry["stages"]),
+                Floor(*entry["floor"]) if entry.get("floor") else None,
+            )
             for party_id, entry in newest.items()
         ]
 
-    def tag_weights(self) -> dict[str, float]:
+    def set_floor(self, party: dict, floor: Floor | None) -> None:
+        """Record the party's floor in its entries (where its counterparts read it), unless the
+        party has changed since."""
+        entry_ids = list(_tag_entries(party))
+        if entry_ids:
+            self.party_tags.update_many(
+                {"_id": {"$in": entry_ids}, "revision": party["revision"]},
+                {"$set": {"floor": _stored(floor)}},
+            )
+
+    def active_parties(self) -> list[dict]:
+        """Every active party's id, kind, revision, tags and stages."""
+        projection = {"kind": 1, "revision": 1, "tags": 1, "stages": 1}
+        return list(self.parties.collection.find({"status": "active"}, projection))
+
+    def tag_weights(self, fresh: bool = False) -> dict[str, float]:
         """Every tag's weight among the active parties. Working it out reads every party, and a
-        tag's rarity drifts slowly, so it is worked out again at most every few seconds."""
+        tag's rarity drifts slowly, so it is worked out again at most every few seconds (or
+        now, if ``fresh``)."""
         now = time.monotonic()
-        if self._weights is None or now - self._weights_at > WEIGHTS_MAX_AGE_SECONDS:
+        if fresh or self._weights is None or now - self._weights_at > WEIGHTS_MAX_AGE_SECONDS:
             active = {"$match": {"status": "active"}}
             carrying = self.parties.collection.aggregate(
                 [active, {"$unwind": "$tags"}, {"$group": {"_id": "$tags", "count": {"$sum": 1}}}]
@@ -143,54 +178,41 @@ class MatchingStore:
         )
         return list(cursor.limit(limit) if limit else cursor)
 
-    def replace_suggestions(
-        self, kind: str, party_id: str, matches: list[Match], announce: Callable[[Match], dict]
-    ) -> list[str]:
-        """Make the stored suggestions of a party equal ``matches``; returns the new pair ids.
-
-        A new pair is inserted together with the event ``announce`` makes for the counterpart,
-        and marked as announced to the counterpart and not yet to this party.
-        """
-        existing = {doc["_id"]: doc for doc in self.suggestions_of(kind, party_id)}
+    def store_pairs(self, stored: Mapping[str, dict], kept: list[Kept]) -> set[str]:
+        """Make a party's stored pairs (``stored``, by id) those ``kept``, in one bulk write:
+        new pairs inserted as not yet announced, changed ones updated, the others removed.
+        Returns the ids of the pairs this write inserted."""
         now = clock.now_iso()
-        inserted = []
-        for match in matches:
+        writes: list = []
+        for match in (item.match for item in kept):
             fields = {"score": match.score, "reasons": match.reasons, "updated_at": now}
-            current = existing.pop(match.id, None)
+            current = stored.get(match.id)
             if current is None:
-                document = {
-                    "_id": match.id,
-                    "investor_id": match.investor_id,
-                    "company_id": match.company_id,
-                    "created_at": now,
-                    ANNOUNCED[kind]: "no",
-                    ANNOUNCED[COUNTERPART_KIND[kind]]: "yes",
-                    **fields,
-                }
-                try:
-                    self.suggestions.insert(document, [announce(match)])
-                    inserted.append(match.id)
-                except DuplicateKeyError:
-                    pass  # inserted meanwhile by the counterpart's own change
+                new = {"investor_id": match.investor_id, "company_id": match.company_id, "created_at": now}
+                writes.append(
+                    UpdateOne(
+                        {"_id": match.id},
+                        {"$set": fields, "$setOnInsert": {**new, ANNOUNCED: "no"}},
+                        upsert=True,
+                    )
+                )
             elif (current["score"], current["reasons"]) != (match.score, match.reasons):
-                self.suggestions.collection.update_one({"_id": match.id}, {"$set": fields})
-        if existing:
-            self.suggestions.collection.delete_many({"_id": {"$in": list(existing)}})
-        return inserted
+                writes.append(UpdateOne({"_id": match.id}, {"$set": fields}))
+        kept_ids = {item.match.id for item in kept}
+        writes += [DeleteOne({"_id": pair_id}) for pair_id in stored if pair_id not in kept_ids]
+        if not writes:
+            return set()
+        return {upserted["_id"] for upserted in _bulk_write(self.suggestions.collection, writes)["upserted"]}
 
-    def unannounced(self, kind: str, party_id: str) -> list[dict]:
-        query = {OWN_FIELD[kind]: party_id, ANNOUNCED[kind]: "no"}
-        return list(self.suggestions.collection.find(query, {"outbox": 0}))
+    def mark_announced(self, pair_ids: list[str]) -> None:
+        self.suggestions.collection.update_many({"_id": {"$in": pair_ids}}, {"$set": {ANNOUNCED: "yes"}})
 
-    def mark_announced(self, kind: str, pair_ids: list[str]) -> None:
-        self.suggestions.collection.update_many(
-            {"_id": {"$in": pair_ids}}, {"$set": {ANNOUNCED[kind]: "yes"}}
-        )
-
-    def stage_party_event(self, party: dict, event: dict) -> None:
-        """Add ``event`` to the party's outbox, once (a retried change derives the same id)."""
-        if all(pending["event_id"] != event["event_id"] for pending in party.get("outbox", [])):
-            self.parties.save(party, [event])
+    def stage_party_events(self, party: dict, events: list[dict]) -> None:
+        """Add ``events`` to the party's outbox, once (a retried change derives the same ids)."""
+        staged = {pending["event_id"] for pending in party.get("outbox", [])}
+        new = [event for event in events if event["event_id"] not in staged]
+        if new:
+            self.parties.save(party, new)
 
     def remove_suggestions_of(self, kind: str, party_id: str) -> None:
         delete_by_index(self.suggestions.collection, {OWN_FIELD[kind]: party_id})
@@ -214,6 +236,100 @@ class MatchingStore:
         delete_by_index(self.party_tags, {"party_id": party_id})
         self.remove_suggestions_of(kind, party_id)
         delete_by_index(self.interests.collection, {OWN_FIELD[kind]: party_id})
+
+    # the rematch
+
+    def claim_rematch(self, force: bool = False) -> bool:
+        """Take the rematch's lease if it is due (or if ``force``) and no one else holds it."""
+        now = clock.now_iso()
+        query = {"_id": REMATCH_JOB, "lease_until": {"$lte": now}}
+        if not force:
+            query["next_at"] = {"$lte": now}
+        update = {"$set": {"lease_until": clock.iso_after(REMATCH_LEASE_SECONDS)}}
+        return self.jobs.find_one_and_update(query, update) is not None
+
+    def release_rematch(self) -> None:
+        """Give up the lease of a rematch that failed: the next timer tries again."""
+        self.jobs.update_one({"_id": REMATCH_JOB}, {"$set": {"lease_until": clock.now_iso()}})
+
+    def rematch_done(self, every_seconds: float) -> None:
+        now = clock.now_iso()
+        self.jobs.update_one(
+            {"_id": REMATCH_JOB},
+            {"$set": {"lease_until": now, "last_at": now, "next_at": clock.iso_after(every_seconds)}},
+        )
+
+    def apply_rematch(self, rematched: Rematched, parties: list[dict], batch: int = 200) -> dict:
+        """Bring every stored pair and floor to ``rematched`` (worked out from ``parties`` as
+        read) without announcing anything, ``batch`` companies per bulk write; returns how many
+        pairs were added, updated and removed.
+
+        Registrations go on meanwhile: a pair whose party changed since ``parties`` were read
+        is left to that party's own handler, and a pair is updated or removed only if it is
+        still as it was read here (``updated_at``); a new pair is inserted only if absent.
+        """
+        counts = {"added": 0, "updated": 0, "removed": 0}
+        read_revisions = {party["_id"]: party["revision"] for party in parties}
+        company_ids = [party["_id"] for party in parties if party["kind"] == "company"]
+        for start in range(0, len(company_ids), batch):
+            changes = [
+                change
+                for company_id in company_ids[start : start + batch]
+                for change in self._rematch_changes(company_id, rematched.pairs.get(company_id, []))
+            ]
+            changed = self._changed_since(read_revisions)
+            writes = []
+            for change in changes:
+                if changed.isdisjoint(change.party_ids):
+                    writes.append(change.write)
+                    counts[change.effect] += 1
+            if writes:
+                _bulk_write(self.suggestions.collection, writes)
+        floors = [
+            UpdateOne(
+                {"_id": entry_id, "revision": party["revision"]},
+                {"$set": {"floor": _stored(rematched.floors[party["_id"]])}},
+            )
+            for party in parties
+            for entry_id in _entry_ids(party["kind"], party["_id"], party["tags"])
+        ]
+        for start in range(0, len(floors), 1000):
+            self.party_tags.bulk_write(floors[start : start + 1000], ordered=False)
+        return counts
+
+    def _rematch_changes(self, company_id: str, matches: list[Match]) -> list["_PairChange"]:
+        projection = {"score": 1, "reasons": 1, "updated_at": 1, "investor_id": 1}
+        stored = {
+            doc["_id"]: doc
+            for doc in self.suggestions.collection.find({"company_id": company_id}, projection)
+        }
+        now = clock.now_iso()
+        changes = []
+        for match in matches:
+            fields = {"score": match.score, "reasons": match.reasons, "updated_at": now}
+            current = stored.pop(match.id, None)
+            parties = (match.investor_id, company_id)
+            if current is None:
+                new = {"investor_id": match.investor_id, "company_id": company_id, "created_at": now}
+                # not announced: a pair the rematch finds is shown in the lists, not e-mailed
+                document = {**new, **fields, ANNOUNCED: "yes"}
+                write = UpdateOne({"_id": match.id}, {"$setOnInsert": document}, upsert=True)
+                changes.append(_PairChange(parties, "added", write))
+            elif (current["score"], current["reasons"]) != (match.score, match.reasons):
+                query = {"_id": match.id, "updated_at": current["updated_at"]}
+                changes.append(_PairChange(parties, "updated", UpdateOne(query, {"$set": fields})))
+        for pair_id, current in stored.items():
+            write = DeleteOne({"_id": pair_id, "updated_at": current["updated_at"]})
+            changes.append(_PairChange((current["investor_id"], company_id), "removed", write))
+        return changes
+
+    def _changed_since(self, read_revisions: Mapping[str, int]) -> set[str]:
+        """The parties no longer active at the revision read."""
+        now = {
+            party["_id"]: party["revision"]
+            for party in self.parties.collection.find({"status": "active"}, {"revision": 1})
+        }
+        return {party_id for party_id, revision in read_revisions.items() if now.get(party_id) != revision}
 
     def counts(self) -> dict:
         parties = self._active_by_kind()
@@ -239,17 +355,41 @@ def _tag_entries(party: dict) -> dict[str, dict]:
     """The ``party_tags`` entries an active party should have, by id; none for any other."""
     if party["status"] != "active":
         return {}
-    entries = {}
-    for tag in party["tags"]:
-        key = _tag_key(party["kind"], tag)
-        entries[f"{key}|{party['_id']}"] = {
-            "key": key,
-            "party_id": party["_id"],
-            "revision": party["revision"],
-            "tags": party["tags"],
-            "stages": party["stages"],
-        }
-    return entries
+    common = {
+        "party_id": party["_id"],
+        "revision": party["revision"],
+        "tags": party["tags"],
+        "stages": party["stages"],
+    }
+    keys = (_tag_key(party["kind"], tag) for tag in party["tags"])
+    ids = _entry_ids(party["kind"], party["_id"], party["tags"])
+    return {entry_id: {"key": key, **common} for entry_id, key in zip(ids, keys, strict=True)}
+
+
+def _entry_ids(kind: str, party_id: str, tags: Iterable[str]) -> list[str]:
+    return [f"{_tag_key(kind, tag)}|{party_id}" for tag in tags]
+
+
+def _bulk_write(collection: Collection, writes: list) -> dict:
+    """Run ``writes`` unordered; a duplicate key (a pair another worker inserted at the same
+    moment) is no error. Returns the bulk write's result document."""
+    try:
+        return collection.bulk_write(writes, ordered=False).bulk_api_result
+    except BulkWriteError as error:
+        if any(failure["code"] != DUPLICATE_KEY for failure in error.details["writeErrors"]):
+            raise
+        return error.details
+
+
+@dataclass(frozen=True)
+class _PairChange:
+    party_ids: tuple[str, str]
+    effect: str  # added, updated or removed
+    write: UpdateOne | DeleteOne
+
+
+def _stored(floor: Floor | None) -> list | None:
+    return [floor.score, floor.pair_id] if floor else None
 
 
 def _without_id(fields: dict) -> dict:
