@@ -19,7 +19,8 @@ errorlog = "-"
 # no runtime control socket: containers run with a read-only file system
 control_socket_disable = True
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-# limits on what a client may send before the app sees it
-limit_request_line = 4094
+# limits on what a client may send before the app sees it; the app refuses a request line over
+# MAX_REQUEST_LINE (4094) itself, in JSON, and gunicorn (in HTML) only one over its maximum
+limit_request_line = 8190
 limit_request_fields = 50
 limit_request_field_size = 8190

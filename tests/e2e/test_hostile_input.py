@@ -131,6 +131,14 @@ def test_oversized_and_deeply_nested_bodies(platform, nothing_written):
     assert_refused(platform.call("POST", "/api/v1/companies", json=moderately_deep), 422)
 
 
+def test_addresses_too_long_are_refused_in_json(platform):
+    for length in (5_000, 8_000):
+        answer = platform.call("GET", "/api/v1/notifications?limit=" + "9" * length, "x")
+        assert answer.status_code == 414, answer.text
+        assert answer.headers["Content-Type"].startswith("application/json")
+        assert "longer than" in answer.json()["message"]
+
+
 def test_huge_lists_and_absurd_numbers(platform, nothing_written):
     assert_refused(platform.call("POST", "/api/v1/companies", json=company(tags=["ai"] * 10_000)), 422)
     assert_refused(platform.call("POST", "/api/v1/investors", json=investor(stages=["x"] * 10_000)), 422)

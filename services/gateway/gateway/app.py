@@ -17,6 +17,8 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+# the longest request line (method, path and query) the API takes
+MAX_REQUEST_LINE = 4094
 TOO_LARGE = f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."
 SERVICES = ("registration", "matching", "notification")
 PROBES = ("/healthz", "/readyz")
@@ -84,6 +86,12 @@ def _add_load_shedding(app: Flask, max_queue_seconds: float) -> None:
 
 
 def _add_input_guards(app: Flask) -> None:
+    @app.before_request
+    def refuse_long_addresses() -> None:
+        line = len(request.method) + len(request.full_path.encode()) + len(" HTTP/1.1 ")
+        if line > MAX_REQUEST_LINE:
+            abort(414, message=f"The address is longer than {MAX_REQUEST_LINE} bytes.")
+
     @app.before_request
     def require_json_bodies() -> None:
         if request.method in ("POST", "PATCH", "PUT") and request.path.startswith("/api/"):
