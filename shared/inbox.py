@@ -27,7 +27,7 @@ from pymongo import DESCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from shared import clock
+from shared import clock, metrics
 from shared.batching import GroupedReads, GroupedWrites
 from shared.contracts.events import Event, InvalidEvent, parse_event
 
@@ -89,6 +89,7 @@ class Inbox:
         self._record_writes.update_one(
             {"_id": event.event_id}, {"$set": {"status": "done", "done_at": clock.now_iso()}}
         )
+        metrics.io_counts["events_handled"] += 1
 
     def _begin(self, event: Event) -> int | None:
         """Count an attempt; None if the event was already handled or parked."""

@@ -15,6 +15,7 @@ from kombu import Connection, Exchange, Queue, binding
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.messaging import Consumer
 
+from shared import metrics
 from shared.rpc import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class EventPublisher:
             self._publisher.publish(event, routing_key=event["type"], message_id=event["event_id"])
         except UndeliverableMessage as error:
             raise RuntimeError(f"no queue is bound for {event['type']}") from error
+        metrics.io_counts["events_published"] += 1
 
     def publish_to_queue(self, body: Any, service: str) -> None:
         """Put a message straight on one service's main queue (replaying a dead letter): its

@@ -14,6 +14,7 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
 
+from shared import metrics
 from shared.settings import Settings
 
 
@@ -24,6 +25,7 @@ def connect(uri: str) -> MongoClient:
         connectTimeoutMS=3000,
         socketTimeoutMS=15000,
         appname="tech-companion-expo",
+        event_listeners=[metrics.StoreCommandCounter()],
     )
 
 

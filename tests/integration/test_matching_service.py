@@ -238,6 +238,7 @@ def test_a_change_is_announced_in_one_event_whatever_the_number_of_pairs(matchin
         message="the investors to be entered",
     )
     drain(amqp_uri, "notification", "matches")
+    before = matching.call("matching", "io_counts")
     company = new_id("c")
     publish(profile(company, "company", ["sign_language", "hearing_impairment", "speech_to_text"], ["seed"]))
     stored = suggestions_of(matching, "company", company, count=8)
@@ -252,6 +253,9 @@ def test_a_change_is_announced_in_one_event_whatever_the_number_of_pairs(matchin
     wait_for(announced, message="the company's announcement")
     (event,) = events
     assert event["version"] == 2 and event["payload"]["party_id"] == company
+    after = matching.call("matching", "io_counts")
+    assert after["events_handled"] - before["events_handled"] == 1
+    assert after["events_published"] - before["events_published"] == 1
     told = event["payload"]["suggestions"]
     to_company = [s for s in told if s["recipient_id"] == company]
     assert [s["counterpart_id"] for s in to_company] == [item["investor_id"] for item in stored[:3]]

@@ -7,7 +7,7 @@ from matching.handlers import Matching, Rematch
 from matching.store import MatchingStore
 
 # imported as a module: `nameko run` would take a class named here for a service of its own
-from shared import deadletters
+from shared import deadletters, metrics
 from shared.errors import EXPECTED, Invalid
 from shared.inbox import Inbox
 from shared.messaging import on_events
@@ -20,7 +20,7 @@ SERVICE = "matching"
 PARTY_KINDS = ("company", "investor")
 
 
-class MatchingService(deadletters.DeadLetterRpc):
+class MatchingService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
     name = SERVICE
 
     store: MatchingStore = Store(SERVICE, MatchingStore)

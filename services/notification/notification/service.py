@@ -9,7 +9,7 @@ from notification.mailer import SmtpMailer
 from notification.store import NotificationStore
 
 # imported as a module: `nameko run` would take a class named here for a service of its own
-from shared import deadletters
+from shared import deadletters, metrics
 from shared.errors import EXPECTED
 from shared.inbox import Inbox
 from shared.messaging import on_events
@@ -31,7 +31,7 @@ class Mailer(DependencyProvider):
         return self.mailer
 
 
-class NotificationService(deadletters.DeadLetterRpc):
+class NotificationService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
     name = SERVICE
 
     store: NotificationStore = Store(SERVICE, NotificationStore)

@@ -11,7 +11,7 @@ from pymongo.database import Database
 from registration import domain
 from registration.sensitive import Sealer
 from registration.store import RegistrationStore
-from shared import clock
+from shared import clock, metrics
 from shared.contracts.registration import KINDS, load_registration
 from shared.errors import EXPECTED, Forbidden, Invalid, NotFound
 from shared.mongo import Store
@@ -32,7 +32,7 @@ def _store(database: Database) -> RegistrationStore:
     return RegistrationStore(database, Sealer(settings.sensitive_data_key), default_expo)
 
 
-class RegistrationService:
+class RegistrationService(metrics.IoCountsRpc):
     name = SERVICE
 
     store: RegistrationStore = Store(SERVICE, _store)
