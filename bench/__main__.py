@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import ceiling, report, rpc, rush, scale_out
+from bench import ceiling, fanout, report, rpc, rush, scale_out
 from tests.conftest import ROOT
 from tests.platform import running_platform
 
@@ -31,6 +31,7 @@ class Plan:
     sustained: tuple[float, float]  # rate, seconds
     matching: tuple[str, ...]  # arguments of bench.matching_scale
     scale_out_events: int
+    fanout: fanout.Plan
 
 
 FULL = Plan(
@@ -43,6 +44,7 @@ FULL = Plan(
     sustained=(300, 60),
     matching=(),
     scale_out_events=20_000,
+    fanout=fanout.FULL,
 )
 SMOKE = Plan(
     rpc_calls=50,
@@ -54,11 +56,16 @@ SMOKE = Plan(
     sustained=(10, 3),
     matching=("--investors", "300", "--companies", "100", "--rematch-investors", "100", "--repeats", "3"),
     scale_out_events=100,
+    fanout=fanout.SMOKE,
 )
 
 
 def run(plan: Plan, out: Path) -> dict:
-    results: dict = {"plan": plan.__dict__, "machine": report.machine(), "started": time.strftime("%FT%TZ")}
+    results: dict = {
+        "plan": {**plan.__dict__, "fanout": plan.fanout.__dict__},
+        "machine": report.machine(),
+        "started": time.strftime("%FT%TZ"),
+    }
     with tempfile.TemporaryDirectory(prefix="bench-") as var, running_platform(Path(var)) as platform:
         log_dir = Path(var)
         print("RPC latency ...", flush=True)
@@ -85,6 +92,8 @@ def run(plan: Plan, out: Path) -> dict:
             text=True,
         ).stdout
     )
+    print("fan-out ...", flush=True)
+    results["fanout"] = fanout.run(plan.fanout)
     print("scale-out ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-scale-out-") as work:
         results["scale_out"] = scale_out.scale_out(plan.scale_out_events, Path(work))

@@ -5,6 +5,7 @@ import json
 import os
 import platform
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -100,6 +101,7 @@ def targets(results: dict) -> list[dict]:
         f"{rematch['seconds']} s",
         rematch["seconds"] <= 60,
     )
+    _fanout_targets(results.get("fanout"), add)
     scale = results.get("scale_out")
     if scale:
         add(
@@ -109,6 +111,118 @@ def targets(results: dict) -> list[dict]:
             scale["speed_up"] >= 1.6,
         )
     return rows
+
+
+def _fanout_targets(fanout: dict | None, add: Callable) -> None:
+    if not fanout:
+        return
+    run = fanout["target_run"]
+    gateway = run["gateway"]
+    p99 = gateway["latency_ms"]["p99"]
+    add(
+        f"fan-out: {run['investors']} investors, {run['companies_offered']} companies in"
+        f" {run['seconds']:.0f} s: gateway",
+        "p99 ≤ 250 ms, no 5xx",
+        f"p99 {p99} ms, {gateway['server_errors']} 5xx, {gateway['unanswered']} unanswered",
+        p99 is not None and p99 <= 250 and gateway["server_errors"] == 0 and gateway["unanswered"] == 0,
+    )
+    drained = run["drained_seconds_after_last_registration"]
+    add(
+        "fan-out: every queue drained after the last registration",
+        "≤ 30 s",
+        f"{drained} s" if drained is not None else f"not within 600 s; left: {run['messages_left']}",
+        drained is not None and drained <= 30,
+    )
+    visible = run["suggestion_visible_ms"]
+    add(
+        "fan-out: company in a matching investor's list after its 201, p95",
+        "≤ 2,000 ms",
+        f"{visible['p95']} ms (p50 {visible['p50']} ms; {visible['probes']} probes,"
+        f" {visible['missing']} missing)",
+        visible["p95"] is not None and visible["p95"] <= 2000 and visible["missing"] == 0,
+    )
+    mail = run["emails"]
+    add(
+        "fan-out: suggestion e-mails per recipient",
+        "≤ 1 per digest window",
+        f"at most {mail['max_suggestion_emails_per_recipient']} per recipient in at most"
+        f" {mail['windows_spanned_at_most']} windows; {mail['recipients_with_two_within_a_window']}"
+        " recipients had two within a window",
+        mail["recipients_with_two_within_a_window"] == 0
+        and mail["max_suggestion_emails_per_recipient"] <= mail["windows_spanned_at_most"],
+    )
+    add(
+        "fan-out: total e-mails",
+        "≤ registrations + investors × windows",
+        f"{mail['total']} ≤ {mail['bound_registrations_plus_investors_x_windows']}"
+        f" (companies' digests in the bound too: ≤ {mail['bound_counting_companies_digests_too']})",
+        mail["total"] <= mail["bound_registrations_plus_investors_x_windows"],
+    )
+    costs = [row for row in fanout["cost_per_event"] if row["matching"]]
+    if costs:
+        trips = [row["matching"]["store_round_trips_per_matching_event"] for row in costs]
+        confirms = [row["matching"]["confirms_per_matching_event"] for row in costs]
+        add(
+            "fan-out: matching's store round trips and confirms per event at "
+            + ", ".join(str(row["investors"]) for row in costs)
+            + " investors",
+            "roughly constant",
+            f"round trips {trips}; confirms {confirms}",
+            max(trips) <= 1.5 * max(min(trips), 1) and max(confirms) <= 1.5 * max(min(confirms), 1),
+        )
+    elif fanout["cost_per_event"]:
+        add("fan-out: matching's store round trips per event", "roughly constant", "no io_counts", None)
+
+
+def _fanout_markdown(fanout: dict | None) -> list[str]:
+    if not fanout:
+        return []
+    lines = [
+        "",
+        "Fan-out: cost per company event as the investors sharing its tags grow (idle timers taken out):",
+    ]
+    lines += [
+        "",
+        "| investors | matching events | matching round trips / event | matching confirms / event"
+        " | notification round trips / event |",
+        "|---|---|---|---|---|",
+    ]
+    for row in fanout["cost_per_event"]:
+        matching, notification = row["matching"] or {}, row["notification"] or {}
+        lines.append(
+            f"| {row['investors']} | {row['matching_events']}"
+            f" | {matching.get('store_round_trips_per_matching_event', 'n/a')}"
+            f" | {matching.get('confirms_per_matching_event', 'n/a')}"
+            f" | {notification.get('store_round_trips_per_matching_event', 'n/a')} |"
+        )
+    run = fanout["target_run"]
+    latency, visible, mail = run["gateway"]["latency_ms"], run["suggestion_visible_ms"], run["emails"]
+    per_event = run.get("matching_per_matching_event") or {}
+    lines += [
+        "",
+        f"Fan-out target run: {run['investors']} investors, {run['companies_offered']} companies in"
+        f" {run['seconds']:.0f} s:",
+        "",
+        "| figure | value |",
+        "|---|---|",
+    ]
+    lines += [
+        f"| gateway p50 / p95 / p99 | {latency['p50']} / {latency['p95']} / {latency['p99']} ms |",
+        f"| 5xx; unanswered | {run['gateway']['server_errors']}; {run['gateway']['unanswered']} |",
+        f"| drained after the last registration | {run['drained_seconds_after_last_registration']} s |",
+        f"| matching events /s; pairs stored /s | {run['matching_events_per_second']};"
+        f" {run['pairs_stored_per_second']} ({run['pairs_stored']} pairs) |",
+        f"| matching round trips; confirms per event (the whole run)"
+        f" | {per_event.get('store_round_trips', 'n/a')};"
+        f" {per_event.get('confirms', 'n/a')} |",
+        f"| in the investor's list after the 201, p50 / p95 | {visible['p50']} / {visible['p95']} ms"
+        f" ({visible['probes']} probes, {visible['missing']} missing) |",
+        f"| e-mails: total; suggestion e-mails; max suggestion e-mails per recipient | {mail['total']};"
+        f" {mail['suggestion_emails']}; {mail['max_suggestion_emails_per_recipient']} |",
+        f"| bound: registrations + investors × windows ({mail['windows_spanned_at_most']})"
+        f" | {mail['bound_registrations_plus_investors_x_windows']} |",
+    ]
+    return lines
 
 
 def markdown(results: dict) -> str:
@@ -138,6 +252,7 @@ def markdown(results: dict) -> str:
         for instances, key in (("one", "one_instance_cores_busy"), ("two", "two_instances_cores_busy")):
             cores = scale[key]
             lines.append(f"| {instances} | {cores['store']} | {cores['matching']} | {cores['broker']} |")
+    lines += _fanout_markdown(results.get("fanout"))
     return "\n".join(lines) + "\n"
 
 

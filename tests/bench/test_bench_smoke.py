@@ -26,6 +26,7 @@ def test_the_benchmark_suite_runs_and_reports(tmp_path):
         "rush",
         "matching",
         "scale_out",
+        "fanout",
         "targets",
     ):
         assert section in results, section
@@ -37,6 +38,13 @@ def test_the_benchmark_suite_runs_and_reports(tmp_path):
     assert results["ceiling"]["raw_insert"]["inserts"] > 0
     assert (
         results["scale_out"]["one_instance_seconds"] > 0 and results["scale_out"]["two_instances_seconds"] > 0
+    )
+    fan_out = results["fanout"]["target_run"]
+    assert fan_out["gateway"]["statuses"] == {"201": fan_out["companies_offered"]}
+    assert fan_out["suggestion_visible_ms"]["probes"] > 0 and fan_out["suggestion_visible_ms"]["missing"] == 0
+    assert fan_out["emails"]["suggestion_emails"] > 0
+    assert all(
+        row["matching"]["confirms_per_matching_event"] > 0 for row in results["fanout"]["cost_per_event"]
     )
     assert (tmp_path / "rush.png").read_bytes().startswith(b"\x89PNG")
     summary = (tmp_path / "summary.md").read_text()
