@@ -16,6 +16,24 @@ from pymongo import MongoClient
 
 from tests.platform import Platform, registration_body
 
+# the registrations' usual mix: tags of disjoint families (no suggestions), mostly companies
+MIX = ("companies", "companies", "investors", "attendees")
+# the fan-out workload: companies and investors sharing the expo's popular tags, so that every
+# company registration suggests itself to every investor
+FANOUT_MIX = ("companies", "companies", "companies", "investors")
+POPULAR_TAGS = ["elderly", "ai"]
+VARIETY_TAGS = ["mobility", "health_safety", "iot", "robotics", "dementia", "big_data"]
+
+
+def fanout_body(kind: str, email: str) -> dict:
+    """A company or an investor carrying the popular tags, with a little variety."""
+    common = {"name": "Fan-out Test", "email": email, "consents": {"privacy": True}}
+    tags = POPULAR_TAGS + random.sample(VARIETY_TAGS, random.randint(0, 2))
+    stages = ["idea", "seed", "pre_a", "series_a", "series_b_plus", "growth"]
+    if kind == "companies":
+        return {**common, "description": "fan-out", "tags": tags, "stage": random.choice(stages)}
+    return {**common, "organisation": "Fan-out Fund", "interests": tags, "stages": random.sample(stages, 2)}
+
 
 @dataclass
 class Sent:
@@ -65,16 +83,21 @@ def table(rows: list[Row]) -> str:
 
 
 class Load:
-    """Registrations sent at a steady rate, each from its own thread, answered or not."""
+    """Registrations sent at a steady rate, each from its own thread, answered or not: of the
+    kinds in ``mix``, with bodies made by ``body(kind, email)``."""
 
-    def __init__(self, platform: Platform, rate: float) -> None:
-        self.platform, self.rate = platform, rate
+    def __init__(
+        self, platform: Platform, rate: float, mix: tuple[str, ...] = MIX, body=registration_body
+    ) -> None:
+        self.platform, self.rate, self.mix, self.body = platform, rate, mix, body
         self.sent: list[Sent] = []
+        self.started = time.time()
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=32)
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> "Load":
+        self.started = time.time()
         self._thread.start()
         return self
 
@@ -86,7 +109,7 @@ class Load:
     def _run(self) -> None:
         interval, next_at = 1.0 / self.rate, time.monotonic()
         while not self._stop.is_set():
-            kind = random.choice(["companies", "companies", "investors", "attendees"])
+            kind = random.choice(self.mix)
             sent = Sent(kind, f"fault-{uuid.uuid4().hex[:12]}@example.kr")
             self.sent.append(sent)
             self._pool.submit(self._post, sent)
@@ -98,7 +121,7 @@ class Load:
         try:
             response = session.post(
                 f"{self.platform.url}/api/v1/{sent.kind}",
-                json=registration_body(sent.kind, sent.email),
+                json=self.body(sent.kind, sent.email),
                 timeout=30,
             )
             sent.status = response.status_code
@@ -110,8 +133,13 @@ class Load:
             session.close()
 
 
-def verify(platform: Platform, scenario: str, sent: list[Sent], settle_seconds: float) -> Row:
-    """Acknowledged means stored once, in matching's read model, confirmed once, mailed once.
+def verify(
+    platform: Platform, scenario: str, sent: list[Sent], settle_seconds: float, since: float = 0.0
+) -> Row:
+    """Acknowledged means stored once, in matching's read model, confirmed once, mailed once
+    (confirmations are counted by their own Message-IDs, so suggestion digests in the same mail
+    sink do not count for them). Besides, no e-mail the relay got since ``since`` (suggestion
+    digests included) may have reached it before.
 
     Each store is read once, whole, and the requests are checked against that: the embedded
     store scans for most queries, so one query per request would take minutes."""
@@ -127,9 +155,14 @@ def verify(platform: Platform, scenario: str, sent: list[Sent], settle_seconds: 
         ):
             confirmations_of[notification["recipient_id"]].append(notification)
         mails = Counter()
+        recent = set()
         for path in (platform.var / "mail").glob("*.eml"):
-            mails[message_from_bytes(path.read_bytes(), policy=default_policy)["Message-ID"]] += 1
+            message_id = message_from_bytes(path.read_bytes(), policy=default_policy)["Message-ID"]
+            mails[message_id] += 1
+            if path.stat().st_mtime >= since:
+                recent.add(message_id)
         stored = lost = duplicated = 0
+        checked: set[str] = set()  # Message-IDs of the requests' confirmations
         problems = []
         singular = {"companies": "company", "investors": "investor", "attendees": "attendee"}
         for request in sent:
@@ -147,7 +180,9 @@ def verify(platform: Platform, scenario: str, sent: list[Sent], settle_seconds: 
                 continue
             registration_id = documents[0]
             confirmations = confirmations_of.get(registration_id, [])
-            emails = sum(mails[f"<{n['_id']}@tech-companion-expo>"] for n in confirmations)
+            confirmation_ids = [f"<{n['_id']}@tech-companion-expo>" for n in confirmations]
+            checked.update(confirmation_ids)
+            emails = sum(mails[message_id] for message_id in confirmation_ids)
             in_matching = kind == "attendee" or registration_id in in_read_model
             if len(confirmations) > 1 or emails > 1:
                 duplicated += 1
@@ -158,6 +193,12 @@ def verify(platform: Platform, scenario: str, sent: list[Sent], settle_seconds: 
                     f"{request.email}: matching={in_matching} confirmations="
                     f"{[c['status'] for c in confirmations]} e-mails={emails}"
                 )
+        # every other e-mail (suggestion digests, ...) reaches the relay once too; those of
+        # earlier scenarios on the same platform were checked by them
+        for message_id in sorted(recent - checked):
+            if (count := mails[message_id]) > 1:
+                duplicated += 1
+                problems.append(f"e-mail {message_id} (not a confirmation) sent {count} times")
         acknowledged = sum(request.acknowledged for request in sent)
         return Row(
             scenario,

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import wait_for
-from tests.fault.harness import Load, Row, table, verify
+from tests.fault.harness import FANOUT_MIX, Load, Row, fanout_body, table, verify
 from tests.platform import Platform, running_platform, settle
 
 pytestmark = pytest.mark.fault
@@ -132,16 +132,45 @@ SCENARIOS = {
     "kill -9 matching + notification, broker restart": kill_matching_and_notification_and_restart_broker,
 }
 SHORT = ("kill -9 matching", "kill -9 notification", "broker connection cut")
+# with the fan-out workload too: the faults that hit matching's bulk writes and announcements,
+# and notification's announcements and digests
+FANOUT = ("kill -9 matching", "kill -9 notification", "broker restart")
+FANOUT_SHORT = ("kill -9 matching",)
+FANOUT_INVESTORS = 50
+CASES = [(name, False) for name in SCENARIOS if FULL or name in SHORT] + [
+    (name, True) for name in FANOUT if FULL or name in FANOUT_SHORT
+]
 
 
-@pytest.mark.parametrize("scenario", [name for name in SCENARIOS if FULL or name in SHORT])
-def test_nothing_acknowledged_is_lost_or_doubled(platform, scenario):
-    with Load(platform, RATE) as load:
+@pytest.fixture(scope="module")
+def fanout_investors(platform):
+    """Investors sharing the popular tags, there before the fan-out workload's companies."""
+    load = Load(platform, 25.0, mix=("investors",), body=fanout_body)
+    with load:
+        wait_for(lambda: len(load.sent) >= FANOUT_INVESTORS, 30, message="the fan-out investors sent")
+    assert all(sent.status == 201 for sent in load.sent), [sent.status for sent in load.sent]
+    return load.sent
+
+
+@pytest.mark.parametrize(
+    "scenario, fanout", CASES, ids=[f"{name} (fanout)" if fanout else name for name, fanout in CASES]
+)
+def test_nothing_acknowledged_is_lost_or_doubled(platform, scenario, fanout, request):
+    if fanout:
+        request.getfixturevalue("fanout_investors")
+    load = Load(platform, RATE, mix=FANOUT_MIX, body=fanout_body) if fanout else Load(platform, RATE)
+    with load:
         time.sleep(BEFORE)
         SCENARIOS[scenario](platform)
         time.sleep(AFTER)
     settle_seconds = settle(platform)
-    row = verify(platform, scenario, load.sent, settle_seconds)
+    row = verify(
+        platform,
+        f"{scenario} (fan-out)" if fanout else scenario,
+        load.sent,
+        settle_seconds,
+        since=load.started,
+    )
     ROWS.append(row)
     print("\n" + table([row]))
     assert row.acknowledged > 0
