@@ -13,8 +13,10 @@ from nameko.extensions import DependencyProvider
 from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
 from shared import metrics
+from shared.batching import DUPLICATE_KEY
 from shared.settings import Settings
 
 
@@ -95,6 +97,19 @@ class Store(MongoDependency):
 
     def get_dependency(self, worker_ctx: object) -> Any:
         return self.store
+
+
+def write_unordered(collection: Collection, writes: list) -> tuple[dict, set[int]]:
+    """Run ``writes`` as one unordered bulk write, in which a write refused for a duplicate key
+    (a record another worker, or an earlier attempt, made first) is no error. Returns the bulk
+    write's result document and the positions of the writes refused so."""
+    try:
+        return collection.bulk_write(writes, ordered=False).bulk_api_result, set()
+    except BulkWriteError as error:
+        failures = error.details["writeErrors"]
+        if any(failure["code"] != DUPLICATE_KEY for failure in failures):
+            raise
+        return error.details, {failure["index"] for failure in failures}
 
 
 def delete_by_index(collection: Collection, query: Mapping[str, Any]) -> None:

@@ -14,15 +14,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pymongo import ASCENDING, DESCENDING, DeleteOne, UpdateOne
-from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from matching.domain import Floor, Kept, Match, Profile, Rematched, weights_from_counts
 from shared import clock
 from shared.aggregates import VERSION, AggregateCollection
-from shared.batching import DUPLICATE_KEY
-from shared.mongo import delete_by_index
+from shared.mongo import delete_by_index, write_unordered
 
 COUNTERPART_FIELD = {"investor": "company_id", "company": "investor_id"}
 COUNTERPART_KIND = {"investor": "company", "company": "investor"}
@@ -104,12 +102,8 @@ class MatchingStore:
                     UpdateOne({"_id": entry_id, "revision": {"$lte": revision}}, {"$set": entry}, upsert=True)
                     for entry_id, entry in wanted.items()
                 ]
-                try:
-                    self.party_tags.bulk_write(writes, ordered=False)
-                except BulkWriteError as error:
-                    # a duplicate key: that entry is already of a newer revision
-                    if any(failure["code"] != DUPLICATE_KEY for failure in error.details["writeErrors"]):
-                        raise
+                # a duplicate key: that entry is already of a newer revision
+                write_unordered(self.party_tags, writes)
             stored = self.party(party["_id"])
             if stored is None or stored[VERSION] == party[VERSION]:
                 return
@@ -202,7 +196,9 @@ class MatchingStore:
         writes += [DeleteOne({"_id": pair_id}) for pair_id in stored if pair_id not in kept_ids]
         if not writes:
             return set()
-        return {upserted["_id"] for upserted in _bulk_write(self.suggestions.collection, writes)["upserted"]}
+        # a duplicate key: a pair another worker inserted at the same moment
+        result, _ = write_unordered(self.suggestions.collection, writes)
+        return {upserted["_id"] for upserted in result["upserted"]}
 
     def mark_announced(self, pair_ids: list[str]) -> None:
         self.suggestions.collection.update_many({"_id": {"$in": pair_ids}}, {"$set": {ANNOUNCED: "yes"}})
@@ -284,7 +280,7 @@ class MatchingStore:
                     writes.append(change.write)
                     counts[change.effect] += 1
             if writes:
-                _bulk_write(self.suggestions.collection, writes)
+                write_unordered(self.suggestions.collection, writes)
         floors = [
             UpdateOne(
                 {"_id": entry_id, "revision": party["revision"]},
@@ -368,17 +364,6 @@ def _tag_entries(party: dict) -> dict[str, dict]:
 
 def _entry_ids(kind: str, party_id: str, tags: Iterable[str]) -> list[str]:
     return [f"{_tag_key(kind, tag)}|{party_id}" for tag in tags]
-
-
-def _bulk_write(collection: Collection, writes: list) -> dict:
-    """Run ``writes`` unordered; a duplicate key (a pair another worker inserted at the same
-    moment) is no error. Returns the bulk write's result document."""
-    try:
-        return collection.bulk_write(writes, ordered=False).bulk_api_result
-    except BulkWriteError as error:
-        if any(failure["code"] != DUPLICATE_KEY for failure in error.details["writeErrors"]):
-            raise
-        return error.details
 
 
 @dataclass(frozen=True)

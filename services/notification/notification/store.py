@@ -5,13 +5,13 @@ announced to each person, and the service's own secret keys."""
 import secrets
 from collections.abc import Iterable
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReturnDocument, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from shared import clock
-from shared.batching import DUPLICATE_KEY, GroupedReads, GroupedWrites
-from shared.mongo import delete_by_index
+from shared.batching import GroupedReads, GroupedWrites
+from shared.mongo import delete_by_index, write_unordered
 
 # a notification being sent is leased; a crash mid-send makes it due again when the lease ends.
 # A send takes well under this, but each SMTP step may wait up to 10 s: a relay slow at every
@@ -134,14 +134,8 @@ class NotificationStore:
         pair announced before, by this event or another) are returned."""
         if not documents:
             return set()
-        try:
-            self.announced.insert_many(documents, ordered=False)
-        except BulkWriteError as error:
-            failures = error.details.get("writeErrors", [])
-            if any(failure.get("code") != DUPLICATE_KEY for failure in failures):
-                raise
-            return {documents[failure["index"]]["_id"] for failure in failures}
-        return set()
+        _, refused = write_unordered(self.announced, [InsertOne(document) for document in documents])
+        return {documents[position]["_id"] for position in refused}
 
     def announcements(self, announcement_ids: Iterable[str]) -> list[dict]:
         ids = list(announcement_ids)
@@ -192,14 +186,8 @@ class NotificationStore:
         of it was sent."""
         if not documents:
             return set()
-        duplicates: set[str] = set()
-        try:
-            self.notifications.insert_many(documents, ordered=False)
-        except BulkWriteError as error:
-            failures = error.details.get("writeErrors", [])
-            if any(failure.get("code") != DUPLICATE_KEY for failure in failures):
-                raise
-            duplicates = {documents[failure["index"]]["_id"] for failure in failures}
+        _, refused = write_unordered(self.notifications, [InsertOne(document) for document in documents])
+        duplicates = {documents[position]["_id"] for position in refused}
         if duplicates:
             self.notifications.bulk_write(
                 [
