@@ -102,14 +102,19 @@ def running_platform(var, **settings: str):
             except requests.RequestException:
                 return False
 
-        wait_for(ready, 120, interval=0.3, message="the platform to be ready")
-        yield Platform(url, var, runner, amqp_uri, f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true")
-        started = subprocess.run(
-            ["pgrep", "-P", str(runner.pid)], capture_output=True, text=True
-        ).stdout.split()
-        runner.send_signal(signal.SIGINT)
-        runner.wait(60)
-        time.sleep(0.5)
+        try:
+            wait_for(ready, 120, interval=0.3, message="the platform to be ready")
+            yield Platform(
+                url, var, runner, amqp_uri, f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
+            )
+        finally:
+            # also when what ran on the platform failed: nothing it started may outlive it
+            started = subprocess.run(
+                ["pgrep", "-P", str(runner.pid)], capture_output=True, text=True
+            ).stdout.split()
+            runner.send_signal(signal.SIGINT)
+            runner.wait(60)
+            time.sleep(0.5)
         left = [pid for pid in started if os.path.exists(f"/proc/{pid}")]
         assert not left, f"processes left running after Ctrl-C: {left}"
 
