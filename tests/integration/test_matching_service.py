@@ -234,8 +234,10 @@ def test_a_change_is_announced_in_one_event_whatever_the_number_of_pairs(matchin
     for number, investor in enumerate(investors):
         publish(profile(investor, "investor", ["sign_language", *variety[: number % 4]], ["seed"]))
     wait_for(
-        lambda: mongo["matching"]["party_tags"].count_documents({"party_id": {"$in": investors}}) >= 8,
-        message="the investors to be entered",
+        lambda: (
+            len(mongo["matching"]["party_tags"].distinct("party_id", {"party_id": {"$in": investors}})) == 8
+        ),
+        message="every investor to be entered",
     )
     drain(amqp_uri, "notification", "matches")
     before = matching.call("matching", "io_counts")
@@ -245,8 +247,9 @@ def test_a_change_is_announced_in_one_event_whatever_the_number_of_pairs(matchin
     events = []
 
     def announced():
+        found = drain(amqp_uri, "notification", "matches")
         events.extend(
-            e for e in drain(amqp_uri, "notification", "matches") if e["type"] == "matching.suggested"
+            e for e in found if e["type"] == "matching.suggested" and e["payload"]["party_id"] == company
         )
         return events
 
