@@ -130,13 +130,7 @@ def answer_interest(answer: dict, company_id: str, investor_id: str) -> dict:
 @api.doc(security=BEARER)
 def notifications(query: dict) -> dict:
     """The caller's own notifications, newest first (organisers: anyone's, by recipient_id)."""
-    recipient = registrant_id() or query.get("recipient_id")
-    if recipient is None:
-        abort(
-            422,
-            message="Organisers must name a recipient_id.",
-            errors={"query": {"recipient_id": ["Missing data for required field."]}},
-        )
+    recipient, _ = _recipient(query)
     return {"items": upstream.call("notification", "inbox_of", recipient, query["limit"])}
 
 
@@ -146,7 +140,7 @@ def notifications(query: dict) -> dict:
 @api.doc(security=BEARER)
 def notification_preferences(query: dict) -> dict:
     """How the caller hears of new suggestions by e-mail (organisers: anyone's, by recipient_id)."""
-    recipient, _ = _preferences_recipient(query)
+    recipient, _ = _recipient(query)
     return upstream.call("notification", "preferences", recipient)
 
 
@@ -157,15 +151,15 @@ def notification_preferences(query: dict) -> dict:
 @api.doc(security=BEARER)
 def change_notification_preferences(preferences: dict, query: dict) -> dict:
     """Choose how new suggestions come by e-mail; confirmations and answers always come."""
-    recipient, registrant = _preferences_recipient(query)
+    recipient, registrant = _recipient(query)
     # a registrant's own preference may come before notification has their contact; an
     # organiser may only change the preference of someone notification knows
     return upstream.call("notification", "set_preferences", recipient, preferences, create=registrant)
 
 
-def _preferences_recipient(query: dict) -> tuple[str, bool]:
-    """Whose preferences: the calling registrant's, or for organisers the recipient_id they name;
-    and whether the caller is that registrant."""
+def _recipient(query: dict) -> tuple[str, bool]:
+    """Whose notifications or preferences: the calling registrant's, or for organisers the
+    recipient_id they name; and whether the caller is that registrant."""
     registrant = registrant_id()
     if registrant is not None:
         return registrant, True

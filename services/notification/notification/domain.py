@@ -79,7 +79,6 @@ def render(kind: str, data: dict, contact: dict, site: dict) -> tuple[str, str]:
     language = contact.get("language", "ko")
     ko = language == "ko"
     recipient_kind = data.get("recipient_kind") or data.get("registrant_kind", "attendee")
-    path = {"investor": "investors", "company": "companies"}.get(recipient_kind, "")
     kind_ko, kind_en = KIND_LABELS[data.get("registrant_kind", "attendee")]
     values = {
         "name": contact["name"],
@@ -87,7 +86,7 @@ def render(kind: str, data: dict, contact: dict, site: dict) -> tuple[str, str]:
         "expo_name": site["expo_name_ko"] if ko else site["expo_name_en"],
         "kind_label": kind_ko if ko else kind_en,
         "base_url": site["base_url"],
-        "matches_url": f"{site['base_url']}/api/v1/{path}/{contact['registration_id']}/matches",
+        "matches_url": matches_url(site, contact["registration_id"], recipient_kind),
         "answer_ko": "수락" if data.get("accepted") else "거절",
         "answer_en": "accepted" if data.get("accepted") else "declined",
     }
@@ -298,9 +297,8 @@ def reason_text(item: Mapping, language: str) -> str:
     return f"you share {tags}, score {score} of 100" if tags else f"your tags match, score {score} of 100"
 
 
-def matches_url(site: Mapping, recipient_id: str, counterpart_kind: str) -> str:
-    recipient_kind = COUNTERPART_KIND[counterpart_kind]
-    return f"{site['base_url']}/api/v1/{MATCHES_PATH[recipient_kind]}/{recipient_id}/matches"
+def matches_url(site: Mapping, recipient_id: str, recipient_kind: str) -> str:
+    return f"{site['base_url']}/api/v1/{MATCHES_PATH.get(recipient_kind, '')}/{recipient_id}/matches"
 
 
 def render_suggestion(
@@ -310,7 +308,7 @@ def render_suggestion(
     language = contact.get("language", "ko")
     who = counterpart_text(item, counterpart_name, language)
     body = f"{_capital(who)} ({reason_text(item, language)})\n\n"
-    body += matches_url(site, item["recipient_id"], item["counterpart_kind"])
+    body += matches_url(site, item["recipient_id"], COUNTERPART_KIND[item["counterpart_kind"]])
     if language == "ko":
         return f"[기술동행] 새 추천: {who}", body
     return f"[Tech Companion] New suggestion: {who}", body
@@ -332,7 +330,7 @@ def render_digest(
     ]
     if more:
         lines.append(f"- {more_phrase(more, language)}")
-    url = matches_url(site, contact["registration_id"], top[0]["counterpart_kind"])
+    url = matches_url(site, contact["registration_id"], COUNTERPART_KIND[top[0]["counterpart_kind"]])
     if ko:
         subject = f"[기술동행] {count}이 있습니다"
         greeting = f"{contact['name']}님, 안녕하세요.\n\n태그가 맞는 {count}을 알려 드립니다."
