@@ -1,5 +1,6 @@
 """Starting one service process for a test module, and talking to it."""
 
+import uuid
 from pathlib import Path
 
 from shared.rpc import RpcClient
@@ -18,3 +19,7 @@ def start_service(name: str, env: dict, log_dir: Path) -> tuple[ServiceProcess, 
 
     wait_for(healthy, 30, interval=0.2, message=f"the {name} service")
     return process, client
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -14,9 +14,9 @@ from matching.store import MatchingStore
 from shared import errors
 from shared.contracts.events import new_event
 from shared.inbox import Inbox
-from shared.messaging import EVENTS_EXCHANGE, EventPublisher
+from shared.messaging import EVENTS_EXCHANGE
 from tests.conftest import ROOT, service_env, wait_for
-from tests.integration.service_helpers import start_service
+from tests.integration.service_helpers import new_id, start_service
 from tests.integration.test_outbox_and_inbox import drain
 
 
@@ -27,11 +27,6 @@ def matching(amqp_uri, store_server, tmp_path_factory):
     yield client
     client.close()
     process.stop()
-
-
-@pytest.fixture(scope="module")
-def publish(amqp_uri):
-    return EventPublisher(amqp_uri).publish
 
 
 def profile(party_id, kind, tags, stages, revision=1, active=True):
@@ -46,10 +41,6 @@ def profile(party_id, kind, tags, stages, revision=1, active=True):
             "stages": stages,
         },
     )
-
-
-def new_id(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def suggestions_of(matching, kind, party_id, count=1):

@@ -6,7 +6,6 @@ import pytest
 
 from deploy.local import mailsink
 from shared.contracts.events import new_event
-from shared.messaging import EventPublisher
 from tests.conftest import free_port, received_mail, service_env, wait_for
 from tests.integration.service_helpers import start_service
 
@@ -37,11 +36,6 @@ def sink(mail):
     controller = mailsink.start("127.0.0.1", mail["port"], mail["dir"])
     yield mail["dir"]
     controller.stop()
-
-
-@pytest.fixture(scope="module")
-def publish(amqp_uri):
-    return EventPublisher(amqp_uri).publish
 
 
 def registered(registration_id, language="ko", kind="investor"):

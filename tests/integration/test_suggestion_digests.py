@@ -6,7 +6,6 @@ The digest window is made short here (SUGGESTION_DIGEST_MINUTES=0.1, six seconds
 
 import dataclasses
 import time
-import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,10 +14,9 @@ from deploy.local import mailsink
 from notification.mailer import PermanentFailure, SmtpMailer
 from shared.contracts.events import new_event
 from shared.errors import Invalid, NotFound
-from shared.messaging import EventPublisher
 from shared.settings import Settings
 from tests.conftest import free_port, received_mail, service_env, wait_for
-from tests.integration.service_helpers import start_service
+from tests.integration.service_helpers import new_id, start_service
 
 WINDOW_SECONDS = 6
 
@@ -45,15 +43,6 @@ def notification(amqp_uri, store_server, sink, tmp_path_factory):
     yield client
     client.close()
     process.stop()
-
-
-@pytest.fixture(scope="module")
-def publish(amqp_uri):
-    return EventPublisher(amqp_uri).publish
-
-
-def new_id(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def register(publish, notification, registration_id, kind, name, language="en"):
