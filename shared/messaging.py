@@ -41,6 +41,8 @@ SUBSCRIPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "registration.cancelled",
             "registration.erased",
         ),
+        # a sign-in link is awaited by someone at a screen: never behind a rush of confirmations
+        "sign_in": ("registration.sign_in_link_requested",),
         "matches": (
             "matching.suggested",
             "matching.interest_expressed",

@@ -42,6 +42,12 @@ class Settings:
     suggestion_digest_minutes: float
     suggestion_daily_hour: int
     profile_changes_per_hour: int
+    organiser_emails: tuple[str, ...]
+    sign_in_link_minutes: float
+    session_hours: float
+    gateway_secret_key: str
+    registrations_per_client_per_minute: int
+    sign_ins_per_client_per_minute: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -71,4 +77,12 @@ class Settings:
             suggestion_digest_minutes=float(get("SUGGESTION_DIGEST_MINUTES", "60")),
             suggestion_daily_hour=int(get("SUGGESTION_DAILY_HOUR", "9")),
             profile_changes_per_hour=int(get("PROFILE_CHANGES_PER_HOUR", "6")),
+            organiser_emails=tuple(
+                sorted({email.strip().lower() for email in get("ORGANISER_EMAILS", "").split(",") if email.strip()})
+            ),
+            sign_in_link_minutes=float(get("SIGN_IN_LINK_MINUTES", "15")),
+            session_hours=float(get("SESSION_HOURS", "12")),
+            gateway_secret_key=get("GATEWAY_SECRET_KEY", ""),
+            registrations_per_client_per_minute=int(get("REGISTRATIONS_PER_CLIENT_PER_MINUTE", "20")),
+            sign_ins_per_client_per_minute=int(get("SIGN_INS_PER_CLIENT_PER_MINUTE", "5")),
         )

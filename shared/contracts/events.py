@@ -35,6 +35,11 @@ class ContactSchema(Schema):
     name = fields.String(required=True)
     email = fields.Email(required=True)
     language = fields.String(required=True, validate=validate.OneOf(LANGUAGES))
+    # companies and investors only: what a counterpart is told once a company accepts interest,
+    # and who is named in interest e-mails (public profile data, never anything sensitive)
+    organisation = fields.String(load_default=None, allow_none=True)
+    contact_person = fields.String(load_default=None, allow_none=True)
+    website = fields.String(load_default=None, allow_none=True)
 
 
 class RegistrationCreated(Schema):
@@ -57,6 +62,17 @@ class RegistrationErased(Schema):
     registration_id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     revision = fields.Integer(required=True, strict=True)
+
+
+class SignInLinkRequested(Schema):
+    """A one-time sign-in link to e-mail to ``email``. The only event that carries a secret: the
+    link token, single use, which expires at ``expires_at`` (minutes later). It goes to the address
+    itself, not to a registration: organisers sign in the same way and have none."""
+
+    email = fields.Email(required=True)
+    language = fields.String(required=True, validate=validate.OneOf(LANGUAGES))
+    link_token = fields.String(required=True, validate=validate.Length(min=20, max=200))
+    expires_at = fields.String(required=True)
 
 
 class ProfileChanged(Schema):
@@ -119,6 +135,7 @@ PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("registration.cancelled", 1): RegistrationCancelled,
     ("registration.erased", 1): RegistrationErased,
     ("registration.profile_changed", 1): ProfileChanged,
+    ("registration.sign_in_link_requested", 1): SignInLinkRequested,
     ("matching.suggested", 1): Suggested,
     ("matching.suggested", 2): SuggestedV2,
     ("matching.interest_expressed", 1): InterestExpressed,

@@ -4,6 +4,8 @@ The gateway validates HTTP bodies with these schemas and publishes them in its O
 the registration service validates its RPC input with the same schemas.
 """
 
+import base64
+import hashlib
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -111,6 +113,14 @@ REGISTRATION_SCHEMAS: dict[str, type[Schema]] = {
 }
 # fields that may not be changed after registration
 IMMUTABLE_FIELDS = ("expo_id",)
+
+
+def reference_of(registration_id: str) -> str:
+    """The registration number people read out and type: ``TCX-`` and eight letters or digits,
+    the same wherever it is worked out (pages, e-mails, organiser search)."""
+    digest = hashlib.sha256(registration_id.encode()).digest()
+    code = base64.b32encode(digest[:5]).decode()
+    return f"TCX-{code[:4]}-{code[4:]}"
 
 
 def load_registration(kind: str, data: Any, *, partial: bool = False) -> dict:
