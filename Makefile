@@ -4,7 +4,12 @@ VENV := .venv
 STORE_VENV := .venv-store
 PY := $(VENV)/bin/python
 
-.PHONY: run test fault bench seed rematch lint check-python broker clean
+.PHONY: run test fault bench seed rematch lint check-python broker assets translations browser clean
+
+ASSETS := services/gateway/assets
+VENDORED := services/gateway/gateway/static/vendor/.copied
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard services/gateway/gateway/translations/*/*/LC_MESSAGES/*.po))
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed (nameko 3.0.0rc11 and eventlet); set PYTHON=python3.11")'
@@ -24,15 +29,33 @@ $(STORE_VENV)/.installed: requirements-store.txt | check-python
 broker:
 	@deploy/local/ensure-rabbitmq.sh
 
-run: $(VENV)/.installed $(STORE_VENV)/.installed broker
+# KRDS and Swagger UI, from the npm packages pinned in package-lock.json, served by the gateway itself
+$(VENDORED): $(ASSETS)/package.json $(ASSETS)/package-lock.json $(ASSETS)/vendor.py | $(VENV)/.installed
+	cd $(ASSETS) && npm ci --ignore-scripts --no-audit --no-fund --silent
+	$(PY) $(ASSETS)/vendor.py
+	touch $@
+
+assets: $(VENDORED)
+
+# the pages' gettext catalogs, compiled
+%.mo: %.po | $(VENV)/.installed
+	$(VENV)/bin/pybabel compile --statistics -i $< -o $@
+
+translations: $(CATALOGS)
+
+# the browser tests drive Debian's chromium (Playwright cannot download a browser here)
+browser:
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk)
+
+run: $(VENV)/.installed $(STORE_VENV)/.installed broker assets translations
 	$(PY) -m deploy.local.run $(ARGS)
 
 # every fault scenario, with its table (a short form runs inside `make test`)
-fault: $(VENV)/.installed $(STORE_VENV)/.installed broker
+fault: $(VENV)/.installed $(STORE_VENV)/.installed broker assets translations
 	FAULT_SUITE=full $(PY) -m pytest tests/fault -s $(PYTEST_ARGS)
 
 # the benchmark suite: results in bench/results/ (a short form runs inside `make test`)
-bench: $(VENV)/.installed $(STORE_VENV)/.installed broker
+bench: $(VENV)/.installed $(STORE_VENV)/.installed broker assets translations
 	$(PY) -m bench $(ARGS)
 
 seed: $(VENV)/.installed
@@ -42,7 +65,7 @@ seed: $(VENV)/.installed
 rematch: $(VENV)/.installed
 	$(PY) -m matching.rematch
 
-test: $(VENV)/.installed $(STORE_VENV)/.installed broker
+test: $(VENV)/.installed $(STORE_VENV)/.installed broker assets translations browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -50,4 +73,5 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) $(STORE_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(STORE_VENV) .pytest_cache .ruff_cache $(ASSETS)/node_modules services/gateway/gateway/static/vendor
+	find services/gateway/gateway/translations -name '*.mo' -delete

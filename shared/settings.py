@@ -78,7 +78,7 @@ class Settings:
             suggestion_daily_hour=int(get("SUGGESTION_DAILY_HOUR", "9")),
             profile_changes_per_hour=int(get("PROFILE_CHANGES_PER_HOUR", "6")),
             organiser_emails=tuple(
-                sorted({email.strip().lower() for email in get("ORGANISER_EMAILS", "").split(",") if email.strip()})
+                sorted({address.strip().lower() for address in get("ORGANISER_EMAILS", "").split(",")} - {""})
             ),
             sign_in_link_minutes=float(get("SIGN_IN_LINK_MINUTES", "15")),
             session_hours=float(get("SESSION_HOURS", "12")),

@@ -173,7 +173,9 @@ def main() -> int:
     env.setdefault(
         "SENSITIVE_DATA_KEY", _kept_secret(var / "sensitive-data.key", lambda: Fernet.generate_key().decode())
     )
-    env.setdefault("GATEWAY_SECRET_KEY", _kept_secret(var / "gateway-secret.key", lambda: secrets.token_urlsafe(32)))
+    env.setdefault(
+        "GATEWAY_SECRET_KEY", _kept_secret(var / "gateway-secret.key", lambda: secrets.token_urlsafe(32))
+    )
     env.setdefault("ORGANISER_EMAILS", "organiser@expo.example.org")
     gateway_bind = env.setdefault("GATEWAY_BIND", "127.0.0.1:8000")
     gateway_url = "http://" + gateway_bind.replace("0.0.0.0", "127.0.0.1")  # noqa: S104 - a URL, not a bind

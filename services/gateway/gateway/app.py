@@ -3,14 +3,16 @@
 import json
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, request
 from flask_smorest import Api, abort
 from werkzeug.exceptions import HTTPException
 
-from gateway import upstream
+from gateway import upstream, web
 from gateway.api import api
 from gateway.shedding import seconds_queued
-from shared import logs, taxonomy
+from gateway.web.i18n import translate_errors
+from gateway.web.security import csrf
+from shared import logs
 from shared.messaging import broker_reachable
 from shared.settings import Settings
 
@@ -28,12 +30,16 @@ FORM_PATHS = ("/api/v1/unsubscribe",)
 
 
 class JsonErrorsApi(Api):
-    """flask-smorest's JSON errors, with a message also for errors raised by Werkzeug itself."""
+    """Errors as pages on pages; on the API, flask-smorest's JSON errors in the caller's language
+    (``Accept-Language``), with a message also for errors raised by Werkzeug itself."""
 
     def handle_http_exception(self, error: HTTPException) -> object:
+        if web.is_page_request():
+            return web.error_page(error)
         if not getattr(error, "data", None):
             message = TOO_LARGE if error.code == 413 else error.description
             error.data = {"message": message}
+        error.data = translate_errors(error.data)
         return super().handle_http_exception(error)
 
 
@@ -51,7 +57,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # served from here (make assets), started by a script file: nothing from a CDN, no inline script
+        OPENAPI_SWAGGER_UI_URL="/static/vendor/swagger-ui/",
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Registration, matching and notifications for Seoul's "
@@ -63,10 +70,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False
     rest = JsonErrorsApi(app)
     rest.register_blueprint(api)
+    # the API authenticates with Bearer tokens, never with the pages' cookie: no CSRF to guard against
+    csrf.exempt(api)
+    web.init(app, settings)
     _add_load_shedding(app, settings.gateway_max_queue_seconds)
     _add_input_guards(app)
     _add_probes(app, settings)
-    _add_pages(app)
     return app
 
 
@@ -130,9 +139,3 @@ def _service_ready(service: str) -> bool:
     except HTTPException:
         return False
 
-
-def _add_pages(app: Flask) -> None:
-    @app.get("/")
-    def home() -> str:
-        language = "en" if request.args.get("lang") == "en" else "ko"
-        return render_template("home.html", language=language, taxonomy=taxonomy.as_document())

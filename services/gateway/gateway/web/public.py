@@ -1,0 +1,62 @@
+"""Pages for everyone: home, privacy notice, signing in and out."""
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from marshmallow import Schema
+
+from gateway.web import forms, signed_in
+from gateway.web.i18n import current_language
+from gateway.web.security import sign_ins_limit
+from shared import taxonomy
+from shared.contracts.fields import Email
+
+blueprint = Blueprint("public", __name__)
+
+
+class SignInSchema(Schema):
+    email = Email(required=True)
+
+
+@blueprint.get("/")
+def home() -> str:
+    return render_template("public/home.html", categories=taxonomy.as_document()["categories"])
+
+
+@blueprint.get("/privacy")
+def privacy() -> str:
+    return render_template("public/privacy.html")
+
+
+@blueprint.route("/sign-in", methods=["GET", "POST"])
+@sign_ins_limit()
+def sign_in() -> object:
+    if request.method == "GET":
+        if request.args.get("next"):
+            session["next"] = signed_in.safe_next(request.args["next"])
+        return render_template("public/sign_in.html", errors={}, email="")
+    data, errors = forms.load(SignInSchema(), {"email": forms.text("email")})
+    if errors:
+        return render_template("public/sign_in.html", errors=errors, email=forms.text("email")), 400
+    forms.call("registration", "request_sign_in", data["email"], current_language())
+    return render_template("public/sign_in_sent.html", email=data["email"])
+
+
+@blueprint.route("/sign-in/<string:link_token>", methods=["GET", "POST"])
+def use_sign_in_link(link_token: str) -> object:
+    # opening the link changes nothing (mail scanners follow links); the button signs in
+    if request.method == "GET":
+        return render_template("public/sign_in_link.html", link_token=link_token)
+    identity = None
+    if len(link_token) <= 200:
+        identity, _ = forms.call("registration", "complete_sign_in", link_token)
+    if not identity:
+        return render_template("public/sign_in_expired.html"), 410
+    default = url_for("organiser.dashboard") if identity["organiser"] else url_for("account.my_registrations")
+    target = signed_in.safe_next(session.get("next"), default)
+    signed_in.sign_in(identity["email"], identity["organiser"])
+    return redirect(target, 303)
+
+
+@blueprint.post("/sign-out")
+def sign_out() -> object:
+    signed_in.sign_out()
+    return redirect(url_for("public.home", signed_out="yes"), 303)

@@ -1,0 +1,149 @@
+"""Real-browser tests of the pages: Debian's chromium driven by Playwright, against the platform
+started as ``make run`` starts it.
+
+Every page a test reaches goes through ``check_page``: axe-core (WCAG 2.2 A and AA rules) must find
+no violation, the page must not scroll sideways at 320 CSS px, and screenshots (375 and 1280 px
+wide) are written to tests/screenshots/ for a reviewer to look at.
+"""
+
+import re
+import uuid
+from email.message import EmailMessage
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import ROOT, received_mail, wait_for
+from tests.platform import running_platform
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE = ROOT / "services" / "gateway" / "assets" / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "tests" / "screenshots"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+ORGANISER_EMAIL = "organiser@expo.example.org"
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory):
+    with running_platform(
+        tmp_path_factory.mktemp("var"),
+        ORGANISER_EMAILS=ORGANISER_EMAIL,
+        # the tests register many people from one address
+        REGISTRATIONS_PER_CLIENT_PER_MINUTE="0",
+        SIGN_INS_PER_CLIENT_PER_MINUTE="0",
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def new_page(browser: Browser, platform, language: str = "ko") -> Page:
+    context = browser.new_context(
+        base_url=platform.url,
+        locale="ko-KR" if language == "ko" else "en-GB",
+        viewport={"width": 1280, "height": 900},
+    )
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+@pytest.fixture(params=["ko", "en"])
+def language(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def page(browser, platform, language):
+    opened = new_page(browser, platform, language)
+    yield opened
+    opened.context.close()
+
+
+def check_page(page: Page, name: str) -> None:
+    """axe finds nothing, the page reflows at 320 px, and screenshots are written."""
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    violations = [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} at "
+        + ", ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
+        for violation in results["violations"]
+    ]
+    assert violations == [], f"axe on {name} ({page.url}):\n" + "\n".join(violations)
+    language = page.evaluate("document.documentElement.lang")
+    original = page.viewport_size
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for width in (375, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{language}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 320, "height": 640})
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at 320 px wide"
+    page.set_viewport_size(original)
+
+
+def tab_to(page: Page, selector: str, limit: int = 80) -> None:
+    """Press Tab until the element matching ``selector`` has the focus (keyboard only)."""
+    target = page.locator(selector).first
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("element => element === document.activeElement"):
+            return
+    pytest.fail(f"{selector} was not reached with Tab from {page.url}")
+
+
+def type_into(page: Page, selector: str, text: str) -> None:
+    """Tab to a field and type, as a keyboard user would."""
+    tab_to(page, selector)
+    page.keyboard.type(text)
+
+
+def unique_email(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:10]}@example.org"
+
+
+def mail_to(platform, address: str, subject_contains: str = "") -> list[EmailMessage]:
+    """E-mails the platform sent to ``address``, oldest first."""
+    return [
+        message
+        for message in received_mail(platform.var / "mail")
+        if address in message["To"] and subject_contains in message["Subject"]
+    ]
+
+
+def link_in(message: EmailMessage, pattern: str) -> str:
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    found = re.search(pattern, body)
+    assert found, f"no link matching {pattern!r} in:\n{body}"
+    return found.group(0)
+
+
+def sign_in(page: Page, platform, address: str) -> None:
+    """Sign in with the keyboard: ask for a link, take it from the e-mail, press the button."""
+    before = len(mail_to(platform, address))
+    page.goto("/sign-in")
+    type_into(page, "#email", address)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("h1[data-focus]")
+    message = wait_for(
+        lambda: (mail_to(platform, address)[before:] or [None])[-1], 30, message="the sign-in e-mail"
+    )
+    link = link_in(message, r"https?://\S+/sign-in/[A-Za-z0-9_\-]+")
+    page.goto(link)
+    tab_to(page, "main button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+
