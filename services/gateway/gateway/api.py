@@ -29,6 +29,7 @@ from gateway.schemas import (
     UnsubscribedSchema,
     UnsubscribeQuerySchema,
 )
+from gateway.web.security import registrations_limit
 from shared import taxonomy
 from shared.contracts.registration import (
     REGISTRATION_SCHEMAS,
@@ -52,6 +53,10 @@ def _registration_routes(collection: str, kind: str) -> None:
     @api.arguments(schema, description=f"A new {kind} registration.")
     @api.response(201, RegisteredSchema)
     @api.alt_response(409, description="Already registered with this e-mail for this expo.")
+    @api.alt_response(
+        429, description="Too many registrations from this client this minute; see the Retry-After header."
+    )
+    @registrations_limit()
     def register(data: dict) -> dict:
         return upstream.call("registration", "create", kind, data)
 

@@ -11,7 +11,7 @@ from gateway import upstream, web
 from gateway.api import api
 from gateway.shedding import seconds_queued
 from gateway.web.i18n import translate_errors
-from gateway.web.security import csrf
+from gateway.web.security import csrf, retry_after_seconds
 from shared import logs
 from shared.messaging import broker_reachable
 from shared.settings import Settings
@@ -34,6 +34,12 @@ class JsonErrorsApi(Api):
     (``Accept-Language``), with a message also for errors raised by Werkzeug itself."""
 
     def handle_http_exception(self, error: HTTPException) -> object:
+        if error.code == 429 and not getattr(error, "data", None):
+            # refused by a per-client rate limit (Flask-Limiter), which says nothing of when to retry
+            error.data = {
+                "message": "Too many requests from this client; try again later.",
+                "headers": {"Retry-After": str(retry_after_seconds())},
+            }
         if web.is_page_request():
             return web.error_page(error)
         if not getattr(error, "data", None):

@@ -47,6 +47,8 @@ def is_page_request() -> bool:
     return not request.path.startswith("/api/") and request.path not in ("/healthz", "/readyz")
 
 
-def error_page(error: HTTPException) -> tuple[str, int]:
-    """An error on a page, as a page in the reader's language."""
-    return render_template("public/error.html", code=error.code), error.code or 500
+def error_page(error: HTTPException) -> tuple[str, int, dict]:
+    """An error on a page, as a page in the reader's language (with the error's headers, such as
+    Retry-After)."""
+    headers = (getattr(error, "data", None) or {}).get("headers", {})
+    return render_template("public/error.html", code=error.code), error.code or 500, headers

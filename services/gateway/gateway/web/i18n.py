@@ -18,15 +18,56 @@ DEFAULT_LANGUAGE = "ko"
 LANGUAGE_COOKIE = "lang"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
-# marshmallow and our own fields put numbers into some messages; these are translated by pattern,
-# with the number kept (every other message is looked up as it is)
-_NUMBERED_MESSAGES = (
-    (re.compile(r"Longer than maximum length (\d+)\."), "Longer than maximum length %(number)s."),
-    (re.compile(r"Shorter than minimum length (\d+)\."), "Shorter than minimum length %(number)s."),
-    (re.compile(r"Must be greater than or equal to (\d+) and less than or equal to (\d+)\."),
-     "Must be between %(number)s and %(other)s."),
-)
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Mark a message for the catalogs without translating it here."""
+    return message
 
+
+# marshmallow and our own fields put values into some messages; these are translated by pattern,
+# keeping the values
+_MESSAGES_WITH_VALUES = (
+    (re.compile(r"Longer than maximum length (\d+)\."), N_("Use at most %(a)s characters.")),
+    (re.compile(r"Shorter than minimum length (\d+)\."), N_("Use at least %(a)s characters.")),
+    (
+        re.compile(r"Length must be between 1 and (\d+)\."),
+        N_("Fill this in: 1 to %(a)s characters or choices."),
+    ),
+    (re.compile(r"Length must be between (\d+) and (\d+)\."), N_("Use between %(a)s and %(b)s.")),
+    (
+        re.compile(r"Must be greater than or equal to (\d+) and less than or equal to (\d+)\."),
+        N_("Enter a number from %(a)s to %(b)s."),
+    ),
+    (re.compile(r"Must be one of: .*\."), N_("Choose one of the options.")),
+    (re.compile(r"Unknown tag (.*); see GET /api/v1/tags\."), N_("Unknown tag %(a)s.")),
+)
+# the messages without values that the shared schemas and the services give, so that extraction
+# puts them in the catalog
+VALIDATION_MESSAGES = (
+    N_("Missing data for required field."),
+    N_("Field may not be null."),
+    N_("Invalid value."),
+    N_("Invalid input type."),
+    N_("Unknown field."),
+    N_("Not a valid string."),
+    N_("Not a valid email address."),
+    N_("Not a valid integer."),
+    N_("Not a valid boolean."),
+    N_("Not a valid list."),
+    N_("Not a valid URL."),
+    N_("Too many items."),
+    N_("Must not contain control characters or line breaks."),
+    N_("Must be valid Unicode text."),
+    N_("The part before @ must use Latin letters, digits and . _ + -"),
+    N_("Not a valid e-mail domain."),
+    N_("Use the form 123-45-67890."),
+    N_("Must not be below ticket_min_krw."),
+    N_("Consent to the privacy notice is required."),
+    N_(
+        "Accessibility needs are kept only with consent to sensitive information "
+        '("consents": {"sensitive": true}).'
+    ),
+    N_("Some fields are invalid."),
+)
 
 def init(app: Flask) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
@@ -58,11 +99,11 @@ def current_language() -> str:
 
 
 def translate_message(message: str) -> str:
-    for pattern, message_id in _NUMBERED_MESSAGES:
+    for pattern, message_id in _MESSAGES_WITH_VALUES:
         found = pattern.fullmatch(message)
         if found:
-            numbers = found.groups() + ("",)
-            return gettext(message_id, number=numbers[0], other=numbers[1])
+            values = found.groups() + ("", "")
+            return gettext(message_id, a=values[0], b=values[1])
     return gettext(message)
 
 
