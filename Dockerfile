@@ -1,5 +1,13 @@
 # One image for every process of the platform (registration, matching,
 # notification and the HTTP gateway); the command chooses which one runs.
+
+# The pages' front-end files (KRDS, Swagger UI) from the npm packages pinned in
+# package-lock.json; only node_modules is carried over.
+FROM node:20-slim AS assets
+WORKDIR /assets
+COPY services/gateway/assets/package.json services/gateway/assets/package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,7 +26,13 @@ RUN pip install --no-cache-dir -r requirements.txt
 # read at start-up, e.g. services/gateway/gunicorn.conf.py) stays in /app.
 # .dockerignore keeps tests, deployment files and local secrets out.
 COPY . .
-RUN pip install --no-cache-dir --no-deps .
+COPY --from=assets /assets/node_modules services/gateway/assets/node_modules
+# vendored front-end files and compiled translation catalogs are built here, never committed
+RUN python services/gateway/assets/vendor.py \
+    && for catalog in services/gateway/gateway/translations/*; do \
+         pybabel compile -d "$catalog" -D messages; done \
+    && rm -rf services/gateway/assets/node_modules \
+    && pip install --no-cache-dir --no-deps .
 
 # Numeric uid/gid so that Kubernetes' runAsNonRoot can verify it. The files
 # stay owned by root: the process needs no write access except /tmp, which

@@ -722,7 +722,8 @@ def test_dockerfile_passes_hadolint():
 def test_dockerfile_essentials():
     instructions = _instructions()
     bases = [args for word, args in instructions if word == "FROM"]
-    assert bases == ["python:3.11-slim"]
+    # the pages' front-end files are installed in a node stage; the image itself is Python's
+    assert bases == ["node:20-slim AS assets", "python:3.11-slim"]
     assert ("WORKDIR", "/app") in instructions
 
     runs = [args for word, args in instructions if word == "RUN"]
