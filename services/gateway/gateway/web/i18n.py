@@ -1,7 +1,7 @@
 """Which language a page or an API answer speaks, and the translation of validation messages.
 
-Korean first: ``?lang=`` (remembered in a cookie), then that cookie, then the browser's
-``Accept-Language``, then Korean. Messages are English gettext ids with Korean catalogs, one
+Pages are Korean first: ``?lang=`` (remembered in a cookie), then that cookie, then the browser's
+``Accept-Language``, then Korean. The API follows ``Accept-Language``, else English. Messages are English gettext ids with Korean catalogs, one
 catalog folder per part of the site under ``gateway/translations/`` (compiled by ``make
 translations``), so the parts can be translated independently.
 """
@@ -88,6 +88,9 @@ def init(app: Flask) -> None:
 
 
 def select_language() -> str:
+    if request.path.startswith("/api/"):
+        # programs say what they want with Accept-Language; without it they get English
+        return request.accept_languages.best_match(LANGUAGES) or "en"
     for choice in (request.args.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
         if choice in LANGUAGES:
             return choice
