@@ -98,7 +98,9 @@ def test_the_api_answers_in_the_requested_language_keeping_the_field_structure(c
     assert english.status_code == korean.status_code == 422
     assert english.json["errors"]["json"]["email"] == ["Not a valid email address."]
     assert set(korean.json["errors"]["json"]) == set(english.json["errors"]["json"])
-    assert korean.json["errors"]["json"]["email"] == ["올바른 이메일 주소를 입력해 주세요. 예: name@example.com"]
+    assert korean.json["errors"]["json"]["email"] == [
+        "올바른 이메일 주소를 입력해 주세요. 예: name@example.com"
+    ]
     assert korean.json["errors"]["json"]["attendee_type"] == ["이 항목은 꼭 입력해야 합니다."]
     assert korean.json["errors"]["json"]["consents"]["privacy"] == [
         "개인정보 수집·이용에 동의해야 신청할 수 있습니다."
