@@ -1,9 +1,10 @@
 """Which language a page or an API answer speaks, and the translation of validation messages.
 
 Pages are Korean first: ``?lang=`` (remembered in a cookie), then that cookie, then the
-browser's ``Accept-Language``, then Korean. The API follows ``Accept-Language``, else English. Messages are English gettext ids with Korean catalogs, one
-catalog folder per part of the site under ``gateway/translations/`` (compiled by ``make
-translations``), so the parts can be translated independently.
+browser's ``Accept-Language``, then Korean. The API follows ``Accept-Language``, else English.
+Messages are English gettext ids with Korean catalogs, one catalog folder per part of the site
+under ``gateway/translations/`` (compiled by ``make translations``), so that the parts can be
+translated independently.
 """
 
 import re
