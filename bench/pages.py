@@ -1,0 +1,267 @@
+"""The pages benchmark: how fast the main pages answer with 50 people using them at once.
+
+``python -m bench.pages [--smoke] [--out FILE]`` (and part of ``make bench``). The platform is
+started as ``make run`` starts it; then it is filled with ``registrations`` registrations
+(``companies`` of them companies sharing an investor's tags, so that investor has that many
+suggestions), an investor and an organiser sign in with their e-mailed links, and for each page
+``users`` simulated people load it over and over for ``seconds``, each with their own cookies:
+
+- ``home``: the home page;
+- ``register``: the attendee journey's last step, the POST that creates the registration (each
+  person first goes through the earlier steps, which are not timed);
+- ``suggestions``: the investor's suggestions page with its ``companies`` suggestions;
+- ``dashboard``: the organiser dashboard over all the registrations.
+
+Latency is from sending a request to its whole answer; p50 and p99 over every request of a page.
+"""
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import re
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import requests
+
+from bench.load import percentiles_ms
+from tests.conftest import received_mail, wait_for
+from tests.platform import Platform, running_platform
+
+ORGANISER = "organiser@bench.example.org"
+SHARED_TAGS = ["elderly", "ai"]
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass(frozen=True)
+class Plan:
+    registrations: int
+    companies: int
+    users: int
+    seconds: float
+
+
+FULL = Plan(registrations=10_000, companies=100, users=50, seconds=20)
+SMOKE = Plan(registrations=60, companies=5, users=4, seconds=2)
+
+
+def run(plan: Plan) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as var, running_platform(
+        Path(var),
+        ORGANISER_EMAILS=ORGANISER,
+        REGISTRATIONS_PER_CLIENT_PER_MINUTE="0",
+        SIGN_INS_PER_CLIENT_PER_MINUTE="0",
+    ) as platform:
+        started = time.monotonic()
+        investor_id, investor_email = fill(platform, plan)
+        filled_seconds = time.monotonic() - started
+        investor_cookies = signed_in_cookies(platform, investor_email)
+        organiser_cookies = signed_in_cookies(platform, ORGANISER)
+        pages = {
+            "home": asyncio.run(measure(platform.url, plan, {}, get("/"))),
+            "register": asyncio.run(measure(platform.url, plan, {}, register_attendee)),
+            "suggestions": asyncio.run(
+                measure(platform.url, plan, investor_cookies, get(f"/my/{investor_id}/suggestions"))
+            ),
+            "dashboard": asyncio.run(measure(platform.url, plan, organiser_cookies, get("/organiser"))),
+        }
+    filled = {"registrations": plan.registrations, "seconds": round(filled_seconds, 1)}
+    return {"filled": filled, "pages": pages}
+
+
+def fill(platform: Platform, plan: Plan) -> tuple[str, str]:
+    """Registrations through the API (ten at a time); one investor ends up with ``plan.companies``
+    suggestions. Answers the investor's id and e-mail once matching has made them all."""
+    investor_email = f"investor-{uuid.uuid4().hex[:8]}@bench.example.org"
+    investor = platform.call(
+        "POST",
+        "/api/v1/investors",
+        json={
+            "name": "Bench Investor",
+            "email": investor_email,
+            "organisation": "Bench Fund",
+            "interests": SHARED_TAGS,
+            "stages": ["seed", "pre_a"],
+            "consents": {"privacy": True},
+        },
+    )
+    investor.raise_for_status()
+    bodies = [_company(i) for i in range(plan.companies)]
+    bodies += [_attendee(i) for i in range(plan.registrations - plan.companies - 1)]
+    with ThreadPoolExecutor(10) as pool:
+        statuses = list(pool.map(lambda body: _register(platform, *body), bodies))
+    assert all(status == 201 for status in statuses), f"registrations failed: {set(statuses)}"
+    investor_id, token = investor.json()["id"], investor.json()["manage_token"]
+    wait_for(
+        lambda: len(platform.call("GET", f"/api/v1/investors/{investor_id}/matches", token).json()["items"])
+        >= plan.companies,
+        300,
+        interval=1,
+        message="the investor's suggestions",
+    )
+    return investor_id, investor_email
+
+
+def _company(i: int) -> tuple[str, dict]:
+    return "companies", {
+        "name": f"Bench Company {i}",
+        "email": f"company-{uuid.uuid4().hex[:10]}@bench.example.org",
+        "description": "Technology for seniors, made with AI.",
+        "tags": SHARED_TAGS,
+        "stage": "seed",
+        "consents": {"privacy": True},
+    }
+
+
+def _attendee(i: int) -> tuple[str, dict]:
+    body = {
+        "name": f"관람객 {i}",
+        "email": f"attendee-{uuid.uuid4().hex[:10]}@bench.example.org",
+        "attendee_type": "citizen",
+        "consents": {"privacy": True, "sensitive": i % 10 == 0},
+    }
+    if i % 10 == 0:
+        body["accessibility_needs"] = {"wheelchair_access": True}
+    return "attendees", body
+
+
+def _register(platform: Platform, collection: str, body: dict) -> int:
+    for _ in range(20):
+        status = platform.call("POST", f"/api/v1/{collection}", json=body).status_code
+        if status != 503:
+            return status
+        time.sleep(1)
+    return status
+
+
+def signed_in_cookies(platform: Platform, address: str) -> dict:
+    """The cookies of a browser that signed in as ``address`` with its e-mailed link."""
+    browser = requests.Session()
+    form = browser.get(platform.url + "/sign-in")
+    sent = browser.post(
+        platform.url + "/sign-in", data={"email": address, "csrf_token": CSRF.search(form.text).group(1)}
+    )
+    sent.raise_for_status()
+
+    def link() -> str | None:
+        for message in reversed(received_mail(platform.var / "mail")):
+            if address in message["To"]:
+                found = re.search(r"https?://\S+/sign-in/[\w-]+", message.get_body(("plain",)).get_content())
+                if found:
+                    return found.group(0)
+        return None
+
+    url = wait_for(link, 60, interval=0.2, message=f"the sign-in e-mail to {address}")
+    page = browser.get(url)
+    signed = browser.post(url, data={"csrf_token": CSRF.search(page.text).group(1)})
+    signed.raise_for_status()
+    return browser.cookies.get_dict()
+
+
+Step = Callable[[aiohttp.ClientSession, str], Awaitable[float]]
+
+
+def get(path: str) -> Step:
+    async def load(session: aiohttp.ClientSession, base_url: str) -> float:
+        started = time.monotonic()
+        async with session.get(base_url + path) as response:
+            await response.read()
+            _check(response, path)
+        return time.monotonic() - started
+
+    return load
+
+
+async def register_attendee(session: aiohttp.ClientSession, base_url: str) -> float:
+    """The attendee journey; only its last POST (the one that registers) is timed."""
+    about = base_url + "/register/attendee"
+    token = await _csrf(session, about)
+    answers = {
+        "csrf_token": token,
+        "name": "성능 시험",
+        "email": f"page-{uuid.uuid4().hex[:12]}@bench.example.org",
+        "attendee_type": "citizen",
+        "language": "ko",
+        "companions": "0",
+        "consents-privacy": "yes",
+    }
+    async with session.post(about, data=answers) as response:
+        await response.read()
+        _check(response, "about you")
+    access = base_url + "/register/attendee/access"
+    async with session.post(access, data={"csrf_token": token}) as response:
+        await response.read()
+        _check(response, "access")
+    check = base_url + "/register/attendee/check"
+    token = await _csrf(session, check)
+    started = time.monotonic()
+    async with session.post(check, data={"csrf_token": token}) as response:
+        await response.read()
+        _check(response, "check")
+    return time.monotonic() - started
+
+
+async def _csrf(session: aiohttp.ClientSession, url: str) -> str:
+    async with session.get(url) as response:
+        text = await response.text()
+        _check(response, url)
+    return CSRF.search(text).group(1)
+
+
+class PageFailed(Exception):
+    pass
+
+
+def _check(response: aiohttp.ClientResponse, what: str) -> None:
+    if response.status >= 400:
+        raise PageFailed(f"{what}: {response.status}")
+
+
+async def measure(base_url: str, plan: Plan, cookies: dict, step: Step) -> dict:
+    """``plan.users`` people each repeat ``step`` for ``plan.seconds``, each with its own cookies."""
+    latencies: list[float] = []
+    failures: dict[str, int] = {}
+    deadline = time.monotonic() + plan.seconds
+
+    async def person() -> None:
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=30)) as session:
+            session.cookie_jar.update_cookies(cookies)
+            while time.monotonic() < deadline:
+                try:
+                    latencies.append(await step(session, base_url))
+                except (PageFailed, aiohttp.ClientError, TimeoutError) as error:
+                    failures[str(error)] = failures.get(str(error), 0) + 1
+
+    await asyncio.gather(*(person() for _ in range(plan.users)))
+    return {
+        "users": plan.users,
+        "requests": len(latencies),
+        "failures": failures,
+        "per_second": round(len(latencies) / plan.seconds, 1),
+        "latency_ms": percentiles_ms(sorted(latencies)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The pages benchmark (prints its result as JSON).")
+    parser.add_argument("--smoke", action="store_true", help="every part, briefly")
+    parser.add_argument("--out", type=Path, help="write the JSON result here too")
+    arguments = parser.parse_args()
+    plan = SMOKE if arguments.smoke else FULL
+    result = {"plan": dataclasses.asdict(plan), **run(plan)}
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    if arguments.out:
+        arguments.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
