@@ -1,16 +1,13 @@
 """The REST API, version 1. Each route validates its input, checks who is calling, and asks the
 service that owns the data."""
 
-import re
-from urllib.parse import quote
-
-from flask import Response
+from flask import Response, redirect, url_for
 from flask_smorest import Blueprint, abort
-from markupsafe import escape
 
 from gateway import upstream
 from gateway.auth import caller, registrant_id, require_organiser, require_party
 from gateway.schemas import (
+    UNSUBSCRIBE_TOKEN,
     CompanyMatchesSchema,
     DeadLetterSchema,
     DeadLettersSchema,
@@ -177,10 +174,6 @@ def _recipient(query: dict) -> tuple[str, bool]:
     return query["recipient_id"], False
 
 
-# an unsubscribe token as the notification service makes it: printable ASCII, no space
-UNSUBSCRIBE_TOKEN = re.compile(r"[!-~]{1,400}")
-
-
 @api.route("/unsubscribe", methods=["POST"])
 @api.arguments(UnsubscribeQuerySchema, location="query")
 @api.arguments(
@@ -207,20 +200,15 @@ def unsubscribe(query: dict, form: dict) -> dict:
 @api.alt_response(400, description="Not an unsubscribe token.")
 @api.doc(
     responses={
-        200: {
-            "description": "A page (Korean and English) with a button that unsubscribes; the GET "
-            "itself changes nothing, as link scanners follow links.",
-            "content": {"text/html": {"schema": {"type": "string"}}},
+        303: {
+            "description": "To the unsubscribe page (/unsubscribe?token=...), which asks before "
+            "changing anything: opening the link changes nothing, as link scanners follow links."
         }
     }
 )
 def unsubscribe_page(query: dict) -> Response:
-    """The unsubscribe link opened in a browser: asks before changing anything."""
-    action = "/api/v1/unsubscribe?token=" + quote(_unsubscribe_token(query), safe="")
-    page = UNSUBSCRIBE_PAGE.format(action=escape(action))
-    # the token is in the address: never sent on to another site, never cached
-    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-    return Response(page, 200, mimetype="text/html", headers=headers)
+    """The unsubscribe link opened in a browser: sent on to the page that asks first."""
+    return redirect(url_for("public.unsubscribe", token=_unsubscribe_token(query)), 303)
 
 
 def _unsubscribe_token(query: dict) -> str:
@@ -228,28 +216,6 @@ def _unsubscribe_token(query: dict) -> str:
     if not UNSUBSCRIBE_TOKEN.fullmatch(token):
         abort(400, message="This is not an unsubscribe token.")
     return token
-
-
-UNSUBSCRIBE_PAGE = """<!doctype html>
-<html lang="ko">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>추천 메일 수신 거부 · Unsubscribe from suggestion e-mails</title></head>
-<body>
-<main>
-<h1>추천 메일 수신 거부</h1>
-<p>아래 버튼을 누르면 새 추천 메일을 더 이상 보내지 않습니다.
-등록 확인 등 다른 메일과 받은 편지함의 추천은 그대로입니다.</p>
-<h1 lang="en">Unsubscribe from suggestion e-mails</h1>
-<p lang="en">Press the button to stop e-mails about new suggestions. Other e-mails, such as
-confirmations, and the suggestions in your inbox stay as they are.</p>
-<form method="post" action="{action}">
-<input type="hidden" name="List-Unsubscribe" value="One-Click">
-<button type="submit">수신 거부 · Unsubscribe</button>
-</form>
-</main>
-</body>
-</html>
-"""
 
 
 @api.route("/tags", methods=["GET"])

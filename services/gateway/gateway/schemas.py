@@ -1,6 +1,8 @@
 """Schemas of the gateway's own answers and small requests (the registration schemas are shared
 with the registration service, in ``shared.contracts.registration``)."""
 
+import re
+
 from marshmallow import Schema, fields, validate
 
 from shared.contracts.fields import Flag
@@ -121,6 +123,10 @@ class PreferencesQuerySchema(Schema):
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Organisers only: whose preferences."},
     )
+
+
+# an unsubscribe token as the notification service makes it: printable ASCII, no space
+UNSUBSCRIBE_TOKEN = re.compile(r"[!-~]{1,400}")
 
 
 class UnsubscribeQuerySchema(Schema):

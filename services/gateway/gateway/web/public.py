@@ -1,8 +1,11 @@
 """Pages for everyone: home, privacy notice, signing in and out."""
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from marshmallow import Schema
+from werkzeug.exceptions import NotFound
 
+from gateway import upstream
+from gateway.schemas import UNSUBSCRIBE_TOKEN
 from gateway.web import forms, signed_in
 from gateway.web.i18n import current_language
 from gateway.web.security import sign_ins_limit
@@ -60,3 +63,23 @@ def use_sign_in_link(link_token: str) -> object:
 def sign_out() -> object:
     signed_in.sign_out()
     return redirect(url_for("public.home", signed_out="yes"), 303)
+
+
+@blueprint.route("/unsubscribe", methods=["GET", "POST"])
+def unsubscribe() -> object:
+    """The link of a suggestions e-mail: asks first (opening it changes nothing), then turns
+    suggestion e-mails off and nothing else. Works without signing in: the link is the proof."""
+    token = request.values.get("token", "")
+    if not UNSUBSCRIBE_TOKEN.fullmatch(token):
+        abort(400)
+    if request.method == "GET":
+        return render_template("public/unsubscribe.html", token=token), 200, NO_REFERRER
+    try:
+        upstream.call("notification", "unsubscribe", token)
+    except NotFound:
+        return render_template("public/unsubscribe_invalid.html"), 404, NO_REFERRER
+    return render_template("public/unsubscribed.html"), 200, NO_REFERRER
+
+
+# the token is in the address: never sent on to another site
+NO_REFERRER = {"Referrer-Policy": "no-referrer"}
