@@ -8,7 +8,7 @@ import base64
 import hashlib
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from shared import taxonomy
 from shared.contracts.fields import Amount, Choice, Email, Flag, TagList, Text
@@ -51,7 +51,6 @@ class AccessibilityNeedsSchema(Schema):
     assistive_listening = Flag(load_default=False)
     easy_read = Flag(load_default=False)
     guide_dog = Flag(load_default=False)
-    companions = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=5))
     other = Text(max_length=500, min_length=0, load_default="", multiline=True)
 
 
@@ -66,10 +65,32 @@ class _RegistrationSchema(Schema):
 class AttendeeSchema(_RegistrationSchema):
     attendee_type = Choice(ATTENDEE_TYPES, required=True)
     interests = TagList(min_items=0, load_default=list)
-    accessibility_needs = fields.Nested(AccessibilityNeedsSchema, allow_none=True)
+    accessibility_needs = fields.Nested(
+        AccessibilityNeedsSchema,
+        allow_none=True,
+        metadata={"description": "A change names only the needs it changes; null removes them all."},
+    )
+    companions = fields.Integer(
+        strict=True,
+        load_default=0,
+        validate=validate.Range(min=0, max=5),
+        metadata={"description": "Companions or carers coming with the attendee (not sensitive)."},
+    )
+    carer_name = Text(
+        max_length=100,
+        allow_none=True,
+        metadata={
+            "description": "Registering on behalf of someone: name is the attendee's, email the "
+            "carer's (the contact), and this the carer's name. null removes it."
+        },
+    )
 
     @validates_schema
-    def sensitive_data_needs_consent(self, data: dict, **kwargs: Any) -> None:
+    def sensitive_data_needs_consent(self, data: dict, partial: Any = None, **kwargs: Any) -> None:
+        if partial:
+            # a change may rely on the consent already given: the service checks it against the
+            # stored registration
+            return
         consents = data.get("consents") or {}
         if data.get("accessibility_needs") and not consents.get("sensitive"):
             raise ValidationError(
@@ -158,9 +179,99 @@ class RegistrationOutSchema(Schema):
     contact_name = fields.String()
     business_number = fields.String()
     website = fields.String()
+    reference = fields.String(metadata={"description": "The registration number, e.g. TCX-ABCD-EFGH."})
+    companions = fields.Integer()
+    carer_name = fields.String()
+    email_verified_at = fields.String(
+        metadata={"description": "When the e-mail address was last proved by a sign-in link."}
+    )
 
 
 class RegisteredSchema(RegistrationOutSchema):
     manage_token = fields.String(
         metadata={"description": "Shown once: keep it to view, change or cancel this registration."}
     )
+
+
+class SignInRequestSchema(Schema):
+    """Asking for a one-time sign-in link."""
+
+    email = Email(required=True)
+    language = Choice(LANGUAGES, load_default="ko")
+
+
+class _PageNumber(fields.Integer):
+    """A whole number, given as one or as the digits a query string carries ("2"); 2.5, "2.5",
+    "two" and true are refused."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 9:
+            value = int(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class _NoEmptyFilters(Schema):
+    @pre_load
+    def drop_empty_filters(self, data: Any, **kwargs: Any) -> Any:
+        # a filter form sends its empty fields as "": an empty filter is no filter
+        if isinstance(data, dict):
+            return {
+                key: value
+                for key, value in data.items()
+                if value is not None and not (isinstance(value, str) and not value.strip())
+            }
+        return data
+
+
+class RegistrationQuerySchema(_NoEmptyFilters):
+    """An organiser's search of registrations (erased ones are never found)."""
+
+    kind = Choice(KINDS)
+    status = Choice(("active", "cancelled"))
+    q = Text(
+        max_length=100,
+        metadata={
+            "description": "Part of a name, e-mail address or organisation (any case), "
+            "or a whole registration number."
+        },
+    )
+    attendee_type = Choice(ATTENDEE_TYPES)
+    page = _PageNumber(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = _PageNumber(load_default=25, validate=validate.Range(min=1, max=100))
+
+
+# the columns of an organiser's list and export, in this order
+REGISTRATION_ROW_FIELDS = (
+    "id",
+    "reference",
+    "kind",
+    "status",
+    "name",
+    "email",
+    "organisation",
+    "attendee_type",
+    "language",
+    "companions",
+    "carer_name",
+    "has_accessibility_needs",
+    "email_verified_at",
+    "created_at",
+)
+
+
+class CallerSchema(Schema):
+    """Who calls a registration RPC, as the gateway vouches: the holder of a manage token
+    (``token``), someone signed in by a one-time link (``email``), or an organiser
+    (``organiser``: true; ``organiser_email`` when signed in by a link, absent for the shared
+    organiser token)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    token = fields.String(validate=validate.Length(min=1, max=200))
+    email = Email()
+    organiser = Flag(load_default=False)
+    organiser_email = Email(load_default=None, allow_none=True)

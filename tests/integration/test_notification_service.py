@@ -1,13 +1,22 @@
 """The notification service as a real process, sending to a real SMTP server on loopback."""
 
+import secrets
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from deploy.local import mailsink
-from shared.contracts.events import new_event
+from notification.handlers import Notifier
+from notification.store import NotificationStore
+from shared import clock
+from shared.contracts.events import derived_id, new_event
+from shared.contracts.registration import reference_of
+from shared.settings import Settings
 from tests.conftest import free_port, received_mail, service_env, wait_for
-from tests.integration.service_helpers import start_service
+from tests.integration.service_helpers import new_id, start_service
+
+BASE_URL = "http://expo.test"
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +33,7 @@ def notification(amqp_uri, store_server, mail, tmp_path_factory):
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(mail["port"]),
         SMTP_RETRY_BASE_SECONDS="0.3",
+        PUBLIC_BASE_URL=BASE_URL,
     )
     process, client = start_service("notification", env, tmp_path_factory.mktemp("logs"))
     yield client
@@ -38,18 +48,22 @@ def sink(mail):
     controller.stop()
 
 
-def registered(registration_id, language="ko", kind="investor"):
+def registered(
+    registration_id, language="ko", kind="investor", *, revision=1, event_type="created", **contact
+):
+    """A registration event; ``contact`` adds to or replaces fields of the contact."""
     return new_event(
-        "registration.created",
+        f"registration.{event_type}",
         {
             "registration_id": registration_id,
             "kind": kind,
             "expo_id": "expo-2026",
-            "revision": 1,
+            "revision": revision,
             "contact": {
                 "name": "이수진" if language == "ko" else "Sujin Lee",
                 "email": f"{registration_id}@example.kr",
                 "language": language,
+                **contact,
             },
         },
     )
@@ -92,6 +106,10 @@ def test_english_registrant_gets_english(notification, publish, sink):
     (message,) = wait_for(lambda: mail_to(sink, registration_id), message="the e-mail")
     assert "confirmed" in message["Subject"] and "Hello Sujin Lee" in message.get_content()
     assert message["Content-Language"] == "en"
+    # the registration number, and the page where one signs in with this address
+    body = message.get_content()
+    assert f"Registration number: {reference_of(registration_id)}\n" in body
+    assert f"\n{BASE_URL}/my\n" in body and "/api/" not in body
 
 
 def of_kind(items, kind):
@@ -195,3 +213,211 @@ def test_erasure_destroys_the_contact_and_its_notifications(notification, publis
     publish(registered(marker))
     inbox(notification, marker)
     assert notification.call("notification", "inbox_of", registration_id) == []
+
+
+# the web app's e-mails: sign-in links, changes, and interest with contact cards
+
+
+def sign_in_requested(email, language, link_token, minutes=15.0):
+    return new_event(
+        "registration.sign_in_link_requested",
+        {
+            "email": email,
+            "language": language,
+            "link_token": link_token,
+            "expires_at": clock.iso_after(minutes * 60),
+        },
+    )
+
+
+def stored_sign_in(mongo, email):
+    """The stored records of sign-in e-mails to ``email`` (found by the id derived from it)."""
+    recipient_id = derived_id("sign-in", email.lower())
+    return list(mongo["notification"]["notifications"].find({"recipient_id": recipient_id}))
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "valid_for"),
+    [
+        ("ko", "[기술동행] 로그인 링크", "15분 동안"),
+        ("en", "[Tech Companion] Your sign-in link", "valid for 15 minutes"),
+    ],
+)
+def test_a_sign_in_link_is_emailed_at_once_and_not_kept(
+    notification, publish, sink, mongo, language, subject, valid_for
+):
+    local = new_id("who")
+    email = f"{local}@Example.kr"  # the case of an address does not make another recipient
+    token = secrets.token_urlsafe(32)
+    event = sign_in_requested(email, language, token)
+    publish(event)
+    publish(event)  # delivered twice: one e-mail
+    (message,) = wait_for(lambda: mail_to(sink, local), message="the sign-in e-mail")
+    body = message.get_content()
+    assert message["Subject"] == subject and message["Content-Language"] == language
+    assert f"\n{BASE_URL}/sign-in/{token}\n" in body and valid_for in body
+    assert message["List-Unsubscribe"] is None  # transactional
+
+    (record,) = wait_for(
+        lambda: [r for r in stored_sign_in(mongo, email) if r["status"] == "sent"], message="the record, sent"
+    )
+    assert record["kind"] == "sign_in_link" and record["attempts"] == 1
+    assert message["Message-ID"] == f"<{record['_id']}@tech-companion-expo>"
+    # neither the link nor the address is kept: the database cannot sign anyone in
+    assert token not in str(record) and local not in str(record).lower()
+    assert "/sign-in/[removed]" in record["body"] and record["data"] == {
+        "language": language,
+        "expires_at": event["payload"]["expires_at"],
+    }
+    assert notification.call("notification", "inbox_of", record["recipient_id"]) == []
+    assert len(mail_to(sink, local)) == 1
+
+
+def test_a_sign_in_link_that_expired_before_it_could_go_is_not_sent(notification, publish, sink, mongo):
+    local = new_id("late")
+    email = f"{local}@example.kr"
+    token = secrets.token_urlsafe(32)
+    publish(sign_in_requested(email, "en", token, minutes=-1))
+    (record,) = wait_for(
+        lambda: [r for r in stored_sign_in(mongo, email) if r["status"] == "failed"], message="given up"
+    )
+    assert token not in str(record) and local not in str(record) and "expired" in record["last_error"]
+    marker = new_id("r")  # handled after it: had it been sent, it would be at the sink by now
+    publish(registered(marker, "en"))
+    wait_for(lambda: mail_to(sink, marker), message="the marker's e-mail")
+    assert mail_to(sink, local) == []
+
+
+def test_sign_in_records_older_than_a_day_are_purged(mongo):
+    store = NotificationStore(mongo[f"notification_purge_{uuid.uuid4().hex[:8]}"])
+    store.prepare()
+    now = datetime.now(UTC)
+
+    def record(name, kind, hours_ago):
+        made = clock.to_iso(now - timedelta(hours=hours_ago))
+        return {"_id": name, "recipient_id": "x", "kind": kind, "status": "sent", "created_at": made}
+
+    store.notifications.insert_many(
+        [
+            record("old sign-in", "sign_in_link", 24.1),
+            record("recent sign-in", "sign_in_link", 23.9),
+            record("old confirmation", "registration_confirmed", 48),
+        ]
+    )
+    assert Notifier(store, None, None, Settings.from_env()).purge_sign_in_records() == 1
+    assert {d["_id"] for d in store.notifications.find()} == {"recent sign-in", "old confirmation"}
+
+
+def test_a_change_is_emailed_with_the_number_and_a_link_to_my_page(notification, publish, sink):
+    registration_id = new_id("r")
+    publish(registered(registration_id, "en"))
+    inbox(notification, registration_id)
+    publish(registered(registration_id, "en", revision=2, event_type="updated", name="Sujin Park"))
+    (message,) = wait_for(
+        lambda: [m for m in mail_to(sink, registration_id) if "changed" in m["Subject"]], message="the e-mail"
+    )
+    body = message.get_content()
+    assert message["Subject"] == "[Tech Companion] Your registration for Tech Companion Expo 2026 was changed"
+    assert "Hello Sujin Park" in body  # the contact is kept up to date, as before
+    assert f"(number {reference_of(registration_id)})" in body and f"\n{BASE_URL}/my\n" in body
+    assert {item["kind"] for item in inbox(notification, registration_id, 2)} == {
+        "registration_confirmed",
+        "registration_changed",
+    }
+
+
+def interest(event_type, investor, company, **answer):
+    return new_event(
+        f"matching.{event_type}",
+        {"interest_id": f"{investor}:{company}", "investor_id": investor, "company_id": company, **answer},
+    )
+
+
+def mail_about(sink, recipient, words):
+    return [m for m in mail_to(sink, recipient) if words in m["Subject"]]
+
+
+def test_an_accepted_interest_sends_each_side_the_others_contact_card(notification, publish, sink):
+    investor, company = new_id("i"), new_id("c")
+    publish(registered(investor, "en", organisation="Blue Ventures"))
+    publish(
+        registered(
+            company,
+            "en",
+            kind="company",
+            name="Dasom Care",
+            contact_person="Dasom Kim",
+            website="https://dasom.example",
+        )
+    )
+    inbox(notification, investor)
+    inbox(notification, company)
+
+    publish(interest("interest_expressed", investor, company))
+    (received,) = wait_for(lambda: mail_about(sink, company, "interested"), message="interest received")
+    body = received.get_content()
+    assert "Sujin Lee of Blue Ventures has expressed interest in your company" in body
+    assert f"\n{BASE_URL}/my/{company}/suggestions\n" in body and investor not in body  # no address yet
+
+    publish(interest("interest_answered", investor, company, accepted=True))
+    (accepted,) = wait_for(lambda: mail_about(sink, investor, "accepted"), message="the investor's")
+    assert accepted["Subject"] == "[Tech Companion] Dasom Care accepted your interest"
+    body = accepted.get_content()
+    assert (
+        "  Organisation: Dasom Care\n  Contact person: Dasom Kim\n"
+        f"  E-mail: {company}@example.kr\n  Website: https://dasom.example\n"
+    ) in body
+    assert f"\n{BASE_URL}/my/{investor}/suggestions\n" in body
+    (shared,) = wait_for(lambda: mail_about(sink, company, "Contact details"), message="the company's")
+    assert shared["Subject"] == "[Tech Companion] Contact details of Sujin Lee of Blue Ventures"
+    assert (
+        f"  Organisation: Blue Ventures\n  Contact person: Sujin Lee\n  E-mail: {investor}@example.kr\n"
+    ) in shared.get_content()
+    assert shared["List-Unsubscribe"] is None and accepted["List-Unsubscribe"] is None
+    assert {item["kind"] for item in inbox(notification, company, 3)} == {
+        "registration_confirmed",
+        "interest_received",
+        "contact_shared",
+    }
+
+    # erasing the investor deletes the company's copies that named them, card and all
+    publish(
+        new_event("registration.erased", {"registration_id": investor, "kind": "investor", "revision": 2})
+    )
+    wait_for(
+        lambda: (
+            {i["kind"] for i in notification.call("notification", "inbox_of", company)}
+            == {"registration_confirmed"}
+        ),
+        message="the copies naming the erased investor, deleted",
+    )
+
+
+def test_an_interest_waits_for_the_contact_it_names_and_a_decline_shares_none(notification, publish, sink):
+    investor, company = new_id("i"), new_id("c")
+    publish(registered(company, "ko", kind="company", name="다솜케어", contact_person="김다솜"))
+    inbox(notification, company)
+    publish(interest("interest_expressed", investor, company))  # the investor's contact is not here yet
+    wait_for(
+        lambda: [
+            i
+            for i in notification.call("notification", "inbox_of", company)
+            if i["kind"] == "interest_received" and i["status"] == "queued"
+        ],
+        message="the interest e-mail waiting for the investor's contact",
+    )
+    assert mail_about(sink, company, "관심") == []
+    publish(registered(investor, "ko", organisation="블루벤처스"))
+    (received,) = wait_for(lambda: mail_about(sink, company, "관심"), message="sent once it is known")
+    assert "투자자: 블루벤처스 이수진\n" in received.get_content()
+
+    publish(interest("interest_answered", investor, company, accepted=False))
+    (declined,) = wait_for(lambda: mail_about(sink, investor, "답변"), message="the decline")
+    body = declined.get_content()
+    assert declined["Subject"] == "[기술동행] 관심 표시에 대한 답변이 도착했습니다: 다솜케어"
+    assert "감사합니다" in body and company not in body and "김다솜" not in body
+    assert f"\n{BASE_URL}/my/{investor}/suggestions\n" in body
+    marker = new_id("r")
+    publish(registered(marker, "en"))
+    wait_for(lambda: mail_to(sink, marker), message="a marker handled after it")
+    assert len(mail_to(sink, company)) == 2  # the confirmation and the interest: no card on a decline

@@ -113,7 +113,8 @@ def test_a_pair_is_announced_once_and_shown_in_app_at_once(notification, publish
     (shown,) = wait_for(lambda: items_of(notification, investor, "suggestion"), message="in-app at once")
     assert shown["status"] == "in_app" and shown["attempts"] == 0
     assert shown["subject"] == "[Tech Companion] New suggestion: 다솜케어"
-    assert "you share Dementia and VR / AR" in shown["body"] and "/investors/" in shown["body"]
+    assert "you share Dementia and VR / AR" in shown["body"]
+    assert shown["body"].endswith(f"http://expo.test/my/{investor}/suggestions")
     (told,) = wait_for(lambda: items_of(notification, company, "suggestion"), message="the company's")
     assert "치매, 가상·증강현실 분야에 관심 있는 투자자" in told["subject"] and "Sujin" not in str(told)
 
@@ -141,6 +142,7 @@ def test_two_events_within_a_window_make_one_digest_and_confirmations_are_not_he
     (first,) = wait_for(lambda: digests_to(sink, investor), message="the first digest, at once")
     first_at = time.monotonic()
     assert first["Subject"] == "[Tech Companion] 1 new suggestion for you"
+    assert f"\nhttp://expo.test/my/{investor}/suggestions\n" in first.get_content()  # a page
 
     # two events within the next window: one digest, a window after the first
     publish(suggested(companies[1], pair(investor, companies[1], 70.0)))
@@ -166,7 +168,8 @@ def test_two_events_within_a_window_make_one_digest_and_confirmations_are_not_he
         )
     )
     answer = wait_for(
-        lambda: [m for m in mail_to(sink, investor) if "answered" in m["Subject"]], message="the answer"
+        lambda: [m for m in mail_to(sink, investor) if "accepted your interest" in m["Subject"]],
+        message="the answer",
     )
     assert time.monotonic() - first_at < WINDOW_SECONDS - 1 and len(digests_to(sink, investor)) == 1
     assert answer[0]["List-Unsubscribe"] is None  # transactional: no unsubscribe header

@@ -38,7 +38,7 @@ def test_each_event_plans_its_notifications_with_ids_derived_from_the_event():
     assert domain.plan(suggested_v1()) == []  # suggestions are announced and digested instead
 
 
-def test_contact_updates_plan_nothing():
+def test_an_update_plans_the_changed_email_to_the_registrant():
     updated = parse_event(
         new_event(
             "registration.updated",
@@ -51,7 +51,12 @@ def test_contact_updates_plan_nothing():
             },
         )
     )
-    assert domain.plan(updated) == []
+    (planned,) = domain.plan(updated)
+    assert (planned.kind, planned.recipient_id, planned.data) == (
+        "registration_changed",
+        "inv-1",
+        {"registrant_kind": "investor"},
+    )
 
 
 def test_rendered_in_the_recipients_language():
@@ -63,15 +68,18 @@ def test_rendered_in_the_recipients_language():
 
 
 def test_every_template_renders_in_both_languages():
-    data = {"recipient_kind": "company", "accepted": True, "registrant_kind": "company"}
+    data = {"accepted": True, "registrant_kind": "company"}
+    counterpart = {**contact("en"), "registration_id": "c-1", "kind": "company"}
     for kind in (
         "registration_confirmed",
+        "registration_changed",
         "registration_cancelled",
         "interest_received",
         "interest_answered",
+        "contact_shared",
     ):
         for language in ("ko", "en"):
-            subject, body = domain.render(kind, data, contact(language), SITE)
+            subject, body = domain.render(kind, data, contact(language), SITE, counterpart=counterpart)
             assert subject and "{" not in subject + body
 
 
@@ -268,7 +276,7 @@ def test_digest_names_companies_but_never_investors_and_links_the_full_list():
     subject, body = domain.render_digest(items, investor, {"c0": "Dasom Care"}, SITE)
     assert subject == "[Tech Companion] 7 new suggestions for you"
     assert "Dasom Care — you share Dementia and VR / AR, score 90.0 of 100" in body
-    assert "and 2 more" in body and "http://expo.test/api/v1/investors/inv-1/matches" in body
+    assert "and 2 more" in body and "http://expo.test/my/inv-1/suggestions" in body
     assert body.count("\n- ") == 6 and "{" not in body
 
     company = {"registration_id": "c0", "name": "다솜케어", "language": "ko"}
@@ -278,7 +286,7 @@ def test_digest_names_companies_but_never_investors_and_links_the_full_list():
     subject, body = domain.render_digest([item], company, {"inv-1": "Sujin Lee"}, SITE)
     assert subject == "[기술동행] 새 추천 1건이 있습니다"
     assert "치매 분야에 관심 있는 투자자" in body and "Sujin Lee" not in body
-    assert "companies/c0/matches" in body and "외" not in body
+    assert "http://expo.test/my/c0/suggestions" in body and "외" not in body
     english = domain.render_digest([item], {**company, "language": "en"}, {"inv-1": "Sujin Lee"}, SITE)
     assert english[0] == "[Tech Companion] 1 new suggestion for you"
     assert "An investor interested in Dementia" in english[1] and "Sujin Lee" not in english[1]
@@ -290,6 +298,7 @@ def test_in_app_suggestion_reads_in_the_recipients_language():
     assert subject == "[기술동행] 새 추천: 다솜케어" and "관심 분야 일치" in body
     subject, body = domain.render_suggestion(item, {"language": "en"}, None, SITE)
     assert subject == "[Tech Companion] New suggestion: a company" and "your tags match" in body
+    assert body.endswith("\n\nhttp://expo.test/my/inv-1/suggestions")  # a page, not the API
 
 
 def test_unsubscribe_token_names_its_recipient_and_nothing_forged_passes():

@@ -1,98 +1,253 @@
 """Which events become which notifications, how they read, and when a failed one is tried
 again; which new suggestions are announced, and when and how the digest e-mail that tells of
-them goes out. Pure: no I/O but reading the bundled templates."""
+them goes out; what a sign-in e-mail leaves behind. Pure: no I/O but reading the bundled
+templates."""
 
 import hashlib
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from importlib import resources
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from itsdangerous import BadData, Signer
 
 from shared import taxonomy
 from shared.contracts.events import Event, derived_id
+from shared.contracts.registration import reference_of
 
 MAX_SEND_ATTEMPTS = 6
-# a notification whose recipient is still unknown after this long is given up
+# a notification whose recipient (or the counterpart it names) is still unknown after this long
+# is given up
 RECIPIENT_WAIT_SECONDS = 3600
 
-KIND_LABELS = {
-    "attendee": ("참가자", "an attendee"),
-    "company": ("참여 기업", "an exhibiting company"),
-    "investor": ("투자자", "an investor"),
+# "registered for the expo as ...": Korean takes the particle the word's last syllable calls for
+REGISTERED_AS = {
+    "attendee": ("참가자로", "as an attendee"),
+    "company": ("참여 기업으로", "as an exhibiting company"),
+    "investor": ("투자자로", "as an investor"),
 }
+
+# A sign-in link goes to the address that asked for it (organisers have no registration). Its
+# notification's recipient is an id derived from the address, never the address itself; it is
+# never shown in-app, keeps neither the link nor the address once sent or given up, and is
+# deleted after SIGN_IN_RECORD_HOURS.
+SIGN_IN_KIND = "sign_in_link"
+SIGN_IN_RECORD_HOURS = 24
+# what a sign-in notification keeps once sent or given up
+SIGN_IN_KEPT = ("language", "expires_at")
+# stands in for the link's token, or the address, in what is stored of a sign-in e-mail
+REDACTED = "[removed]"
+# kinds never shown in the in-app inbox
+HIDDEN_FROM_INBOX = (SIGN_IN_KIND,)
+# kinds whose text names the other party of an interest (the notification's ``counterpart_id``):
+# written only once that party's contact is known
+ABOUT_COUNTERPART = frozenset({"interest_received", "interest_answered", "contact_shared"})
 
 
 @dataclass(frozen=True)
 class Planned:
-    """A notification an event calls for: to whom, which kind, with which facts."""
+    """A notification an event calls for: to whom, which kind, with which facts, and about whom
+    (the other party of an interest, whose contact the e-mail names)."""
 
     id: str
     recipient_id: str
     kind: str
     data: dict
+    counterpart_id: str | None = None
 
 
 def plan(event: Event) -> list[Planned]:
-    """The transactional notifications ``event`` calls for, each e-mailed at once (none for
-    events that only update contacts; suggestions are announced and digested instead, see
-    ``new_suggestions`` and ``next_digest``)."""
+    """The transactional notifications ``event`` calls for, each e-mailed at once (suggestions
+    are announced and digested instead, see ``new_suggestions`` and ``next_digest``)."""
     payload = event.payload
     if event.type == "registration.created":
-        return [
-            _planned(
-                event,
-                payload["registration_id"],
-                "registration_confirmed",
-                {"registrant_kind": payload["kind"]},
-            )
-        ]
+        return [_registrant(event, "registration_confirmed")]
+    if event.type == "registration.updated":
+        return [_registrant(event, "registration_changed")]
     if event.type == "registration.cancelled":
-        return [
-            _planned(
-                event,
-                payload["registration_id"],
-                "registration_cancelled",
-                {"registrant_kind": payload["kind"]},
-            )
-        ]
+        return [_registrant(event, "registration_cancelled")]
+    if event.type == "registration.sign_in_link_requested":
+        data = {field: payload[field] for field in ("email", "language", "link_token", "expires_at")}
+        return [_planned(event, sign_in_recipient(payload["email"]), SIGN_IN_KIND, data)]
     if event.type == "matching.interest_expressed":
-        return [_planned(event, payload["company_id"], "interest_received", {"recipient_kind": "company"})]
+        return [_planned(event, payload["company_id"], "interest_received", {}, payload["investor_id"])]
     if event.type == "matching.interest_answered":
-        return [
-            _planned(
-                event,
-                payload["investor_id"],
-                "interest_answered",
-                {"recipient_kind": "investor", "accepted": payload["accepted"]},
-            )
-        ]
+        investor, company, accepted = payload["investor_id"], payload["company_id"], payload["accepted"]
+        planned = [_planned(event, investor, "interest_answered", {"accepted": accepted}, company)]
+        if accepted:  # both sides get the other's contact card
+            planned.append(_planned(event, company, "contact_shared", {}, investor))
+        return planned
     return []
 
 
-def render(kind: str, data: dict, contact: dict, site: dict) -> tuple[str, str]:
-    """Subject and plain-text body in the recipient's language."""
+def sign_in_recipient(email: str) -> str:
+    """The recipient id of sign-in e-mails to ``email``: the same for any spelling of the
+    address's case, and not the address itself."""
+    return derived_id("sign-in", email.lower())
+
+
+def addressee(data: Mapping) -> dict:
+    """Whom a sign-in e-mail goes to: the address that asked, in its language; no name."""
+    return {"name": "", "email": data["email"], "language": data["language"]}
+
+
+def render(
+    kind: str,
+    data: Mapping,
+    contact: Mapping,
+    site: Mapping,
+    *,
+    counterpart: Mapping | None = None,
+    now: datetime | None = None,
+) -> tuple[str, str]:
+    """Subject and plain-text body in the recipient's language. ``counterpart`` is the other
+    party's contact, for the kinds in ABOUT_COUNTERPART; ``now`` dates a sign-in link."""
     language = contact.get("language", "ko")
     ko = language == "ko"
-    recipient_kind = data.get("recipient_kind") or data.get("registrant_kind", "attendee")
-    kind_ko, kind_en = KIND_LABELS[data.get("registrant_kind", "attendee")]
     values = {
-        "name": contact["name"],
-        "registration_id": contact["registration_id"],
+        "name": contact.get("name", ""),
         "expo_name": site["expo_name_ko"] if ko else site["expo_name_en"],
-        "kind_label": kind_ko if ko else kind_en,
-        "base_url": site["base_url"],
-        "matches_url": matches_url(site, contact["registration_id"], recipient_kind),
-        "answer_ko": "수락" if data.get("accepted") else "거절",
-        "answer_en": "accepted" if data.get("accepted") else "declined",
+        "home_url": f"{site['base_url']}/",
+        "my_url": my_url(site),
     }
-    subject_line, _, body = _template(kind, language).partition("\n\n")
+    if "registration_id" in contact:
+        values["reference"] = reference_of(contact["registration_id"])
+        values["suggestions_url"] = suggestions_url(site, contact["registration_id"])
+    if "registrant_kind" in data:
+        values["registered_as"] = REGISTERED_AS[data["registrant_kind"]][0 if ko else 1]
+    if counterpart is not None:
+        values["who"] = party_name(counterpart, language)
+        # a company is named by its organisation alone: the investor asked about the company
+        values["organisation"] = card_fields(counterpart).get("organisation") or values["who"]
+        values["card"] = contact_card(counterpart, language)
+    if kind == SIGN_IN_KIND:
+        if now is None:
+            raise ValueError("a sign-in e-mail says how long its link is valid: pass now")
+        values["sign_in_url"] = sign_in_url(site, data["link_token"])
+        values["valid_for"] = minutes_phrase(max(1, minutes_left(data["expires_at"], now)), language)
+    subject_line, _, body = _template(_template_name(kind, data), language).partition("\n\n")
     subject = subject_line.removeprefix("Subject: ").format_map(values)
     return subject, body.format_map(values)
+
+
+def minutes_left(expires_at: str, now: datetime) -> int:
+    """Whole minutes (rounded) until a sign-in link expires; below 1, too late to send it."""
+    expires = datetime.fromisoformat(expires_at)
+    if expires.tzinfo is None:  # a time without a zone is UTC, as every stored time is
+        expires = expires.replace(tzinfo=UTC)
+    return round((expires - now).total_seconds() / 60)
+
+
+def link_expired(expires_at: str, now: datetime) -> bool:
+    """Whether a sign-in link is too near its expiry to be worth sending (under half a minute
+    left), or its expiry cannot be read (then nobody can tell the reader how long it works)."""
+    try:
+        return minutes_left(expires_at, now) < 1
+    except ValueError:
+        return True
+
+
+def minutes_phrase(minutes: int, language: str) -> str:
+    """ "1 minute", "15 minutes"; Korean counts without a plural: "15분"."""
+    if language == "ko":
+        return f"{minutes}분"
+    return f"{minutes} minute" + ("" if minutes == 1 else "s")
+
+
+def kept_data(kind: str, data: Mapping) -> dict | None:
+    """What a notification keeps of its data once sent or given up: a sign-in e-mail keeps
+    neither its link nor its address (a stored link could be used from the database); None for
+    the kinds that keep all of it."""
+    if kind != SIGN_IN_KIND:
+        return None
+    return {field: data[field] for field in SIGN_IN_KEPT if field in data}
+
+
+def redacted(kind: str, data: Mapping, text: str) -> str:
+    """A text stored about a notification (its e-mail's body, the relay's last error): a sign-in
+    e-mail's without its link's token or its address, which a relay's refusal may quote."""
+    if kind != SIGN_IN_KIND:
+        return text
+    # the link holds the token as quoted for a URL
+    for secret in (quote(data.get("link_token", ""), safe=""), data.get("email", "")):
+        if secret:
+            text = re.sub(re.escape(secret), REDACTED, text, flags=re.IGNORECASE)
+    return text
+
+
+def sign_in_purge_before(now: datetime) -> datetime:
+    """Sign-in records made before this are deleted."""
+    return now - timedelta(hours=SIGN_IN_RECORD_HOURS)
+
+
+# links: every link in an e-mail lands on a page of the site, never on the JSON API (but the
+# List-Unsubscribe link of a digest, which mail clients POST to)
+
+
+def my_url(site: Mapping) -> str:
+    """Where a person signs in and sees, changes or cancels their registrations."""
+    return f"{site['base_url']}/my"
+
+
+def suggestions_url(site: Mapping, registration_id: str) -> str:
+    """The page of a company's or an investor's suggestions (and the interest shown in them)."""
+    return f"{site['base_url']}/my/{quote(registration_id, safe='')}/suggestions"
+
+
+def sign_in_url(site: Mapping, link_token: str) -> str:
+    return f"{site['base_url']}/sign-in/{quote(link_token, safe='')}"
+
+
+# the other party of an interest, in words
+
+CARD_LABELS = {
+    "organisation": ("기관", "Organisation"),
+    "person": ("담당자", "Contact person"),
+    "email": ("이메일", "E-mail"),
+    "website": ("웹사이트", "Website"),
+}
+
+
+def card_fields(contact: Mapping) -> dict[str, str]:
+    """A company's or an investor's contact card, with the fields known: a company registers
+    under its own name (its person is ``contact_person``), an investor under their own (their
+    firm is ``organisation``)."""
+    if contact.get("kind") == "company":
+        organisation = contact.get("organisation") or contact.get("name")
+        person = contact.get("contact_person")
+    else:
+        organisation = contact.get("organisation")
+        person = contact.get("contact_person") or contact.get("name")
+    fields = {
+        "organisation": organisation,
+        "person": person,
+        "email": contact.get("email"),
+        "website": contact.get("website"),
+    }
+    return {field: value for field, value in fields.items() if value}
+
+
+def party_name(contact: Mapping, language: str) -> str:
+    """Who a party is, in a few words: "블루벤처스 이수진" or "Sujin Lee of Blue Ventures"; the
+    organisation or the person alone when only one is known."""
+    card = card_fields(contact)
+    organisation, person = card.get("organisation"), card.get("person")
+    if organisation and person and organisation != person:
+        return f"{organisation} {person}" if language == "ko" else f"{person} of {organisation}"
+    return organisation or person or ("한 참가자" if language == "ko" else "a participant")
+
+
+def contact_card(contact: Mapping, language: str) -> str:
+    """The party's contact card, one labelled line per known field."""
+    position = 0 if language == "ko" else 1
+    return "\n".join(
+        f"  {CARD_LABELS[field][position]}: {value}" for field, value in card_fields(contact).items()
+    )
 
 
 def retry_delay(attempt: int, base_seconds: float) -> float:
@@ -105,14 +260,28 @@ def message_id(notification_id: str) -> str:
     return f"<{notification_id}@tech-companion-expo>"
 
 
-def _planned(event: Event, recipient_id: str, kind: str, data: dict) -> Planned:
-    return Planned(derived_id(event.event_id, kind, recipient_id), recipient_id, kind, data)
+def _registrant(event: Event, kind: str) -> Planned:
+    payload = event.payload
+    return _planned(event, payload["registration_id"], kind, {"registrant_kind": payload["kind"]})
+
+
+def _planned(
+    event: Event, recipient_id: str, kind: str, data: dict, counterpart_id: str | None = None
+) -> Planned:
+    return Planned(derived_id(event.event_id, kind, recipient_id), recipient_id, kind, data, counterpart_id)
+
+
+def _template_name(kind: str, data: Mapping) -> str:
+    """An answer to interest reads differently as it was accepted or declined."""
+    if kind == "interest_answered":
+        return "interest_accepted" if data.get("accepted") else "interest_declined"
+    return kind
 
 
 @cache
-def _template(kind: str, language: str) -> str:
-    name = f"{kind}.{'ko' if language == 'ko' else 'en'}.txt"
-    return resources.files("notification").joinpath("templates", name).read_text("utf-8")
+def _template(name: str, language: str) -> str:
+    filename = f"{name}.{'ko' if language == 'ko' else 'en'}.txt"
+    return resources.files("notification").joinpath("templates", filename).read_text("utf-8")
 
 
 # Suggestions. Each new (recipient, counterpart) pair is announced once, in-app at once; by e-mail
@@ -128,7 +297,6 @@ DIGEST_BEST_FEW = 5
 # the daily digest's hour is Seoul's, where the expo is (no daylight saving time there)
 SEOUL = ZoneInfo("Asia/Seoul")
 COUNTERPART_KIND = {"investor": "company", "company": "investor"}
-MATCHES_PATH = {"investor": "investors", "company": "companies"}
 NEW_SUGGESTION_FIELDS = ("recipient_id", "recipient_kind", "counterpart_id", "score", "shared_tags")
 # an unsubscribe token is good for this one purpose only
 UNSUBSCRIBE_PURPOSE = "unsubscribe-suggestions"
@@ -297,10 +465,6 @@ def reason_text(item: Mapping, language: str) -> str:
     return f"you share {tags}, score {score} of 100" if tags else f"your tags match, score {score} of 100"
 
 
-def matches_url(site: Mapping, recipient_id: str, recipient_kind: str) -> str:
-    return f"{site['base_url']}/api/v1/{MATCHES_PATH.get(recipient_kind, '')}/{recipient_id}/matches"
-
-
 def render_suggestion(
     item: Mapping, contact: Mapping, counterpart_name: str | None, site: Mapping
 ) -> tuple[str, str]:
@@ -308,7 +472,7 @@ def render_suggestion(
     language = contact.get("language", "ko")
     who = counterpart_text(item, counterpart_name, language)
     body = f"{_capital(who)} ({reason_text(item, language)})\n\n"
-    body += matches_url(site, item["recipient_id"], COUNTERPART_KIND[item["counterpart_kind"]])
+    body += suggestions_url(site, item["recipient_id"])
     if language == "ko":
         return f"[기술동행] 새 추천: {who}", body
     return f"[Tech Companion] New suggestion: {who}", body
@@ -330,7 +494,7 @@ def render_digest(
     ]
     if more:
         lines.append(f"- {more_phrase(more, language)}")
-    url = matches_url(site, contact["registration_id"], COUNTERPART_KIND[top[0]["counterpart_kind"]])
+    url = suggestions_url(site, contact["registration_id"])
     if ko:
         subject = f"[기술동행] {count}이 있습니다"
         greeting = f"{contact['name']}님, 안녕하세요.\n\n태그가 맞는 {count}을 알려 드립니다."

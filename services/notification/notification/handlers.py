@@ -1,6 +1,6 @@
 """What the notification service does for each event, and how a notification is delivered;
-the suggestions announced to each person, their digest e-mails, and e-mail preferences.
-Called by the thin entrypoints in ``service.py``."""
+the suggestions announced to each person, their digest e-mails, and e-mail preferences; sign-in
+e-mails, and their purge. Called by the thin entrypoints in ``service.py``."""
 
 import logging
 from collections.abc import Mapping
@@ -47,7 +47,8 @@ class Notifier:
     # events
 
     def registration_changed(self, event: Event) -> None:
-        """registration.created and .updated: keep the contact; confirm a new registration."""
+        """registration.created and .updated: keep the contact; confirm a new registration, or
+        tell of a change."""
         self._contact_changed(event, "active")
 
     def registration_cancelled(self, event: Event) -> None:
@@ -69,7 +70,6 @@ class Notifier:
     def notify(self, event: Event, fresh_contacts: Mapping[str, dict] | None = None) -> None:
         """Record the notifications ``event`` calls for, once each, and send them now.
         ``fresh_contacts`` are the contacts this event itself has just stored."""
-        fresh_contacts = fresh_contacts or {}
         for planned in domain.plan(event):
             now = clock.now_iso()
             notification = {
@@ -82,17 +82,14 @@ class Notifier:
                 "created_at": now,
                 "updated_at": now,
             }
+            if planned.counterpart_id is not None:
+                notification["counterpart_id"] = planned.counterpart_id
             # recorded already leased to this worker: sent now, without claiming it first
             leased = self.store.add_leased(notification)
             if leased is None:
                 self.deliver(planned.id)  # recorded by an earlier attempt: sent if still due
                 continue
-            # checked after recording: an erasure handled meanwhile has not deleted this one
-            erased, contact = self.store.recipient(planned.recipient_id)
-            if erased:
-                self.store.remove(planned.id)
-            else:
-                self._send(leased, fresh_contacts.get(planned.recipient_id) or contact)
+            self._send(leased, fresh_contacts)
 
     def suggested(self, event: Event) -> None:
         """matching.suggested (version 1 or 2): announce each new pair to its recipient once,
@@ -196,16 +193,22 @@ class Notifier:
         if notification is not None:
             self._send(notification)
 
-    def _send(self, notification: dict, contact: dict | None = None) -> None:
-        """Send a notification leased to this worker, and record how it went."""
-        if contact is None:
-            erased, contact = self.store.recipient(notification["recipient_id"])
-            if erased:  # recorded just as the person was erased: nothing of them is kept
-                self.store.remove(notification["_id"])
+    def _send(self, notification: dict, fresh_contacts: Mapping[str, dict] | None = None) -> None:
+        """Send a notification leased to this worker, and record how it went.
+        ``fresh_contacts`` are contacts the event being handled has just stored."""
+        now = datetime.now(UTC)
+        counterpart = None
+        if notification["kind"] == domain.SIGN_IN_KIND:
+            # to the address that asked, which is in the notification until it is sent
+            contact = domain.addressee(notification["data"])
+            if domain.link_expired(notification["data"]["expires_at"], now):
+                self._give_up(notification, notification["attempts"], "the link expired before it was sent")
                 return
-        if contact is None:
-            self._wait_for_recipient(notification)
-            return
+        else:
+            people = self._people(notification, fresh_contacts or {})
+            if people is None:
+                return
+            contact, counterpart = people
         digest = notification["kind"] == domain.DIGEST_KIND
         extra_headers, footer = None, ""
         if digest:
@@ -217,7 +220,14 @@ class Notifier:
         attempts = notification["attempts"] + 1
         try:
             if not digest:
-                subject, body = domain.render(notification["kind"], notification["data"], contact, self.site)
+                subject, body = domain.render(
+                    notification["kind"],
+                    notification["data"],
+                    contact,
+                    self.site,
+                    counterpart=counterpart,
+                    now=now,
+                )
             self.mailer.send(
                 to_name=contact["name"],
                 to_address=contact["email"],
@@ -230,10 +240,10 @@ class Notifier:
             )
         except PermanentFailure as error:
             log.warning("notification refused for good", extra={"notification_id": notification["_id"]})
-            self.store.mark_failed(notification["_id"], attempts, str(error))
+            self._give_up(notification, attempts, str(error))
         except Exception as error:  # a relay outage, or anything unforeseen: retry, then give up
             if attempts >= domain.MAX_SEND_ATTEMPTS:
-                self.store.mark_failed(notification["_id"], attempts, _describe(error))
+                self._give_up(notification, attempts, _describe(error))
                 log.warning(
                     "notification failed after its last attempt",
                     extra={"notification_id": notification["_id"], "attempt": attempts},
@@ -246,9 +256,40 @@ class Notifier:
                     extra={"notification_id": notification["_id"], "attempt": attempts},
                 )
         else:
-            self._record_sent(notification["_id"], subject, body, attempts)
+            self._record_sent(notification, subject, body, attempts)
             if digest:
                 self._digest_sent(notification, contact)
+
+    def _people(
+        self, notification: dict, fresh_contacts: Mapping[str, dict]
+    ) -> tuple[dict, dict | None] | None:
+        """The contacts of the notification's recipient and of the counterpart it names (None
+        if it names none). None when either was erased (the notification is then deleted:
+        nothing is sent to, or told of, an erased person) or is not known yet (it then waits).
+
+        Read after the notification was recorded: an erasure handled meanwhile has not deleted
+        it, so it is deleted here."""
+        erased, contact = self.store.recipient(notification["recipient_id"])
+        counterpart_id = notification.get("counterpart_id")
+        counterpart_erased, counterpart = (
+            self.store.recipient(counterpart_id) if counterpart_id else (False, None)
+        )
+        if erased or counterpart_erased:
+            self.store.remove(notification["_id"])
+            return None
+        # a contact the event itself stored is the newest
+        contact = fresh_contacts.get(notification["recipient_id"]) or contact
+        if contact is None or (counterpart_id and counterpart is None):
+            self._wait_for_recipient(notification)
+            return None
+        return contact, counterpart
+
+    def _give_up(self, notification: dict, attempts: int, error: str) -> None:
+        """Record a notification as failed for good; a sign-in e-mail keeps no link or address,
+        not even in the relay's answer."""
+        kind, data = notification["kind"], notification["data"]
+        kept_error = domain.redacted(kind, data, error)
+        self.store.mark_failed(notification["_id"], attempts, kept_error, data=domain.kept_data(kind, data))
 
     def _digest_content(self, notification: dict, contact: dict) -> tuple[str, str, str, dict] | None:
         """Subject, body, unsubscribe footer and extra headers of a digest about to be sent; None
@@ -295,29 +336,38 @@ class Notifier:
             kinds = {recipient_id: notification["data"]["recipient_kind"]}
             self._schedule_digests(kinds, {recipient_id: person}, latest["event_id"])
 
-    def _record_sent(self, notification_id: str, subject: str, body: str, attempts: int) -> None:
+    def _record_sent(self, notification: dict, subject: str, body: str, attempts: int) -> None:
         """Record a sent e-mail, waiting out a store outage: left unrecorded, it would be sent
-        again when its lease ends."""
+        again when its lease ends. A sign-in e-mail is kept without its link and address."""
+        notification_id, kind, data = notification["_id"], notification["kind"], notification["data"]
+        kept_body, kept_data = domain.redacted(kind, data, body), domain.kept_data(kind, data)
         for delay in RECORD_RETRY_SECONDS:
             try:
-                self.store.mark_sent(notification_id, subject, body, attempts)
+                self.store.mark_sent(notification_id, subject, kept_body, attempts, data=kept_data)
                 return
             except PyMongoError:
                 log.warning("could not record a sent e-mail yet", extra={"notification_id": notification_id})
                 eventlet.sleep(delay)
-        self.store.mark_sent(notification_id, subject, body, attempts)
+        self.store.mark_sent(notification_id, subject, kept_body, attempts, data=kept_data)
 
     def _wait_for_recipient(self, notification: dict) -> None:
+        """Try again soon a notification whose recipient's contact (or the counterpart's it
+        names) has not arrived yet; give it up after RECIPIENT_WAIT_SECONDS."""
         waited = clock.parse_iso(clock.now_iso()) - clock.parse_iso(notification["created_at"])
         if waited.total_seconds() > domain.RECIPIENT_WAIT_SECONDS:
-            self.store.mark_failed(notification["_id"], notification["attempts"], "recipient unknown")
+            self._give_up(notification, notification["attempts"], "recipient or counterpart unknown")
         else:
             self.store.mark_retry(
                 notification["_id"],
                 notification["attempts"],
                 RECIPIENT_RECHECK_SECONDS,
-                "waiting for the recipient's contact",
+                "waiting for a contact",
             )
+
+    def purge_sign_in_records(self) -> int:
+        """Delete the records of sign-in e-mails older than SIGN_IN_RECORD_HOURS; how many."""
+        before = domain.sign_in_purge_before(datetime.now(UTC))
+        return self.store.remove_of_kind_before(domain.SIGN_IN_KIND, clock.to_iso(before))
 
     # reading
 
@@ -326,13 +376,26 @@ class Notifier:
         here at once, whenever its e-mail goes."""
         contact = self.store.contact(recipient_id)
         language = contact["language"] if contact else "ko"
+        documents = self.store.of_recipient(recipient_id, limit, hidden_kinds=domain.HIDDEN_FROM_INBOX)
+        # the other parties named by interest notifications not sent yet
+        unsent_about = {
+            d["counterpart_id"] for d in documents if "subject" not in d and d.get("counterpart_id")
+        }
+        counterparts = self.store.known_contacts(unsent_about) if unsent_about else {}
         items = []
-        for document in self.store.of_recipient(recipient_id, limit):
+        for document in documents:
             subject, body = document.get("subject"), document.get("body")
+            counterpart = counterparts.get(document.get("counterpart_id", ""))
             if subject is None and document["kind"] == domain.DIGEST_KIND:
                 subject, body = domain.render_pending_digest(language)
-            elif subject is None and contact is not None:
-                subject, body = domain.render(document["kind"], document["data"], contact, self.site)
+            elif (
+                subject is None
+                and contact is not None
+                and (counterpart is not None or document["kind"] not in domain.ABOUT_COUNTERPART)
+            ):
+                subject, body = domain.render(
+                    document["kind"], document["data"], contact, self.site, counterpart=counterpart
+                )
             items.append(
                 {
                     "id": document["_id"],

@@ -1,5 +1,6 @@
-"""Entrypoints of the notification service: the events it consumes, RPC for the gateway, and
-the timer that sends what is due (digests, and retries after a mail relay failure)."""
+"""Entrypoints of the notification service: the events it consumes, RPC for the gateway, the
+timer that sends what is due (digests, and retries after a mail relay failure), and the one that
+deletes the records of sign-in e-mails after a day."""
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
@@ -18,6 +19,8 @@ from shared.rpc import rpc
 from shared.settings import Settings
 
 SERVICE = "notification"
+# how often old sign-in records are looked for: one is kept at most this much beyond its day
+SIGN_IN_PURGE_SECONDS = 600
 
 
 class Mailer(DependencyProvider):
@@ -54,6 +57,11 @@ class NotificationService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
         """matching's events, from a queue of their own: not held up behind confirmations."""
         self.inbox.process(body, self._handlers())
 
+    @on_events(SERVICE, "sign_in")
+    def handle_sign_in(self, body: dict) -> None:
+        """Sign-in links, from a queue of their own: someone is waiting at a screen for one."""
+        self.inbox.process(body, self._handlers())
+
     def _handlers(self) -> dict:
         notifier = self.notifier
         # every type on both queues: a replayed dead letter comes back on the main one
@@ -62,6 +70,7 @@ class NotificationService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
             "registration.updated": notifier.registration_changed,
             "registration.cancelled": notifier.registration_cancelled,
             "registration.erased": notifier.registration_erased,
+            "registration.sign_in_link_requested": notifier.notify,
             "matching.suggested": notifier.suggested,
             "matching.interest_expressed": notifier.notify,
             "matching.interest_answered": notifier.notify,
@@ -98,3 +107,7 @@ class NotificationService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
     @timer(interval=1.0)
     def send_due(self) -> None:
         self.notifier.deliver_due()
+
+    @timer(interval=SIGN_IN_PURGE_SECONDS)
+    def purge_sign_in_records(self) -> None:
+        self.notifier.purge_sign_in_records()

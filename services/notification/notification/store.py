@@ -43,6 +43,10 @@ class NotificationStore:
         # ignores compound ones; a recipient's notifications are few enough to sort as read
         self.notifications.create_index([("recipient_id", ASCENDING)])
         self.notifications.create_index([("status", ASCENDING)])
+        # the purge of sign-in records finds them by kind
+        self.notifications.create_index([("kind", ASCENDING)])
+        # only for erasure: the interest notifications that name an erased person
+        self.notifications.create_index([("counterpart_id", ASCENDING)])
         self.announced.create_index([("recipient_id", ASCENDING)])
         # only for erasure: the pairs that name an erased person as the counterpart
         self.announced.create_index([("counterpart_id", ASCENDING)])
@@ -86,6 +90,12 @@ class NotificationStore:
         ids = list(set(registration_ids))
         return {document["_id"]: document for document in self.contacts.find({"_id": {"$in": ids}})}
 
+    def known_contacts(self, registration_ids: Iterable[str]) -> dict[str, dict]:
+        """The contacts of many people, by id, in one read; those erased or not yet known are
+        left out."""
+        documents = self.contact_documents(registration_ids).values()
+        return {contact["registration_id"]: contact for _, contact in map(_recipient, documents) if contact}
+
     def preference(self, registration_id: str) -> tuple[bool, str | None]:
         """Whether the person was erased, and their stored suggestion e-mail preference."""
         document = self.contacts.find_one({"_id": registration_id}, {"status": 1, "suggestion_emails": 1})
@@ -117,11 +127,13 @@ class NotificationStore:
 
     def erase_recipient(self, registration_id: str, revision: int) -> None:
         """Destroy the contact and every notification and announced suggestion that named the
-        person, as recipient or as counterpart."""
+        person, as recipient or as counterpart (a contact card sent to the other side of an
+        interest included)."""
         self.contacts.replace_one(
             {"_id": registration_id}, {"status": "erased", "revision": revision}, upsert=True
         )
         delete_by_index(self.notifications, {"recipient_id": registration_id})
+        delete_by_index(self.notifications, {"counterpart_id": registration_id})
         delete_by_index(self.announced, {"recipient_id": registration_id})
         # as counterpart: found by its own index, then deleted by _id (a delete by counterpart_id
         # would read the whole collection on the embedded store)
@@ -232,22 +244,24 @@ class NotificationStore:
             return_document=ReturnDocument.AFTER,
         )
 
-    def mark_sent(self, notification_id: str, subject: str, body: str, attempts: int) -> None:
+    def mark_sent(
+        self, notification_id: str, subject: str, body: str, attempts: int, data: dict | None = None
+    ) -> None:
+        """Record a sent e-mail; ``data``, if given, replaces the notification's data (a sign-in
+        e-mail's, without its link and address)."""
         now = clock.now_iso()
-        self._notification_writes.update_one(
-            {"_id": notification_id},
-            {
-                "$set": {
-                    "status": "sent",
-                    "subject": subject,
-                    "body": body,
-                    "attempts": attempts,
-                    "sent_at": now,
-                    "updated_at": now,
-                    "last_error": None,
-                }
-            },
-        )
+        fields = {
+            "status": "sent",
+            "subject": subject,
+            "body": body,
+            "attempts": attempts,
+            "sent_at": now,
+            "updated_at": now,
+            "last_error": None,
+        }
+        if data is not None:
+            fields["data"] = data
+        self._notification_writes.update_one({"_id": notification_id}, {"$set": fields})
 
     def mark_retry(self, notification_id: str, attempts: int, delay: float, error: str) -> None:
         self.notifications.update_one(
@@ -269,23 +283,38 @@ class NotificationStore:
             {"$set": {"status": SKIPPED, "updated_at": clock.now_iso(), "last_error": reason}},
         )
 
-    def mark_failed(self, notification_id: str, attempts: int, error: str) -> None:
-        self.notifications.update_one(
-            {"_id": notification_id},
-            {
-                "$set": {
-                    "status": "failed",
-                    "attempts": attempts,
-                    "updated_at": clock.now_iso(),
-                    "last_error": error,
-                }
-            },
-        )
+    def mark_failed(self, notification_id: str, attempts: int, error: str, data: dict | None = None) -> None:
+        """Give a notification up; ``data``, if given, replaces its data (as in ``mark_sent``)."""
+        fields = {
+            "status": "failed",
+            "attempts": attempts,
+            "updated_at": clock.now_iso(),
+            "last_error": error,
+        }
+        if data is not None:
+            fields["data"] = data
+        self.notifications.update_one({"_id": notification_id}, {"$set": fields})
 
-    def of_recipient(self, recipient_id: str, limit: int) -> list[dict]:
-        """The person's notifications, newest first, but digests skipped (never sent)."""
-        cursor = self.notifications.find({"recipient_id": recipient_id, "status": {"$ne": SKIPPED}})
-        return list(cursor.sort([("created_at", DESCENDING)]).limit(limit))
+    def of_recipient(self, recipient_id: str, limit: int, hidden_kinds: Iterable[str] = ()) -> list[dict]:
+        """The person's notifications, newest first, but digests skipped (never sent) and those of
+        ``hidden_kinds``."""
+        query = {
+            "recipient_id": recipient_id,
+            "status": {"$ne": SKIPPED},
+            "kind": {"$nin": list(hidden_kinds)},
+        }
+        return list(self.notifications.find(query).sort([("created_at", DESCENDING)]).limit(limit))
+
+    def remove_of_kind_before(self, kind: str, before: str) -> int:
+        """Delete the notifications of ``kind`` made before ``before``; how many were deleted.
+
+        Found by kind (an indexed equality) and their times compared here: on the embedded store
+        a range condition reads the whole collection."""
+        found = self.notifications.find({"kind": kind}, {"created_at": 1})
+        old = [document["_id"] for document in found if document["created_at"] < before]
+        if not old:
+            return 0
+        return self.notifications.delete_many({"_id": {"$in": old}}).deleted_count
 
     def count_by_status(self) -> dict[str, int]:
         pipeline = [{"$group": {"_id": "$status", "count": {"$sum": 1}}}]
