@@ -1,6 +1,10 @@
+import re
+
 import pytest
 
 from registration import domain
+from shared.contracts.events import parse_event
+from shared.contracts.registration import REGISTRATION_ROW_FIELDS, reference_of
 from shared.errors import Conflict, Invalid, TooManyRequests
 
 NOW, LATER = "2026-11-23T10:00:00.000000Z", "2026-11-23T11:00:00.000000Z"
@@ -26,9 +30,23 @@ def attendee(needs=True):
         "language": "ko",
         "attendee_type": "senior",
         "consents": {"privacy": True, "sensitive": needs},
-        "accessibility_needs": {"wheelchair_access": True, "companions": 1},
+        "accessibility_needs": {**domain.NO_NEEDS, "wheelchair_access": True, "other": "a quiet room"},
+        "companions": 1,
     }
     return domain.register("attendee", data, "expo-2026", "hash", NOW)
+
+
+def investor():
+    data = {
+        "name": "Kim Sujin",
+        "organisation": "Seoul Impact",
+        "email": "Sujin@Impact.kr",
+        "language": "ko",
+        "consents": {"privacy": True},
+        "interests": ["elderly"],
+        "stages": ["seed"],
+    }
+    return domain.register("investor", data, "expo-2026", "hash", NOW)
 
 
 def test_registering_a_company_raises_a_contact_event_and_a_profile_event():
@@ -36,7 +54,14 @@ def test_registering_a_company_raises_a_contact_event_and_a_profile_event():
     assert document["status"] == "active" and document["revision"] == 1
     assert [event["type"] for event in events] == ["registration.created", "registration.profile_changed"]
     created, profile = events
-    assert created["payload"]["contact"] == {"name": "Sori AI", "email": "ceo@sori.kr", "language": "en"}
+    assert created["payload"]["contact"] == {
+        "name": "Sori AI",
+        "email": "ceo@sori.kr",
+        "language": "en",
+        "organisation": "Sori AI",
+        "contact_person": "",
+        "website": "",
+    }
     assert profile["payload"]["tags"] == ["hearing_impairment", "ai"]
     assert "email" not in str(profile["payload"])
 
@@ -141,3 +166,276 @@ def test_tags_may_change_a_few_times_an_hour_then_429_says_when_to_retry():
     document, events = domain.change(document, {"tags": ["dementia"]}, "2026-11-23T11:00:01.000000Z", 3)
     assert events[-1]["type"] == "registration.profile_changed"
     assert "profile_changes" not in domain.owner_view(document)
+
+
+# --- registration numbers, contact cards --------------------------------------------------
+
+
+def test_a_registration_has_its_number_and_its_address_key_but_shows_only_the_number():
+    document, _ = investor()
+    assert document["reference"] == reference_of(document["_id"])
+    assert re.fullmatch(r"TCX-[A-Z2-7]{4}-[A-Z2-7]{4}", document["reference"])
+    assert document["email_key"] == "sujin@impact.kr"
+    view = domain.owner_view(document)
+    assert view["reference"] == document["reference"] and "email_key" not in view
+
+
+def test_contact_cards_and_the_contact_in_events_name_the_organisation_and_the_person():
+    company_document, _ = company()
+    with_details = {**company_document, "contact_name": "Lee", "website": "https://sori.example"}
+    assert domain.contact_card(with_details) == {
+        "kind": "company",
+        "organisation": "Sori AI",
+        "contact_person": "Lee",
+        "email": "ceo@sori.kr",
+        "website": "https://sori.example",
+    }
+    investor_document, events = investor()
+    assert domain.contact_card(investor_document) == {
+        "kind": "investor",
+        "organisation": "Seoul Impact",
+        "contact_person": "Kim Sujin",
+        "email": "Sujin@Impact.kr",
+        "website": "",
+    }
+    contact = parse_event(events[0]).payload["contact"]
+    assert (contact["organisation"], contact["contact_person"]) == ("Seoul Impact", "Kim Sujin")
+    attendee_document, events = attendee()
+    assert domain.contact_card(attendee_document) is None
+    assert set(events[0]["payload"]["contact"]) == {"name", "email", "language"}
+    _, events = domain.cancel(investor_document, LATER)
+    assert events[0]["payload"]["contact"]["organisation"] == "Seoul Impact"
+
+
+# --- attendee fields and partial changes --------------------------------------------------
+
+
+def test_companions_are_an_attendee_field_not_a_need():
+    document, _ = attendee()
+    assert document["companions"] == 1 and "companions" not in document["accessibility_needs"]
+
+
+def test_a_change_of_one_need_keeps_every_other_need():
+    document, _ = attendee()
+    changed, events = domain.change(document, {"accessibility_needs": {"live_captioning": True}}, LATER)
+    assert changed["accessibility_needs"] == {
+        **domain.NO_NEEDS,
+        "wheelchair_access": True,
+        "live_captioning": True,
+        "other": "a quiet room",
+    }
+    assert [event["type"] for event in events] == ["registration.updated"]
+    changed, _ = domain.change(changed, {"accessibility_needs": {"wheelchair_access": False}}, LATER)
+    assert changed["accessibility_needs"]["live_captioning"] is True
+    assert changed["accessibility_needs"]["wheelchair_access"] is False
+
+
+def test_needs_given_to_a_registration_without_any_start_from_none():
+    data = {
+        "name": "Park",
+        "email": "p@example.kr",
+        "language": "ko",
+        "attendee_type": "senior",
+        "consents": {"privacy": True, "sensitive": True},
+    }
+    document, _ = domain.register("attendee", data, "expo-2026", "hash", NOW)
+    changed, _ = domain.change(document, {"accessibility_needs": {"guide_dog": True}}, LATER)
+    assert changed["accessibility_needs"] == {**domain.NO_NEEDS, "guide_dog": True}
+
+
+def test_needs_all_no_are_not_kept_and_null_removes_them():
+    document, _ = attendee()
+    changed, _ = domain.change(document, {"accessibility_needs": None}, LATER)
+    assert "accessibility_needs" not in changed
+    changed, _ = domain.change(
+        document, {"accessibility_needs": {"wheelchair_access": False, "other": ""}}, LATER
+    )
+    assert "accessibility_needs" not in changed
+    data = {
+        "name": "Park",
+        "email": "p@example.kr",
+        "language": "ko",
+        "attendee_type": "senior",
+        "consents": {"privacy": True, "sensitive": True},
+        "accessibility_needs": dict(domain.NO_NEEDS),
+    }
+    registered, _ = domain.register("attendee", data, "expo-2026", "hash", NOW)
+    assert "accessibility_needs" not in registered
+
+
+def test_a_change_of_one_consent_keeps_the_other_and_the_needs():
+    document, _ = attendee()
+    changed, _ = domain.change(document, {"consents": {"privacy": True}, "name": "Park Y"}, LATER)
+    assert changed["consents"] == document["consents"]
+    assert changed["accessibility_needs"] == document["accessibility_needs"]
+
+
+def test_a_change_of_needs_relies_on_the_consent_already_given():
+    document, _ = attendee()
+    changed, _ = domain.change(document, {"accessibility_needs": {"easy_read": True}}, LATER)
+    assert changed["accessibility_needs"]["easy_read"] is True
+
+
+def test_a_carer_registering_for_someone_names_themselves_and_may_stop():
+    document, _ = attendee()
+    changed, _ = domain.change(document, {"carer_name": "Park Jimin", "companions": 2}, LATER)
+    assert (changed["carer_name"], changed["companions"]) == ("Park Jimin", 2)
+    assert domain.owner_view(changed)["carer_name"] == "Park Jimin"
+    changed, _ = domain.change(changed, {"carer_name": None}, LATER)
+    assert "carer_name" not in changed
+
+
+def test_a_new_address_is_not_verified_but_a_change_of_case_is_the_same_address():
+    document, _ = investor()
+    verified = {**document, "email_verified_at": NOW}
+    same, _ = domain.change(verified, {"email": "sujin@impact.kr"}, LATER)
+    assert same["email_verified_at"] == NOW
+    other, _ = domain.change(verified, {"email": "sujin@other.kr"}, LATER)
+    assert "email_verified_at" not in other and other["email_key"] == "sujin@other.kr"
+
+
+# --- registrations stored by earlier versions ----------------------------------------------
+
+
+def test_upgrade_moves_companions_out_of_old_needs_and_adds_the_number():
+    document, _ = attendee()
+    new_fields = ("companions", "reference", "email_key")
+    old = {key: value for key, value in document.items() if key not in new_fields}
+    old["accessibility_needs"] = {"wheelchair_access": True, "companions": 2, "other": ""}
+    upgraded = domain.upgrade(old)
+    assert upgraded["companions"] == 2
+    assert upgraded["accessibility_needs"] == {"wheelchair_access": True, "other": ""}
+    assert upgraded["reference"] == reference_of(document["_id"])
+    assert upgraded["email_key"] == "park@example.kr"
+    assert domain.upgrade(upgraded) == upgraded
+    only_companions = domain.upgrade({**old, "accessibility_needs": {"companions": 1, "guide_dog": False}})
+    assert "accessibility_needs" not in only_companions and only_companions["companions"] == 1
+    without_needs = domain.upgrade({key: value for key, value in old.items() if key != "accessibility_needs"})
+    assert without_needs["companions"] == 0
+
+
+def test_upgrade_leaves_tombstones_and_todays_registrations_as_they_are():
+    document, _ = attendee()
+    assert domain.upgrade(document) == document
+    tombstone, _ = domain.erase({**document, "_v": 1}, LATER)
+    assert domain.upgrade(tombstone) == tombstone
+
+
+# --- who may act --------------------------------------------------------------------------
+
+
+def caller(**fields):
+    return {"organiser": False, "organiser_email": None, **fields}
+
+
+def test_who_may_act_on_a_registration():
+    document, _ = investor()
+    token = "tcx_secret"
+    document = {**document, "token_hash": domain.hash_token(token)}
+    assert domain.may_act(document, caller(organiser=True))
+    assert domain.may_act(document, caller(token=token))
+    assert domain.may_act(document, caller(email="SUJIN@impact.kr"))
+    assert not domain.may_act(document, caller(token="tcx_other"))
+    assert not domain.may_act(document, caller(email="someone@impact.kr"))
+    assert not domain.may_act(document, caller())
+
+
+def test_audit_records_name_the_organiser_or_the_shared_token():
+    record = domain.audit_record(caller(organiser=True), "export_registrations", None, NOW)
+    assert (record["organiser"], record["registration_id"], record["at"]) == ("organiser token", None, NOW)
+    record = domain.audit_record(
+        caller(organiser=True, organiser_email="kim@expo.kr"), "read_accessibility_needs", "r1", NOW
+    )
+    assert (record["organiser"], record["registration_id"]) == ("kim@expo.kr", "r1")
+
+
+# --- sign-in links ------------------------------------------------------------------------
+
+
+def test_a_sign_in_link_keeps_only_the_hash_and_the_event_carries_the_token():
+    document, events = domain.new_sign_in_link("Park@Example.kr", "en", 1, NOW, 15)
+    event = parse_event(events[0])
+    assert event.type == "registration.sign_in_link_requested"
+    token = event.payload["link_token"]
+    assert len(token) >= 40 and token not in str(document)
+    assert document["_id"] == domain.hash_token(token)
+    assert document["email"] == "park@example.kr" and event.payload["email"] == "Park@Example.kr"
+    assert document["expires_at"] == event.payload["expires_at"] == "2026-11-23T10:15:00.000000Z"
+    assert (document["used_at"], document["slot_key"]) == (None, "park@example.kr/1")
+    other, _ = domain.new_sign_in_link("Park@Example.kr", "en", 1, NOW, 15)
+    assert other["_id"] != document["_id"]
+
+
+def test_an_address_has_at_most_three_unexpired_links():
+    def link(slot, expires_at):
+        return {"slot": slot, "expires_at": expires_at}
+
+    assert domain.free_link_slots([], NOW) == [0, 1, 2]
+    assert domain.free_link_slots([link(0, LATER), link(2, LATER)], NOW) == [1]
+    assert domain.free_link_slots([link(0, LATER), link(1, LATER), link(2, LATER)], NOW) == []
+    # an expired link frees its slot
+    assert domain.free_link_slots([link(0, LATER), link(1, NOW), link(2, LATER)], NOW) == [1]
+
+
+def test_the_sign_in_email_is_in_the_language_the_person_registered_in():
+    assert domain.link_language([{"language": "en"}, {"language": "ko"}], "ko") == "en"
+    assert domain.link_language([], "en") == "en"
+
+
+# --- organisers' lists and counts ---------------------------------------------------------
+
+
+def test_an_organisers_search_never_finds_erased_registrations():
+    assert domain.registration_filter({"page": 1, "per_page": 25}) == {
+        "status": {"$in": ["active", "cancelled"]}
+    }
+    query = {"kind": "attendee", "status": "cancelled", "attendee_type": "senior"}
+    assert domain.registration_filter(query) == {
+        "status": "cancelled",
+        "kind": "attendee",
+        "attendee_type": "senior",
+    }
+
+
+def test_a_search_text_is_a_literal_part_of_name_email_organisation_or_a_whole_number():
+    conditions = domain.registration_filter({"q": "tcx-ab.c(d"})
+    part = {"$regex": re.escape("tcx-ab.c(d"), "$options": "i"}
+    assert conditions["$or"] == [
+        {"name": part},
+        {"email": part},
+        {"organisation": part},
+        {"reference": "TCX-AB.C(D"},
+    ]
+    assert re.search(conditions["$or"][0]["name"]["$regex"], "x tcx-ab.c(d y")
+    assert not re.search(conditions["$or"][0]["name"]["$regex"], "tcx-abxc(d")
+
+
+def test_a_row_never_holds_needs_only_whether_there_are_any():
+    document, _ = attendee()
+    stored_row = {key: value for key, value in document.items() if key != "accessibility_needs"}
+    row = domain.row({**stored_row, "has_accessibility_needs": True})
+    assert tuple(row) == REGISTRATION_ROW_FIELDS
+    assert row["has_accessibility_needs"] is True and row["companions"] == 1
+    assert row["organisation"] is None and row["reference"] == document["reference"]
+    assert "quiet" not in str(row)
+    company_document, _ = company()
+    assert domain.row(company_document)["organisation"] == "Sori AI"
+    assert domain.row(company_document)["has_accessibility_needs"] is False
+    investor_document, _ = investor()
+    assert domain.row(investor_document)["organisation"] == "Seoul Impact"
+
+
+def test_companions_are_counted_apart_from_needs():
+    needs, companions = domain.accessibility_counts(
+        [
+            {
+                "accessibility_needs": {"wheelchair_access": True, "guide_dog": False, "other": "x"},
+                "companions": 2,
+            },
+            {"accessibility_needs": {"wheelchair_access": True, "live_captioning": True}},
+            {"companions": 1},
+            {"companions": 0},
+        ]
+    )
+    assert needs == {"wheelchair_access": 2, "live_captioning": 1}
+    assert companions == {"attendees_with_companions": 2, "companions": 3}

@@ -2,18 +2,37 @@
 events each change raises, and what each reader may see of it."""
 
 import hashlib
+import hmac
 import math
+import re
 import secrets
 import uuid
+from collections import Counter
 from datetime import timedelta
 
 from shared import clock
 from shared.contracts.events import new_event
+from shared.contracts.registration import REGISTRATION_ROW_FIELDS, AccessibilityNeedsSchema, reference_of
 from shared.errors import Conflict, Invalid, TooManyRequests
 
 CONTACT_FIELDS = ("name", "email", "language")
+CARD_FIELDS = ("organisation", "contact_person", "website")
 MATCHABLE_KINDS = ("company", "investor")
-INTERNAL_FIELDS = ("_id", "_v", "outbox", "outbox_pending", "token_hash", "active_key", "profile_changes")
+INTERNAL_FIELDS = (
+    "_id",
+    "_v",
+    "outbox",
+    "outbox_pending",
+    "token_hash",
+    "active_key",
+    "email_key",
+    "profile_changes",
+)
+# what a registration with no accessibility needs would hold: a change of some needs starts here
+NO_NEEDS = AccessibilityNeedsSchema().load({})
+# unexpired sign-in links an address may have: each is an e-mail sent to it
+SIGN_IN_LINKS_PER_ADDRESS = 3
+LISTED_STATUSES = ("active", "cancelled")
 # a company's tags or an investor's interests may change this many times in any hour: each change
 # makes matching announce new pairs, so churning tags must not be a way to e-mail everyone
 PROFILE_CHANGE_WINDOW = timedelta(hours=1)
@@ -37,11 +56,21 @@ def active_key(expo_id: str, kind: str, email: str) -> str:
     return f"{expo_id}/{kind}/{email.casefold()}"
 
 
+def email_key(email: str) -> str:
+    """An address as it is compared when someone signs in with it: lower-cased, local part too
+    (nobody is told apart from someone else by the case of their address)."""
+    return email.lower()
+
+
 def register(kind: str, data: dict, expo_id: str, token_hash: str, now: str) -> tuple[dict, list[dict]]:
     """A new registration document and the events it raises."""
-    fields = {key: value for key, value in data.items() if key not in ("consents", "expo_id")}
+    fields = {
+        key: value for key, value in data.items() if key not in ("consents", "expo_id") and value is not None
+    }
+    registration_id = str(uuid.uuid4())
     document = {
-        "_id": str(uuid.uuid4()),
+        "_id": registration_id,
+        "reference": reference_of(registration_id),
         "kind": kind,
         "expo_id": expo_id,
         "status": "active",
@@ -50,10 +79,11 @@ def register(kind: str, data: dict, expo_id: str, token_hash: str, now: str) -> 
         "updated_at": now,
         "token_hash": token_hash,
         "active_key": active_key(expo_id, kind, data["email"]),
+        "email_key": email_key(data["email"]),
         "consents": _consents({}, data["consents"], now),
         **fields,
     }
-    if not document["consents"]["sensitive_at"]:
+    if not document["consents"]["sensitive_at"] or not has_needs(document.get("accessibility_needs")):
         document.pop("accessibility_needs", None)
     events = [_contact_event("registration.created", document)]
     if kind in MATCHABLE_KINDS:
@@ -65,9 +95,17 @@ def change(
     document: dict, changes: dict, now: str, profile_changes_per_hour: int = 6
 ) -> tuple[dict, list[dict]]:
     """The document with ``changes`` applied, and the events they raise (none if nothing changed).
+    ``changes`` is a partial load: accessibility needs and consents it does not name stay as they
+    were, and a field given as null (accessibility needs, a carer's name) is removed.
     Raises TooManyRequests for a change of tags or stages beyond ``profile_changes_per_hour``."""
     _require_active(document)
-    updated = {**document, **{key: value for key, value in changes.items() if key != "consents"}}
+    given = {key: value for key, value in changes.items() if key != "consents"}
+    if given.get("accessibility_needs") is not None:
+        stored_needs = document.get("accessibility_needs")
+        given["accessibility_needs"] = merge_needs(stored_needs, given["accessibility_needs"])
+    updated = {**document, **given}
+    for key in [key for key, value in given.items() if value is None]:
+        updated.pop(key, None)
     if "consents" in changes:
         updated["consents"] = _consents(document["consents"], changes["consents"], now)
     if updated.get("accessibility_needs") is not None and not updated["consents"]["sensitive_at"]:
@@ -78,11 +116,15 @@ def change(
             )
         # consent withdrawn: the sensitive data goes with it (PIPA Art. 21)
         updated.pop("accessibility_needs")
-    if updated.get("accessibility_needs") is None:
+    if not has_needs(updated.get("accessibility_needs")):
         updated.pop("accessibility_needs", None)
     if updated == document:
         return document, []
     updated["active_key"] = active_key(updated["expo_id"], updated["kind"], updated["email"])
+    updated["email_key"] = email_key(updated["email"])
+    if updated["email_key"] != document.get("email_key"):
+        # a new address has not been proved by a sign-in link yet
+        updated.pop("email_verified_at", None)
     updated["revision"] = document["revision"] + 1
     updated["updated_at"] = now
     events = [_contact_event("registration.updated", updated)]
@@ -90,6 +132,40 @@ def change(
         updated["profile_changes"] = _recent_profile_changes(document, now, profile_changes_per_hour) + [now]
         events.append(_profile_event(updated))
     return updated, events
+
+
+def merge_needs(stored: dict | None, given: dict) -> dict:
+    """The accessibility needs after a change naming only ``given``: every need it does not name
+    stays as stored (a change of live captioning must not reset a wheelchair)."""
+    return {**NO_NEEDS, **(stored or {}), **given}
+
+
+def has_needs(needs: dict | None) -> bool:
+    """Whether there is any need at all; needs that are all "no" are not kept (nothing to seal)."""
+    return bool(needs) and any(needs.values())
+
+
+def upgrade(document: dict) -> dict:
+    """A registration stored by an earlier version, in today's shape: the one place that knows
+    the old shapes, applied to every registration the store reads (and, at start-up, written back).
+    Works on partial documents (projections) too: it changes only what is there."""
+    upgraded = dict(document)
+    needs = upgraded.get("accessibility_needs")
+    if needs is not None and "companions" in needs:
+        # companions were counted among the (sealed) accessibility needs until the web app; they
+        # are an attendee field of their own now, and not sensitive
+        upgraded.setdefault("companions", needs["companions"])
+        needs = {key: value for key, value in needs.items() if key != "companions"}
+        upgraded["accessibility_needs"] = needs
+        if not has_needs(needs):
+            upgraded.pop("accessibility_needs")
+    if upgraded.get("kind") == "attendee" and upgraded.get("status") != "erased":
+        upgraded.setdefault("companions", 0)
+    if "_id" in upgraded and "status" in upgraded and upgraded["status"] != "erased":
+        upgraded.setdefault("reference", reference_of(upgraded["_id"]))
+    if "email" in upgraded:
+        upgraded.setdefault("email_key", email_key(upgraded["email"]))
+    return upgraded
 
 
 def _recent_profile_changes(document: dict, now: str, per_hour: int) -> list[str]:
@@ -142,6 +218,29 @@ def owner_view(document: dict) -> dict:
     return view
 
 
+def contact_card(document: dict) -> dict | None:
+    """How a company or an investor is reached (once a company accepted an investor's interest,
+    the gateway shows each the other's card); None for an attendee."""
+    if document["kind"] not in MATCHABLE_KINDS:
+        return None
+    if document["kind"] == "company":
+        contact_person, website = document.get("contact_name", ""), document.get("website", "")
+    else:
+        contact_person, website = document["name"], ""
+    return {
+        "kind": document["kind"],
+        "organisation": _organisation(document),
+        "contact_person": contact_person,
+        "email": document["email"],
+        "website": website,
+    }
+
+
+def _organisation(document: dict) -> str | None:
+    """A company's name is its organisation's; an investor names its organisation apart."""
+    return {"company": document.get("name"), "investor": document.get("organisation")}.get(document["kind"])
+
+
 def public_profile(document: dict) -> dict:
     """What a matched counterpart may see: no contact details, no personal names of investors."""
     fields = PUBLIC_PROFILE_FIELDS[document["kind"]]
@@ -170,6 +269,10 @@ def _matchable(document: dict) -> tuple:
 
 
 def _contact_event(event_type: str, document: dict) -> dict:
+    contact = {key: document[key] for key in CONTACT_FIELDS}
+    card = contact_card(document)
+    if card is not None:
+        contact.update({key: card[key] for key in CARD_FIELDS})
     return new_event(
         event_type,
         {
@@ -177,7 +280,7 @@ def _contact_event(event_type: str, document: dict) -> dict:
             "kind": document["kind"],
             "expo_id": document["expo_id"],
             "revision": document["revision"],
-            "contact": {key: document[key] for key in CONTACT_FIELDS},
+            "contact": contact,
         },
     )
 
@@ -206,3 +309,117 @@ def _profile_event(document: dict) -> dict:
             "stages": list(stages),
         },
     )
+
+
+# --- who may act ---------------------------------------------------------------------------
+
+
+def may_act(document: dict, caller: dict) -> bool:
+    """Whether ``caller`` (as CallerSchema loads it) may act on this non-erased registration: an
+    organiser, the holder of its manage token, or someone signed in with its e-mail address."""
+    if caller["organiser"]:
+        return True
+    token = caller.get("token")
+    if token and hmac.compare_digest(document.get("token_hash", ""), hash_token(token)):
+        return True
+    email = caller.get("email")
+    return email is not None and email_key(email) == document["email_key"]
+
+
+def audit_record(caller: dict, action: str, registration_id: str | None, now: str) -> dict:
+    """What is kept of an organiser's access to sensitive or bulk data."""
+    return {
+        "_id": str(uuid.uuid4()),
+        "at": now,
+        "organiser": caller.get("organiser_email") or "organiser token",
+        "registration_id": registration_id,
+        "action": action,
+    }
+
+
+# --- sign-in links -------------------------------------------------------------------------
+
+
+def free_link_slots(links: list[dict], now: str) -> list[int]:
+    """The slots a new sign-in link of an address may take: one per unexpired link it may still
+    have (a unique index on the slot holds the limit against requests made at once)."""
+    taken = {link["slot"] for link in links if link["expires_at"] > now}
+    return [slot for slot in range(SIGN_IN_LINKS_PER_ADDRESS) if slot not in taken]
+
+
+def link_language(registrations: list[dict], asked: str) -> str:
+    """The language of a sign-in e-mail: the one the person registered in (their newest
+    registration's), else the one the sign-in page was in."""
+    return registrations[0]["language"] if registrations else asked
+
+
+def new_sign_in_link(
+    address: str, language: str, slot: int, now: str, minutes: float
+) -> tuple[dict, list[dict]]:
+    """A one-time link for ``address`` and the event that has it e-mailed. The document keeps only
+    the token's hash: only the e-mail (through the event) carries the token itself."""
+    token = secrets.token_urlsafe(32)
+    key = email_key(address)
+    expires_at = clock.to_iso(clock.parse_iso(now) + timedelta(minutes=minutes))
+    document = {
+        "_id": hash_token(token),
+        "email": key,
+        "slot": slot,
+        "slot_key": f"{key}/{slot}",
+        "created_at": now,
+        "expires_at": expires_at,
+        "used_at": None,
+    }
+    event = new_event(
+        "registration.sign_in_link_requested",
+        {"email": address, "language": language, "link_token": token, "expires_at": expires_at},
+    )
+    return document, [event]
+
+
+# --- organisers' lists and counts ----------------------------------------------------------
+
+
+def registration_filter(query: dict) -> dict:
+    """The store filter for an organiser's search (``query`` as RegistrationQuerySchema loads it).
+    Erased registrations are never found."""
+    conditions: dict = {"status": query["status"] if "status" in query else {"$in": list(LISTED_STATUSES)}}
+    for key in ("kind", "attendee_type"):
+        if key in query:
+            conditions[key] = query[key]
+    if "q" in query:
+        part = {"$regex": re.escape(query["q"]), "$options": "i"}
+        conditions["$or"] = [
+            {"name": part},
+            {"email": part},
+            {"organisation": part},
+            {"reference": query["q"].upper()},
+        ]
+    return conditions
+
+
+def row(document: dict) -> dict:
+    """One registration in an organiser's list or export: never its accessibility needs, only
+    whether it has any (``has_accessibility_needs``, which the store sets without opening them)."""
+    values = {
+        **document,
+        "id": document["_id"],
+        "reference": document.get("reference") or reference_of(document["_id"]),
+        "organisation": _organisation(document),
+        "has_accessibility_needs": bool(document.get("has_accessibility_needs")),
+    }
+    return {field: values.get(field) for field in REGISTRATION_ROW_FIELDS}
+
+
+def accessibility_counts(records: list[dict]) -> tuple[dict, dict]:
+    """Counts of each accessibility need, and of companions apart (they are not a need), over the
+    active registrations' ``accessibility_needs`` and ``companions``."""
+    needs: Counter = Counter()
+    people = companions = 0
+    for record in records:
+        chosen = record.get("accessibility_needs") or {}
+        needs.update(key for key, value in chosen.items() if value and key != "other")
+        if record.get("companions"):
+            people += 1
+            companions += record["companions"]
+    return dict(needs), {"attendees_with_companions": people, "companions": companions}
