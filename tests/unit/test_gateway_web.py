@@ -126,5 +126,5 @@ def test_sign_in_requests_beyond_the_per_client_limit_get_a_429_page(client):
 def test_the_api_reference_loads_its_files_from_here(client):
     page = client.get("/api/docs").get_data(as_text=True)
     assert "cdn" not in page and "<script>" not in page
-    assert '/static/vendor/swagger-ui/swagger-ui-bundle.js' in page
-    assert '/static/js/api-docs.js' in page
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page
+    assert "/static/js/api-docs.js" in page
