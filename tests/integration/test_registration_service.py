@@ -3,16 +3,22 @@
 import uuid
 
 import pytest
+from cryptography.fernet import Fernet
 
 from shared import errors
 from tests.conftest import service_env, wait_for
 from tests.integration.service_helpers import start_service
 from tests.integration.test_outbox_and_inbox import drain
 
+# the registration services of every test module share one database, so they share its key
+SENSITIVE_DATA_KEY = Fernet.generate_key().decode()
+
 
 @pytest.fixture(scope="module")
 def registration(amqp_uri, store_server, tmp_path_factory):
-    env = service_env(amqp_uri, store_server["uri"], ORGANISER_TOKEN="organiser")
+    env = service_env(
+        amqp_uri, store_server["uri"], ORGANISER_TOKEN="organiser", SENSITIVE_DATA_KEY=SENSITIVE_DATA_KEY
+    )
     process, client = start_service("registration", env, tmp_path_factory.mktemp("logs"))
     yield client
     client.close()
@@ -150,3 +156,45 @@ def test_identify_and_public_profiles(registration):
     assert registration.call("registration", "identify", "tcx_unknown") is None
     profile = registration.call("registration", "public_profiles", [created["id"]])[created["id"]]
     assert profile["name"] == "Sori AI" and "email" not in profile
+
+
+def test_a_change_of_one_need_or_one_consent_keeps_everything_else(registration, mongo):
+    created = registration.call(
+        "registration",
+        "create",
+        "attendee",
+        {
+            "name": "Park",
+            "email": f"{uuid.uuid4().hex[:8]}@example.kr",
+            "attendee_type": "person_with_disability",
+            "consents": {"privacy": True, "sensitive": True},
+            "accessibility_needs": {
+                "sign_language_interpreter": True,
+                "wheelchair_access": True,
+                "other": "a seat near the stage",
+            },
+            "companions": 2,
+        },
+    )
+    mine = {"token": created["manage_token"]}
+    path = ("attendee", created["id"])
+    changed = registration.call(
+        "registration", "update", *path, {"accessibility_needs": {"live_captioning": True}}, mine
+    )
+    registration.call("registration", "update", *path, {"consents": {"privacy": True}}, mine)
+    read = registration.call("registration", "get", *path, mine)
+    expected = {
+        "wheelchair_access": True,
+        "sign_language_interpreter": True,
+        "live_captioning": True,
+        "braille_or_large_print": False,
+        "assistive_listening": False,
+        "easy_read": False,
+        "guide_dog": False,
+        "other": "a seat near the stage",
+    }
+    assert changed["accessibility_needs"] == read["accessibility_needs"] == expected
+    assert read["consents"] == {"privacy": True, "sensitive": True}
+    assert read["companions"] == 2 and read["revision"] == 2  # the consent given again changed nothing
+    raw = mongo["registration"]["registrations"].find_one({"_id": created["id"]})
+    assert "seat near" not in str(raw) and "companions" in raw

@@ -1,10 +1,9 @@
 """Entrypoints of the registration service: RPC for the gateway, and the outbox relay."""
 
-import hmac
-from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
 from nameko.timer import timer
 from pymongo.database import Database
 
@@ -12,7 +11,14 @@ from registration import domain
 from registration.sensitive import Sealer
 from registration.store import RegistrationStore
 from shared import clock, metrics
-from shared.contracts.registration import KINDS, load_registration
+from shared.contracts.fields import Email
+from shared.contracts.registration import (
+    KINDS,
+    CallerSchema,
+    RegistrationQuerySchema,
+    SignInRequestSchema,
+    load_registration,
+)
 from shared.errors import EXPECTED, Forbidden, Invalid, NotFound
 from shared.mongo import Store
 from shared.outbox import Outbox
@@ -20,6 +26,23 @@ from shared.rpc import rpc
 from shared.settings import Settings
 
 SERVICE = "registration"
+# one organiser export answers at most this many rows (one RPC answer, a few megabytes)
+EXPORT_LIMIT = 50_000
+MAX_IDS = 500
+
+
+class ContactCardsSchema(Schema):
+    ids = fields.List(
+        fields.String(validate=validate.Length(max=100)), required=True, validate=validate.Length(max=MAX_IDS)
+    )
+
+
+class AuditLogSchema(Schema):
+    limit = fields.Integer(strict=True, validate=validate.Range(min=1, max=1000))
+
+
+class EmailSchema(Schema):
+    email = Email(required=True)
 
 
 def _store(database: Database) -> RegistrationStore:
@@ -36,7 +59,7 @@ class RegistrationService(metrics.IoCountsRpc):
     name = SERVICE
 
     store: RegistrationStore = Store(SERVICE, _store)
-    outbox = Outbox(SERVICE, ("registrations",))
+    outbox = Outbox(SERVICE, ("registrations", "sign_in_links"))
 
     def __init__(self) -> None:
         self.settings = Settings.from_env()
@@ -57,27 +80,28 @@ class RegistrationService(metrics.IoCountsRpc):
 
     @rpc(expected_exceptions=EXPECTED)
     def get(self, kind: str, registration_id: str, caller: dict) -> dict:
-        return domain.owner_view(self._authorised(kind, registration_id, caller))
+        who = _caller(caller)
+        return self._answer(self._authorised(kind, registration_id, who), who)
 
     @rpc(expected_exceptions=EXPECTED)
     def update(self, kind: str, registration_id: str, changes: dict, caller: dict) -> dict:
+        who = _caller(caller)
         clean = _validated(kind, changes, partial=True)
-        return domain.owner_view(
-            self._change(
-                kind,
-                registration_id,
-                caller,
-                lambda doc, now: domain.change(doc, clean, now, self.settings.profile_changes_per_hour),
-            )
+        changed = self._change(
+            kind,
+            registration_id,
+            who,
+            lambda doc, now: domain.change(doc, clean, now, self.settings.profile_changes_per_hour),
         )
+        return self._answer(changed, who)
 
     @rpc(expected_exceptions=EXPECTED)
     def cancel(self, kind: str, registration_id: str, caller: dict) -> dict:
-        return domain.owner_view(self._change(kind, registration_id, caller, domain.cancel))
+        return domain.owner_view(self._change(kind, registration_id, _caller(caller), domain.cancel))
 
     @rpc(expected_exceptions=EXPECTED)
     def erase(self, kind: str, registration_id: str, caller: dict) -> dict:
-        self._change(kind, registration_id, caller, domain.erase)
+        self._change(kind, registration_id, _caller(caller), domain.erase)
         return {"id": registration_id, "status": "erased"}
 
     @rpc
@@ -90,9 +114,78 @@ class RegistrationService(metrics.IoCountsRpc):
             return None
         return {"registration_id": document["_id"], "kind": document["kind"]}
 
+    @rpc(expected_exceptions=EXPECTED)
+    def request_sign_in(self, email: str, language: str = "ko") -> dict:
+        """E-mail a one-time sign-in link to ``email`` if it is a registrant's or an organiser's.
+        The answer is the same either way: nobody learns from it whether an address is known."""
+        clean = _loaded(SignInRequestSchema(), {"email": email, "language": language})
+        address = clean["email"]
+        key = domain.email_key(address)
+        registrations = self.store.registrations_of(key)
+        if registrations or key in self.settings.organiser_emails:
+            self._send_sign_in_link(address, domain.link_language(registrations, clean["language"]))
+        return {"status": "sent"}
+
+    @rpc
+    def complete_sign_in(self, link_token: str) -> dict | None:
+        """Use a sign-in link: who it signs in, or None for a link unknown, used or expired."""
+        # anything but a string of a link token's length is a link nobody was sent
+        if not isinstance(link_token, str) or not 20 <= len(link_token) <= 200:
+            return None
+        now = clock.now_iso()
+        link = self.store.use_sign_in_link(domain.hash_token(link_token), now)
+        if link is None:
+            return None
+        self.store.mark_email_verified(link["email"], now)
+        return {"email": link["email"], "organiser": link["email"] in self.settings.organiser_emails}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def registrations_of(self, email: str) -> list[dict]:
+        """What someone signed in with ``email`` sees of each of their registrations, newest first."""
+        key = domain.email_key(_loaded(EmailSchema(), {"email": email})["email"])
+        return [domain.owner_view(document) for document in self.store.registrations_of(key)]
+
     @rpc
     def public_profiles(self, ids: list[str]) -> dict:
         return {doc["_id"]: domain.public_profile(doc) for doc in self.store.public_profiles(ids[:500])}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def contact_cards(self, ids: list[str]) -> dict[str, dict]:
+        """How each active company or investor among ``ids`` is reached. The gateway asks only
+        for the counterparts of accepted interest."""
+        clean = _loaded(ContactCardsSchema(), {"ids": ids})
+        return {doc["_id"]: domain.contact_card(doc) for doc in self.store.active_parties(clean["ids"])}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_registrations(self, query: dict, caller: dict) -> dict:
+        """One page of an organiser's search of registrations, newest first."""
+        _organiser(caller)
+        clean = _loaded(RegistrationQuerySchema(), query)
+        conditions = domain.registration_filter(clean)
+        page, per_page = clean["page"], clean["per_page"]
+        documents = self.store.rows(conditions, skip=(page - 1) * per_page, limit=per_page)
+        return {
+            "items": [domain.row(document) for document in documents],
+            "total": self.store.count_matching(conditions),
+            "page": page,
+            "per_page": per_page,
+        }
+
+    @rpc(expected_exceptions=EXPECTED)
+    def export_registrations(self, query: dict, caller: dict) -> list[dict]:
+        """Every registration an organiser's search finds (up to EXPORT_LIMIT), for a CSV file.
+        The export is audited before anything is read."""
+        who = _organiser(caller)
+        clean = _loaded(RegistrationQuerySchema(), query)
+        self.store.add_audit(domain.audit_record(who, "export_registrations", None, clock.now_iso()))
+        documents = self.store.rows(domain.registration_filter(clean), skip=0, limit=EXPORT_LIMIT)
+        return [domain.row(document) for document in documents]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def audit_log(self, caller: dict, limit: int = 100) -> list[dict]:
+        """Organisers' reads of accessibility needs and exports, newest first."""
+        _organiser(caller)
+        return self.store.audit_log(_loaded(AuditLogSchema(), {"limit": limit})["limit"])
 
     @rpc
     def stats(self) -> dict:
@@ -100,13 +193,11 @@ class RegistrationService(metrics.IoCountsRpc):
             kind: {status: self.store.count(kind, status) for status in ("active", "cancelled", "erased")}
             for kind in KINDS
         }
-        needs: Counter = Counter()
-        for need in self.store.active_accessibility_needs():
-            needs.update(key for key, value in need.items() if value and key != "other")
-            needs["companions"] += need.get("companions", 0)
+        needs, companions = domain.accessibility_counts(self.store.active_needs_and_companions())
         return {
             "registrations": registrations,
-            "accessibility_needs": dict(needs),
+            "accessibility_needs": needs,
+            "companions": companions,
             "outbox_pending": self.outbox.pending(),
         }
 
@@ -119,9 +210,36 @@ class RegistrationService(metrics.IoCountsRpc):
     def relay_outbox(self) -> None:
         self.outbox.sweep()
 
-    def _change(self, kind: str, registration_id: str, caller: dict, decide: Callable) -> dict:
+    @timer(interval=60.0)
+    def forget_expired_sign_in_links(self) -> None:
+        self.store.forget_expired_sign_in_links(clock.now_iso())
+
+    def _send_sign_in_link(self, address: str, language: str) -> None:
+        """Store a new link for ``address`` with the event that e-mails it, unless the address has
+        its SIGN_IN_LINKS_PER_ADDRESS unexpired links already (then nothing: no flood of mail)."""
+        now = clock.now_iso()
+        links = self.store.sign_in_links_of(domain.email_key(address))
+        # expired links hold their slots until deleted
+        self.store.forget_sign_in_links([link["_id"] for link in links if link["expires_at"] <= now])
+        for slot in domain.free_link_slots(links, now):
+            document, events = domain.new_sign_in_link(
+                address, language, slot, now, self.settings.sign_in_link_minutes
+            )
+            if self.store.add_sign_in_link(document, events):
+                self.outbox.flush("sign_in_links", document["_id"])
+                return
+            # another request took this slot meanwhile: try the next one
+
+    def _answer(self, document: dict, who: dict) -> dict:
+        """The owner's view; an organiser's reading of accessibility needs is audited first."""
+        if who["organiser"] and document.get("accessibility_needs"):
+            record = domain.audit_record(who, "read_accessibility_needs", document["_id"], clock.now_iso())
+            self.store.add_audit(record)
+        return domain.owner_view(document)
+
+    def _change(self, kind: str, registration_id: str, who: dict, decide: Callable) -> dict:
         """Apply ``decide(document, now)`` to a registration the caller may act on, and publish."""
-        self._authorised(kind, registration_id, caller)
+        self._authorised(kind, registration_id, who)
         now = clock.now_iso()
         stored, events = self.store.modify(registration_id, lambda document: decide(document, now))
         if events:
@@ -131,24 +249,34 @@ class RegistrationService(metrics.IoCountsRpc):
     def _default_expo(self) -> str:
         return self.settings.default_expo_id
 
-    def _authorised(self, kind: str, registration_id: str, caller: dict) -> dict:
-        """The registration if ``caller`` may act on it: its own token, or an organiser."""
+    def _authorised(self, kind: str, registration_id: str, who: dict) -> dict:
+        """The registration if ``who`` may act on it (see domain.may_act)."""
         _check_kind(kind)
         document = self.store.get(registration_id) if isinstance(registration_id, str) else None
         exists = document is not None and document["kind"] == kind and document["status"] != "erased"
-        if caller.get("organiser"):
+        if who["organiser"]:
             if not exists:
                 raise NotFound(f"No {kind} registration {registration_id}.")
             return document
-        token = caller.get("token")
-        if (
-            exists
-            and isinstance(token, str)
-            and hmac.compare_digest(document.get("token_hash", ""), domain.hash_token(token))
-        ):
+        if exists and domain.may_act(document, who):
             return document
         # the same answer whether or not the registration exists: no existence oracle
-        raise Forbidden("This token does not give access to that registration.")
+        raise Forbidden("This sign-in does not give access to that registration.")
+
+
+def _caller(caller: Any) -> dict:
+    """The caller as CallerSchema loads it; one the gateway could not have meant is nobody."""
+    try:
+        return CallerSchema().load(caller)
+    except ValidationError:
+        return {"organiser": False, "organiser_email": None}
+
+
+def _organiser(caller: Any) -> dict:
+    who = _caller(caller)
+    if not who["organiser"]:
+        raise Forbidden("Only organisers may see this.")
+    return who
 
 
 def _check_kind(kind: str) -> None:
@@ -159,5 +287,12 @@ def _check_kind(kind: str) -> None:
 def _validated(kind: str, data: object, *, partial: bool) -> dict:
     try:
         return load_registration(kind, data, partial=partial)
+    except ValidationError as error:
+        raise Invalid("Some fields are invalid.", error.messages) from error
+
+
+def _loaded(schema: Schema, data: Any) -> dict:
+    try:
+        return schema.load(data)
     except ValidationError as error:
         raise Invalid("Some fields are invalid.", error.messages) from error

@@ -1,23 +1,46 @@
-"""The registration service's own database: registrations (with their outbox) and expos."""
+"""The registration service's own database: registrations (with their outbox), expos, one-time
+sign-in links (with their outbox) and the audit log of organisers' reads."""
 
 from collections.abc import Callable
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from registration import domain
 from registration.sensitive import Sealer
 from shared.aggregates import AggregateCollection, ConcurrentUpdate
 from shared.errors import Conflict
 
 SEALED = "accessibility_needs_sealed"
 SAVE_ATTEMPTS = 5
+NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+# what an organiser's list reads of each registration: never the sealed needs themselves, only
+# whether there are any (see rows)
+ROW_PROJECTION = [
+    "reference",
+    "kind",
+    "status",
+    "name",
+    "email",
+    "organisation",
+    "attendee_type",
+    "language",
+    "companions",
+    "carer_name",
+    "email_verified_at",
+    "created_at",
+]
+# expired sign-in links deleted per round (the rest go in the next)
+FORGET_BATCH = 1000
 
 
 class RegistrationStore:
     def __init__(self, database: Database, sealer: Sealer, default_expo: dict) -> None:
         self.registrations = AggregateCollection(database["registrations"])
+        self.sign_in_links = AggregateCollection(database["sign_in_links"])
+        self.audit = database["audit_log"]
         self.expos = database["expos"]
         self.sealer = sealer
         self.default_expo = default_expo
@@ -29,10 +52,36 @@ class RegistrationStore:
         collection.create_index([("active_key", ASCENDING)], unique=True, sparse=True)
         collection.create_index([("token_hash", ASCENDING)], unique=True, sparse=True)
         collection.create_index([("kind", ASCENDING), ("status", ASCENDING)])
+        collection.create_index([("email_key", ASCENDING)], sparse=True)
+        collection.create_index([("reference", ASCENDING)], sparse=True)
+        links = self.sign_in_links.collection
+        self.sign_in_links.ensure_indexes()
+        links.create_index([("email", ASCENDING)])
+        links.create_index([("expires_at", ASCENDING)])
+        # at most SIGN_IN_LINKS_PER_ADDRESS unexpired links per address, even for requests at once
+        links.create_index([("slot_key", ASCENDING)], unique=True)
+        self.audit.create_index([("at", ASCENDING)])
         expo = self.default_expo
         self.expos.update_one(
             {"_id": expo["_id"]}, {"$setOnInsert": {k: v for k, v in expo.items() if k != "_id"}}, upsert=True
         )
+        self.upgrade_stored()
+
+    def upgrade_stored(self) -> int:
+        """Write registrations stored by an earlier version back in today's shape (domain.upgrade;
+        every one made since has a ``reference``), so that searches find them by e-mail address
+        and number. Returns how many were written."""
+        written = 0
+        old = {"reference": {"$exists": False}, "status": {"$ne": "erased"}}
+        for document in self.registrations.collection.find(old):
+            try:
+                self.registrations.save(self._seal(self._open(document)), [])
+            except ConcurrentUpdate:
+                # changed meanwhile: by this version in today's shape, or by an older one still
+                # running; either way every read upgrades it, and the next start writes it
+                continue
+            written += 1
+        return written
 
     def ping(self) -> None:
         self.expos.database.command("ping")
@@ -77,14 +126,92 @@ class RegistrationStore:
     def public_profiles(self, ids: list[str]) -> list[dict]:
         return list(self.registrations.collection.find({"_id": {"$in": ids}, "status": "active"}))
 
+    def active_parties(self, ids: list[str]) -> list[dict]:
+        """The active companies and investors among ``ids`` (accessibility needs are attendees')."""
+        query = {"_id": {"$in": ids}, "status": "active", "kind": {"$in": list(domain.MATCHABLE_KINDS)}}
+        return [self._open(document) for document in self.registrations.collection.find(query, {SEALED: 0})]
+
+    def registrations_of(self, email_key: str) -> list[dict]:
+        """The non-erased registrations with that address, newest first."""
+        query = {"email_key": email_key, "status": {"$ne": "erased"}}
+        cursor = self.registrations.collection.find(query).sort(NEWEST_FIRST)
+        return [self._open(document) for document in cursor]
+
+    def mark_email_verified(self, email_key: str, now: str) -> None:
+        """Note that the address of these registrations was proved now, where it was not yet."""
+        self.registrations.collection.update_many(
+            {"email_key": email_key, "status": {"$ne": "erased"}, "email_verified_at": {"$exists": False}},
+            # the version moves on, so a change read before this is saved only after reading it again
+            {"$set": {"email_verified_at": now}, "$inc": {"_v": 1}},
+        )
+
+    def rows(self, query: dict, skip: int, limit: int) -> list[dict]:
+        """Registrations matching ``query`` for an organiser's list, newest first, each with
+        ``has_accessibility_needs`` and without the needs (their sealed text is read, not opened)."""
+        projection = {field: 1 for field in [*ROW_PROJECTION, SEALED]}
+        cursor = self.registrations.collection.find(query, projection).sort(NEWEST_FIRST)
+        rows = []
+        for document in cursor.skip(skip).limit(limit):
+            has_needs = document.pop(SEALED, None) is not None
+            rows.append({**domain.upgrade(document), "has_accessibility_needs": has_needs})
+        return rows
+
+    def count_matching(self, query: dict) -> int:
+        return self.registrations.collection.count_documents(query)
+
     def count(self, kind: str, status: str) -> int:
         return self.registrations.collection.count_documents({"kind": kind, "status": status})
 
-    def active_accessibility_needs(self) -> list[dict]:
+    def active_needs_and_companions(self) -> list[dict]:
+        """The accessibility needs and companions of every active registration that has either."""
         cursor = self.registrations.collection.find(
-            {"status": "active", SEALED: {"$exists": True}}, {SEALED: 1}
+            {"status": "active", "$or": [{SEALED: {"$exists": True}}, {"companions": {"$gt": 0}}]},
+            {SEALED: 1, "companions": 1, "kind": 1, "status": 1},
         )
-        return [self.sealer.open(document[SEALED]) for document in cursor]
+        return [self._open(document) for document in cursor]
+
+    # --- sign-in links ---------------------------------------------------------------------
+
+    def sign_in_links_of(self, email_key: str) -> list[dict]:
+        return list(self.sign_in_links.collection.find({"email": email_key}, {"slot": 1, "expires_at": 1}))
+
+    def add_sign_in_link(self, document: dict, events: list[dict]) -> bool:
+        """Store a link with the event that e-mails it; False if its slot was taken meanwhile."""
+        try:
+            self.sign_in_links.insert(document, events)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def use_sign_in_link(self, token_hash: str, now: str) -> dict | None:
+        """Mark the link used, if it is unused and unexpired, and return it; else None. One
+        atomic write: a link opened twice at once signs in once."""
+        return self.sign_in_links.collection.find_one_and_update(
+            {"_id": token_hash, "used_at": None, "expires_at": {"$gt": now}},
+            {"$set": {"used_at": now}},
+            projection={"email": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def forget_sign_in_links(self, ids: list[str]) -> None:
+        if ids:
+            self.sign_in_links.collection.delete_many({"_id": {"$in": ids}})
+
+    def forget_expired_sign_in_links(self, now: str) -> int:
+        """Delete links that expired (used or not, their e-mail sent or not): they open nothing."""
+        expired = self.sign_in_links.collection.find({"expires_at": {"$lte": now}}, {"_id": 1})
+        ids = [document["_id"] for document in expired.limit(FORGET_BATCH)]
+        self.forget_sign_in_links(ids)
+        return len(ids)
+
+    # --- audit log -------------------------------------------------------------------------
+
+    def add_audit(self, record: dict) -> None:
+        self.audit.insert_one(record)
+
+    def audit_log(self, limit: int) -> list[dict]:
+        cursor = self.audit.find().sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+        return [{"id": record.pop("_id"), **record} for record in cursor]
 
     def _seal(self, document: dict) -> dict:
         sealed = {key: value for key, value in document.items() if key != "accessibility_needs"}
@@ -93,12 +220,13 @@ class RegistrationStore:
         return sealed
 
     def _open(self, document: Any) -> dict | None:
+        """A stored registration as the domain knows it: needs opened, in today's shape."""
         if document is None:
             return None
         opened = {key: value for key, value in document.items() if key != SEALED}
         if SEALED in document:
             opened["accessibility_needs"] = self.sealer.open(document[SEALED])
-        return opened
+        return domain.upgrade(opened)
 
 
 def _conflict(document: dict) -> Conflict:

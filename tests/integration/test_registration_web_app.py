@@ -1,0 +1,462 @@
+"""The registration service's side of the web app, as a real process over the real broker and
+store: sign-in by one-time link, callers signed in by e-mail, contact cards, organisers' lists,
+exports and audit log, companions and registrations stored by an earlier version."""
+
+import uuid
+
+import pytest
+
+from registration.domain import hash_token
+from registration.sensitive import Sealer
+from shared import clock, errors
+from shared.contracts.registration import REGISTRATION_ROW_FIELDS, reference_of
+from tests.conftest import service_env
+from tests.integration.service_helpers import start_service
+from tests.integration.test_outbox_and_inbox import drain
+from tests.integration.test_registration_service import SENSITIVE_DATA_KEY as KEY
+
+ORGANISER = "boss@expo.example"
+LEGACY_ID = str(uuid.uuid4())
+ORGANISER_CALLER = {"organiser": True, "organiser_email": ORGANISER}
+
+
+@pytest.fixture(scope="module")
+def registration(amqp_uri, store_server, tmp_path_factory, mongo):
+    # a registration as the version before the web app stored it: companions among its sealed
+    # needs, no number, no address key; the service brings it up to date when it starts
+    mongo["registration"]["registrations"].insert_one(legacy_attendee())
+    env = service_env(
+        amqp_uri, store_server["uri"], SENSITIVE_DATA_KEY=KEY, ORGANISER_EMAILS=ORGANISER.upper()
+    )
+    process, client = start_service("registration", env, tmp_path_factory.mktemp("logs"))
+    yield client
+    client.close()
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def mongo(store_server):
+    from pymongo import MongoClient
+
+    client = MongoClient(store_server["uri"])
+    yield client
+    client.close()
+
+
+def legacy_attendee():
+    now = clock.now_iso()
+    return {
+        "_id": LEGACY_ID,
+        "_v": 1,
+        "kind": "attendee",
+        "expo_id": "expo-2026",
+        "status": "active",
+        "revision": 1,
+        "created_at": now,
+        "updated_at": now,
+        "token_hash": hash_token(f"tcx_{LEGACY_ID}"),
+        "active_key": f"expo-2026/attendee/legacy-{LEGACY_ID}@example.kr",
+        "consents": {"privacy_at": now, "sensitive_at": now},
+        "name": "Legacy Lee",
+        "email": f"Legacy-{LEGACY_ID}@example.kr",
+        "language": "en",
+        "attendee_type": "senior",
+        "interests": [],
+        "accessibility_needs_sealed": Sealer(KEY).seal(
+            {"wheelchair_access": True, "companions": 2, "other": "ramp"}
+        ),
+        "outbox": [],
+        "outbox_pending": 0,
+    }
+
+
+def unique_email(prefix="p"):
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.kr"
+
+
+def attendee(**fields):
+    return {
+        "name": "Park Minji",
+        "email": unique_email(),
+        "attendee_type": "person_with_disability",
+        "consents": {"privacy": True, "sensitive": True},
+        "accessibility_needs": {"wheelchair_access": True, "other": "a quiet room"},
+        "companions": 1,
+        **fields,
+    }
+
+
+def company(**fields):
+    return {
+        "name": "Sori AI",
+        "email": unique_email("ceo"),
+        "consents": {"privacy": True},
+        "description": "AI captions for deaf people",
+        "tags": ["hearing_impairment", "ai"],
+        "stage": "seed",
+        **fields,
+    }
+
+
+def investor(**fields):
+    return {
+        "name": "Kim Sujin",
+        "organisation": "Seoul Impact Partners",
+        "email": unique_email("kim"),
+        "consents": {"privacy": True},
+        "interests": ["elderly"],
+        "stages": ["seed"],
+        **fields,
+    }
+
+
+def create(registration, kind, data):
+    return registration.call("registration", "create", kind, data)
+
+
+def sign_in_events(amqp_uri, email):
+    return [e for e in drain(amqp_uri, "notification", "sign_in") if e["payload"]["email"] == email]
+
+
+def links_of(mongo, email):
+    return list(mongo["registration"]["sign_in_links"].find({"email": email.lower()}))
+
+
+def sign_in(registration, amqp_uri, email):
+    """The link token e-mailed to ``email`` after asking for one."""
+    drain(amqp_uri, "notification", "sign_in")
+    assert registration.call("registration", "request_sign_in", email, "ko") == {"status": "sent"}
+    (event,) = sign_in_events(amqp_uri, email)
+    return event["payload"]["link_token"]
+
+
+# --- sign-in by one-time link -------------------------------------------------------------
+
+
+def test_a_registrant_signs_in_with_a_one_time_link(registration, amqp_uri, mongo):
+    data = attendee(language="en")
+    created = create(registration, "attendee", data)
+    shouted = data["email"].upper()
+    drain(amqp_uri, "notification", "sign_in")
+    assert registration.call("registration", "request_sign_in", shouted, "ko") == {"status": "sent"}
+
+    # the link goes to the address as typed (its domain lower-cased, as every address is)
+    (event,) = sign_in_events(amqp_uri, shouted.replace("EXAMPLE.KR", "example.kr"))
+    assert event["type"] == "registration.sign_in_link_requested"
+    assert event["payload"]["language"] == "en"  # the one the person registered in
+    token = event["payload"]["link_token"]
+    (link,) = links_of(mongo, data["email"])
+    assert link["_id"] == hash_token(token) and link["used_at"] is None
+    assert token not in str(link)  # published: the outbox holding it is empty
+    assert link["expires_at"] > clock.iso_after(14 * 60) and link["outbox"] == []
+    assert "email_verified_at" not in created
+
+    assert registration.call("registration", "complete_sign_in", token) == {
+        "email": data["email"].lower(),
+        "organiser": False,
+    }
+    assert registration.call("registration", "complete_sign_in", token) is None  # one time only
+    (mine,) = registration.call("registration", "registrations_of", data["email"])
+    assert mine["id"] == created["id"] and mine["reference"] == reference_of(created["id"])
+    assert mine["email_verified_at"] and mine["accessibility_needs"]["other"] == "a quiet room"
+    assert "manage_token" not in mine and "email_key" not in mine
+
+
+def test_links_unknown_expired_or_malformed_sign_in_nobody(registration, amqp_uri, mongo):
+    data = company()
+    create(registration, "company", data)
+    token = sign_in(registration, amqp_uri, data["email"])
+    mongo["registration"]["sign_in_links"].update_one(
+        {"_id": hash_token(token)}, {"$set": {"expires_at": clock.iso_after(-1)}}
+    )
+    assert registration.call("registration", "complete_sign_in", token) is None
+    for nonsense in ("x" * 43, "", None, 123, {"$ne": None}, ["a"], "y" * 5000):
+        assert registration.call("registration", "complete_sign_in", nonsense) is None
+
+
+def test_an_unknown_or_erased_address_is_told_the_same_and_sent_nothing(registration, amqp_uri, mongo):
+    drain(amqp_uri, "notification", "sign_in")
+    unknown = unique_email("nobody")
+    assert registration.call("registration", "request_sign_in", unknown, "en") == {"status": "sent"}
+    data = attendee()
+    created = create(registration, "attendee", data)
+    registration.call("registration", "erase", "attendee", created["id"], {"token": created["manage_token"]})
+    assert registration.call("registration", "request_sign_in", data["email"], "en") == {"status": "sent"}
+    assert sign_in_events(amqp_uri, unknown) == [] and sign_in_events(amqp_uri, data["email"]) == []
+    assert links_of(mongo, unknown) == [] and links_of(mongo, data["email"]) == []
+    assert registration.call("registration", "registrations_of", data["email"]) == []
+
+
+def test_a_cancelled_registration_may_still_sign_in(registration, amqp_uri):
+    data = investor()
+    created = create(registration, "investor", data)
+    registration.call("registration", "cancel", "investor", created["id"], {"token": created["manage_token"]})
+    token = sign_in(registration, amqp_uri, data["email"])
+    assert registration.call("registration", "complete_sign_in", token)["email"] == data["email"]
+
+
+def test_at_most_three_unexpired_links_per_address(registration, amqp_uri, mongo):
+    data = company()
+    create(registration, "company", data)
+    drain(amqp_uri, "notification", "sign_in")
+    for _ in range(5):
+        assert registration.call("registration", "request_sign_in", data["email"], "ko") == {"status": "sent"}
+    assert len(sign_in_events(amqp_uri, data["email"])) == 3
+    assert len(links_of(mongo, data["email"])) == 3
+    # an expired link makes room for a new one
+    expired = links_of(mongo, data["email"])[0]["_id"]
+    mongo["registration"]["sign_in_links"].update_one(
+        {"_id": expired}, {"$set": {"expires_at": clock.iso_after(-1)}}
+    )
+    registration.call("registration", "request_sign_in", data["email"], "ko")
+    assert len(sign_in_events(amqp_uri, data["email"])) == 1
+    links = links_of(mongo, data["email"])
+    assert len(links) == 3 and expired not in {link["_id"] for link in links}
+
+
+def test_an_organiser_signs_in_by_link_too(registration, amqp_uri):
+    token = sign_in(registration, amqp_uri, ORGANISER)
+    assert registration.call("registration", "complete_sign_in", token) == {
+        "email": ORGANISER,
+        "organiser": True,
+    }
+
+
+def test_a_sign_in_request_is_validated(registration):
+    with pytest.raises(errors.Invalid) as raised:
+        registration.call("registration", "request_sign_in", {"$ne": None}, "fr")
+    assert set(raised.value.fields) == {"email", "language"}
+    with pytest.raises(errors.Invalid) as raised:
+        registration.call("registration", "registrations_of", "not an address")
+    assert set(raised.value.fields) == {"email"}
+
+
+# --- callers signed in by e-mail ----------------------------------------------------------
+
+
+def test_someone_signed_in_acts_on_every_registration_of_their_address(registration):
+    data = company()
+    as_company = create(registration, "company", data)
+    as_investor = create(registration, "investor", investor(email=data["email"]))
+    other = create(registration, "company", company())
+    me = {"email": data["email"].upper()}
+    assert registration.call("registration", "get", "company", as_company["id"], me)["name"] == "Sori AI"
+    changed = registration.call(
+        "registration", "update", "investor", as_investor["id"], {"stages": ["pre_a"]}, me
+    )
+    assert changed["stages"] == ["pre_a"]
+    mine = registration.call("registration", "registrations_of", data["email"])
+    assert [view["id"] for view in mine] == [as_investor["id"], as_company["id"]]  # newest first
+    refusals = []
+    for kind, registration_id in (
+        ("company", other["id"]),
+        ("company", "no-such-id"),
+        ("investor", as_company["id"]),
+    ):
+        with pytest.raises(errors.Forbidden) as refused:
+            registration.call("registration", "get", kind, registration_id, me)
+        refusals.append(refused.value.message)
+    assert len(set(refusals)) == 1  # the same whether it exists or not
+    with pytest.raises(errors.Forbidden):
+        registration.call("registration", "get", "company", as_company["id"], {"email": {"$ne": None}})
+    assert (
+        registration.call("registration", "cancel", "company", as_company["id"], me)["status"] == "cancelled"
+    )
+    registration.call("registration", "erase", "company", as_company["id"], me)
+    with pytest.raises(errors.Forbidden):
+        registration.call("registration", "get", "company", as_company["id"], me)
+
+
+def test_changing_the_address_asks_for_it_to_be_proved_again(registration, amqp_uri):
+    data = attendee()
+    created = create(registration, "attendee", data)
+    token = sign_in(registration, amqp_uri, data["email"])
+    registration.call("registration", "complete_sign_in", token)
+    me = {"email": data["email"]}
+    assert registration.call("registration", "get", "attendee", created["id"], me)["email_verified_at"]
+    new = unique_email("new")
+    changed = registration.call("registration", "update", "attendee", created["id"], {"email": new}, me)
+    assert changed.get("email_verified_at") is None
+    with pytest.raises(errors.Forbidden):
+        registration.call("registration", "get", "attendee", created["id"], me)
+    assert registration.call("registration", "get", "attendee", created["id"], {"email": new})["email"] == new
+
+
+# --- attendee fields, companions, and what an earlier version stored ------------------------
+
+
+def test_a_carer_registers_someone_with_companions(registration):
+    created = create(registration, "attendee", attendee(carer_name="Park Jimin", companions=3))
+    assert (created["carer_name"], created["companions"]) == ("Park Jimin", 3)
+    assert "companions" not in created["accessibility_needs"]
+    with pytest.raises(errors.Invalid) as raised:
+        create(registration, "attendee", attendee(accessibility_needs={"companions": 1}))
+    assert set(raised.value.fields) == {"accessibility_needs"}
+
+
+def test_registrations_stored_before_are_brought_up_to_date_at_start(registration, mongo):
+    raw = mongo["registration"]["registrations"].find_one({"_id": LEGACY_ID})
+    assert raw["reference"] == reference_of(LEGACY_ID) and raw["companions"] == 2
+    assert raw["email_key"] == f"legacy-{LEGACY_ID}@example.kr"
+    assert Sealer(KEY).open(raw["accessibility_needs_sealed"]) == {"wheelchair_access": True, "other": "ramp"}
+    view = registration.call("registration", "get", "attendee", LEGACY_ID, {"token": f"tcx_{LEGACY_ID}"})
+    assert view["companions"] == 2 and view["accessibility_needs"] == {
+        "wheelchair_access": True,
+        "other": "ramp",
+    }
+
+
+def test_stats_count_companions_apart_from_needs(registration):
+    before = registration.call("registration", "stats")
+    create(registration, "attendee", attendee(companions=4, accessibility_needs={"guide_dog": True}))
+    create(registration, "attendee", attendee(companions=2, accessibility_needs=None))
+    create(registration, "attendee", attendee(companions=0, accessibility_needs=None))
+    cancelled = create(registration, "attendee", attendee(companions=5))
+    registration.call("registration", "cancel", "attendee", cancelled["id"], {"organiser": True})
+    after = registration.call("registration", "stats")
+    assert "companions" not in after["accessibility_needs"]
+    assert (
+        after["companions"]["attendees_with_companions"]
+        == before["companions"]["attendees_with_companions"] + 2
+    )
+    assert after["companions"]["companions"] == before["companions"]["companions"] + 6
+    assert after["accessibility_needs"]["guide_dog"] == before["accessibility_needs"].get("guide_dog", 0) + 1
+    assert set(after) >= {"registrations", "accessibility_needs", "companions", "outbox_pending"}
+
+
+# --- contact cards ------------------------------------------------------------------------
+
+
+def test_contact_cards_of_active_companies_and_investors_only(registration, amqp_uri):
+    drain(amqp_uri, "notification")
+    a_company = create(
+        registration, "company", company(contact_name="Lee Sora", website="https://sori.example")
+    )
+    an_investor = create(registration, "investor", investor())
+    an_attendee = create(registration, "attendee", attendee())
+    gone = create(registration, "company", company())
+    registration.call("registration", "cancel", "company", gone["id"], {"token": gone["manage_token"]})
+    ids = [a_company["id"], an_investor["id"], an_attendee["id"], gone["id"], "no-such-id"]
+    cards = registration.call("registration", "contact_cards", ids)
+    assert cards == {
+        a_company["id"]: {
+            "kind": "company",
+            "organisation": "Sori AI",
+            "contact_person": "Lee Sora",
+            "email": a_company["email"],
+            "website": "https://sori.example",
+        },
+        an_investor["id"]: {
+            "kind": "investor",
+            "organisation": "Seoul Impact Partners",
+            "contact_person": "Kim Sujin",
+            "email": an_investor["email"],
+            "website": "",
+        },
+    }
+    for bad in ("not a list", [{"$ne": None}], ["x"] * 501, None):
+        with pytest.raises(errors.Invalid):
+            registration.call("registration", "contact_cards", bad)
+    contacts = {
+        event["payload"]["registration_id"]: event["payload"]["contact"]
+        for event in drain(amqp_uri, "notification")
+        if event["type"] == "registration.created"
+    }
+    assert contacts[a_company["id"]]["contact_person"] == "Lee Sora"
+    assert contacts[an_investor["id"]]["organisation"] == "Seoul Impact Partners"
+    assert "organisation" not in contacts[an_attendee["id"]]
+
+
+# --- organisers: lists, exports, audit log ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def listed(registration):
+    """Registrations sharing a marker of their own in their names, oldest first."""
+    marker = uuid.uuid4().hex[:8]
+    made = [
+        create(registration, "attendee", attendee(name=f"Attendee {marker} One", attendee_type="senior")),
+        create(registration, "company", company(name=f"Company {marker}")),
+        create(
+            registration, "investor", investor(name=f"Investor {marker}", organisation=f"Fund {marker} KR")
+        ),
+        create(registration, "attendee", attendee(name=f"Attendee {marker} Two", accessibility_needs=None)),
+        create(registration, "attendee", attendee(name=f"Attendee {marker} Gone")),
+    ]
+    registration.call("registration", "cancel", "company", made[1]["id"], {"organiser": True})
+    registration.call("registration", "erase", "attendee", made[4]["id"], {"organiser": True})
+    return marker, made[:4]
+
+
+def listing(registration, **query):
+    return registration.call("registration", "list_registrations", query, {"organiser": True})
+
+
+def test_an_organiser_lists_registrations_newest_first_without_needs(registration, listed):
+    marker, made = listed
+    page = listing(registration, q=marker.upper())
+    assert (page["total"], page["page"], page["per_page"]) == (4, 1, 25)
+    assert [row["id"] for row in page["items"]] == [r["id"] for r in reversed(made)]
+    first = page["items"][-1]
+    assert tuple(first) == REGISTRATION_ROW_FIELDS
+    assert first["reference"] == reference_of(made[0]["id"]) and first["companions"] == 1
+    assert first["has_accessibility_needs"] is True and first["attendee_type"] == "senior"
+    assert page["items"][0]["has_accessibility_needs"] is False
+    assert "quiet room" not in str(page)
+    assert page["items"][1]["organisation"] == f"Fund {marker} KR"
+
+
+def test_an_organiser_filters_searches_and_pages(registration, listed):
+    marker, made = listed
+    ids = lambda page: [row["id"] for row in page["items"]]  # noqa: E731
+    assert ids(listing(registration, q=marker, kind="attendee")) == [made[3]["id"], made[0]["id"]]
+    assert ids(listing(registration, q=marker, status="cancelled")) == [made[1]["id"]]
+    assert ids(listing(registration, q=marker, attendee_type="senior")) == [made[0]["id"]]
+    assert ids(listing(registration, q=f"fund {marker} kr")) == [made[2]["id"]]
+    assert ids(listing(registration, q=made[1]["email"].split("@")[0].upper())) == [made[1]["id"]]
+    assert ids(listing(registration, q=made[3]["reference"].lower())) == [made[3]["id"]]
+    assert ids(listing(registration, q=made[3]["reference"][:8])) == []  # a number is found whole
+    assert listing(registration, q=f"{marker}.*")["total"] == 0  # the text is literal, not a pattern
+    second = listing(registration, q=marker, per_page="3", page="2", kind="", status="")
+    assert ids(second) == [made[0]["id"]] and second["total"] == 4 and second["page"] == 2
+    assert listing(registration, q=marker, page=9)["items"] == []
+
+
+def test_only_organisers_list_and_bad_queries_are_refused(registration, listed):
+    marker, made = listed
+    for caller in ({"token": made[0]["manage_token"]}, {"email": made[0]["email"]}, {}, {"organiser": "yes"}):
+        for method in ("list_registrations", "export_registrations"):
+            with pytest.raises(errors.Forbidden):
+                registration.call("registration", method, {"q": marker}, caller)
+        with pytest.raises(errors.Forbidden):
+            registration.call("registration", "audit_log", caller)
+    with pytest.raises(errors.Invalid) as raised:
+        listing(registration, kind="robot", status="erased", per_page=1000, page=0, q={"$regex": ".*"})
+    assert set(raised.value.fields) == {"kind", "status", "per_page", "page", "q"}
+    with pytest.raises(errors.Invalid):
+        registration.call("registration", "list_registrations", "kind=attendee", {"organiser": True})
+
+
+def test_exports_and_reads_of_needs_are_audited(registration, listed):
+    marker, made = listed
+    rows = registration.call(
+        "registration", "export_registrations", {"q": marker, "page": 1}, ORGANISER_CALLER
+    )
+    assert [row["id"] for row in rows] == [r["id"] for r in reversed(made)]
+    assert all(tuple(row) == REGISTRATION_ROW_FIELDS for row in rows) and "quiet room" not in str(rows)
+    read = registration.call("registration", "get", "attendee", made[0]["id"], ORGANISER_CALLER)
+    assert read["accessibility_needs"]["other"] == "a quiet room"
+    registration.call("registration", "get", "attendee", made[0]["id"], {"organiser": True})
+    # nothing sensitive read here: no needs, or the registrant's own token
+    registration.call("registration", "get", "attendee", made[3]["id"], ORGANISER_CALLER)
+    registration.call("registration", "get", "attendee", made[0]["id"], {"token": made[0]["manage_token"]})
+    log = registration.call("registration", "audit_log", {"organiser": True}, 3)
+    assert [(entry["action"], entry["organiser"], entry["registration_id"]) for entry in log] == [
+        ("read_accessibility_needs", "organiser token", made[0]["id"]),
+        ("read_accessibility_needs", ORGANISER, made[0]["id"]),
+        ("export_registrations", ORGANISER, None),
+    ]
+    assert log[0]["at"] >= log[1]["at"] >= log[2]["at"]
+    for limit in (0, 1001, "3", True):
+        with pytest.raises(errors.Invalid):
+            registration.call("registration", "audit_log", {"organiser": True}, limit)
