@@ -460,3 +460,24 @@ def test_exports_and_reads_of_needs_are_audited(registration, listed):
     for limit in (0, 1001, "3", True):
         with pytest.raises(errors.Invalid):
             registration.call("registration", "audit_log", {"organiser": True}, limit)
+
+
+def test_expired_links_are_deleted(registration, mongo):
+    from registration.store import RegistrationStore
+
+    store = RegistrationStore(mongo["registration"], Sealer(KEY), {"_id": "expo-2026"})
+    links = mongo["registration"]["sign_in_links"]
+    address = unique_email("old")
+    links.insert_many(
+        [
+            {
+                "_id": f"{address}-{n}",
+                "email": address,
+                "slot_key": f"{address}/{n}",
+                "expires_at": expires_at,
+            }
+            for n, expires_at in enumerate([clock.iso_after(-60), clock.iso_after(-1), clock.iso_after(60)])
+        ]
+    )
+    assert store.forget_expired_sign_in_links(clock.now_iso()) >= 2
+    assert [link["_id"] for link in links.find({"email": address})] == [f"{address}-2"]
