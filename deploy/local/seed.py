@@ -143,9 +143,9 @@ ATTENDEES = [
         "Kang Dongsu",
         "person_with_disability",
         ["mobility", "physical_disability"],
-        {"wheelchair_access": True, "companions": 1},
+        {"wheelchair_access": True},
     ),
-    ("Lim Sunja", "senior", ["elderly", "health_safety"], {"easy_read": True, "companions": 1}),
+    ("Lim Sunja", "senior", ["elderly", "health_safety"], {"easy_read": True}),
     (
         "Oh Jaehyun",
         "person_with_disability",
@@ -216,6 +216,8 @@ def registrations() -> list[tuple[str, dict]]:
             "attendee_type": attendee_type,
             "interests": interests,
             "consents": {**CONSENT, "sensitive": needs is not None},
+            # the people who need help to take part come with a companion or carer
+            "companions": 1 if needs else 0,
         }
         if needs:
             body["accessibility_needs"] = needs

@@ -137,13 +137,18 @@ def test_registrant_can_view_change_cancel_and_erase(platform):
             "email": unique_email("attendee"),
             "attendee_type": "senior",
             "consents": {"privacy": True, "sensitive": True},
-            "accessibility_needs": {"wheelchair_access": True, "companions": 1},
+            "companions": 1,
+            "accessibility_needs": {"wheelchair_access": True, "sign_language_interpreter": True},
         },
     ).json()
     path, token = f"/api/v1/attendees/{created['id']}", created["manage_token"]
     assert platform.call("GET", path, token).json()["accessibility_needs"]["wheelchair_access"] is True
     changed = platform.call("PATCH", path, token, json={"language": "en", "interests": ["이동"]})
     assert changed.status_code == 200 and changed.json()["interests"] == ["mobility"]
+    # a change of one need keeps the others
+    one_need = platform.call("PATCH", path, token, json={"accessibility_needs": {"live_captioning": True}})
+    needs = one_need.json()["accessibility_needs"]
+    assert needs["live_captioning"] and needs["wheelchair_access"] and needs["sign_language_interpreter"]
     summary = platform.call("GET", "/api/v1/organiser/summary", ORGANISER_TOKEN).json()
     assert summary["accessibility_needs"]["wheelchair_access"] >= 1
     cancelled = platform.call("DELETE", path, token)
@@ -153,6 +158,15 @@ def test_registrant_can_view_change_cancel_and_erase(platform):
     assert erased.json() == {"id": created["id"], "status": "erased"}
     assert platform.call("GET", path, token).status_code == 403
     assert platform.call("GET", path, ORGANISER_TOKEN).status_code == 404
+
+
+def test_a_registration_sent_twice_with_one_idempotency_key_is_made_once(platform):
+    body, key = company_body(), {"Idempotency-Key": str(uuid.uuid4())}
+    first = platform.call("POST", "/api/v1/companies", json=body, headers=key)
+    again = platform.call("POST", "/api/v1/companies", json=body, headers=key)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"] and "manage_token" not in again.json()
+    assert platform.call("POST", "/api/v1/companies", json=body).status_code == 409
 
 
 def test_every_refusal_in_the_contract(platform):

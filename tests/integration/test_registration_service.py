@@ -198,3 +198,19 @@ def test_a_change_of_one_need_or_one_consent_keeps_everything_else(registration,
     assert read["companions"] == 2 and read["revision"] == 2  # the consent given again changed nothing
     raw = mongo["registration"]["registrations"].find_one({"_id": created["id"]})
     assert "seat near" not in str(raw) and "companions" in raw
+
+
+def test_the_same_idempotency_key_registers_once(registration):
+    key = str(uuid.uuid4())
+    body = company()
+    first = registration.call("registration", "create", "company", body, key)
+    again = registration.call("registration", "create", "company", body, key)
+    assert again["id"] == first["id"] and again["reference"] == first["reference"]
+    assert again["repeated"] is True and "manage_token" not in again
+    # without the key (or with another), the same e-mail is still a conflict
+    with pytest.raises(errors.Conflict):
+        registration.call("registration", "create", "company", body)
+    with pytest.raises(errors.Conflict):
+        registration.call("registration", "create", "company", body, str(uuid.uuid4()))
+    with pytest.raises(errors.Invalid):
+        registration.call("registration", "create", "company", company(), "short")

@@ -1,7 +1,7 @@
 """The REST API, version 1. Each route validates its input, checks who is calling, and asks the
 service that owns the data."""
 
-from flask import Response, redirect, url_for
+from flask import Response, redirect, request, url_for
 from flask_smorest import Blueprint, abort
 
 from gateway import upstream
@@ -53,9 +53,29 @@ def _registration_routes(collection: str, kind: str) -> None:
     @api.alt_response(
         429, description="Too many registrations from this client this minute; see the Retry-After header."
     )
+    @api.alt_response(
+        200,
+        schema=RegistrationOutSchema,
+        description="The registration an earlier request with the same Idempotency-Key made (no token).",
+        success=True,
+    )
+    @api.doc(
+        parameters=[
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {"type": "string", "minLength": 8, "maxLength": 100},
+                "description": "A key of your own (a UUID): the same request sent again with it "
+                "answers the first registration instead of 409.",
+            }
+        ]
+    )
     @registrations_limit()
-    def register(data: dict) -> dict:
-        return upstream.call("registration", "create", kind, data)
+    def register(data: dict) -> tuple[dict, int]:
+        key = request.headers.get("Idempotency-Key")
+        answer = upstream.call("registration", "create", kind, data, key)
+        return answer, 200 if answer.pop("repeated", False) else 201
 
     @api.route(f"/{collection}/<string:registration_id>", methods=["GET"], endpoint=f"get_{kind}")
     @api.response(200, RegistrationOutSchema)

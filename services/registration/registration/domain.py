@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import timedelta
 
 from shared import clock
-from shared.contracts.events import new_event
+from shared.contracts.events import derived_id, new_event
 from shared.contracts.registration import REGISTRATION_ROW_FIELDS, AccessibilityNeedsSchema, reference_of
 from shared.errors import Conflict, Invalid, TooManyRequests
 
@@ -62,12 +62,15 @@ def email_key(email: str) -> str:
     return email.lower()
 
 
-def register(kind: str, data: dict, expo_id: str, token_hash: str, now: str) -> tuple[dict, list[dict]]:
-    """A new registration document and the events it raises."""
+def register(
+    kind: str, data: dict, expo_id: str, token_hash: str, now: str, idempotency_key: str | None = None
+) -> tuple[dict, list[dict]]:
+    """A new registration document and the events it raises. With an idempotency key, its id is
+    derived from the key, so the same request sent twice can only make one registration."""
     fields = {
         key: value for key, value in data.items() if key not in ("consents", "expo_id") and value is not None
     }
-    registration_id = str(uuid.uuid4())
+    registration_id = derived_id("registration", idempotency_key) if idempotency_key else str(uuid.uuid4())
     document = {
         "_id": registration_id,
         "reference": reference_of(registration_id),

@@ -19,7 +19,7 @@ from shared.contracts.registration import (
     SignInRequestSchema,
     load_registration,
 )
-from shared.errors import EXPECTED, Forbidden, Invalid, NotFound
+from shared.errors import EXPECTED, Conflict, Forbidden, Invalid, NotFound
 from shared.mongo import Store
 from shared.outbox import Outbox
 from shared.rpc import rpc
@@ -65,16 +65,28 @@ class RegistrationService(metrics.IoCountsRpc):
         self.settings = Settings.from_env()
 
     @rpc(expected_exceptions=EXPECTED)
-    def create(self, kind: str, data: dict) -> dict:
-        """Register; the answer carries the manage token, shown this once only."""
+    def create(self, kind: str, data: dict, idempotency_key: str | None = None) -> dict:
+        """Register; the answer carries the manage token, shown this once only.
+
+        The same ``idempotency_key`` again (a double submit, a retry after a lost answer) answers
+        the registration the first request made, without its token, instead of a conflict."""
         _check_kind(kind)
         clean = _validated(kind, data, partial=False)
+        key = _idempotency_key(idempotency_key)
         expo_id = clean.get("expo_id") or self._default_expo()
         if not self.store.expo_exists(expo_id):
             raise Invalid("Unknown expo.", {"expo_id": [f"No expo {expo_id!r}."]})
         token = domain.new_manage_token()
-        document, events = domain.register(kind, clean, expo_id, domain.hash_token(token), clock.now_iso())
-        stored = self.store.add(document, events)
+        document, events = domain.register(
+            kind, clean, expo_id, domain.hash_token(token), clock.now_iso(), idempotency_key=key
+        )
+        try:
+            stored = self.store.add(document, events)
+        except Conflict:
+            earlier = self.store.get(document["_id"]) if key else None
+            if earlier is None or earlier["kind"] != kind or earlier["status"] == "erased":
+                raise
+            return {**domain.owner_view(earlier), "repeated": True}
         self.outbox.flush("registrations", stored["_id"])
         return {**domain.owner_view(stored), "manage_token": token}
 
@@ -277,6 +289,16 @@ def _organiser(caller: Any) -> dict:
     if not who["organiser"]:
         raise Forbidden("Only organisers may see this.")
     return who
+
+
+def _idempotency_key(key: object) -> str | None:
+    if key is None:
+        return None
+    if not isinstance(key, str) or not 8 <= len(key) <= 100 or not key.isascii() or not key.isprintable():
+        raise Invalid(
+            "Not a valid idempotency key.", {"idempotency_key": ["Use 8 to 100 printable ASCII characters."]}
+        )
+    return key
 
 
 def _check_kind(kind: str) -> None:
