@@ -4,7 +4,7 @@ VENV := .venv
 STORE_VENV := .venv-store
 PY := $(VENV)/bin/python
 
-.PHONY: run test fault bench seed rematch lint check-python broker assets translations browser clean
+.PHONY: run test fault bench seed rematch lint check-python broker assets translations catalogs browser clean
 
 ASSETS := services/gateway/assets
 VENDORED := services/gateway/gateway/static/vendor/.copied
@@ -42,6 +42,21 @@ assets: $(VENDORED)
 	$(VENV)/bin/pybabel compile --statistics -i $< -o $@
 
 translations: $(CATALOGS)
+
+# after changing the pages' text: extract each part's messages and merge them into its Korean
+# catalog (then fill the new msgstr entries and run make translations)
+GATEWAY := services/gateway/gateway
+PARTS := attendee account business organiser
+catalogs: $(VENV)/.installed
+	@mkdir -p var
+	$(VENV)/bin/pybabel extract -F services/gateway/babel.cfg -o var/base.pot $(GATEWAY)/templates/base.html \
+		$(GATEWAY)/templates/macros $(GATEWAY)/templates/public $(GATEWAY)/web/public.py $(GATEWAY)/web/i18n.py
+	$(VENV)/bin/pybabel update -i var/base.pot -d $(GATEWAY)/translations/base -l ko --no-fuzzy-matching
+	for part in $(PARTS); do \
+		$(VENV)/bin/pybabel extract -F services/gateway/babel.cfg -o var/$$part.pot \
+			$(GATEWAY)/templates/$$part $(GATEWAY)/web/$$part.py && \
+		$(VENV)/bin/pybabel update -i var/$$part.pot -d $(GATEWAY)/translations/$$part -l ko --no-fuzzy-matching; \
+	done
 
 # the browser tests drive Debian's chromium (Playwright cannot download a browser here)
 browser:
