@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kombu import Connection, Exchange, Queue, binding
+from kombu.exceptions import ChannelError
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.messaging import Consumer
 
@@ -87,6 +88,29 @@ def broker_reachable(amqp_uri: str, timeout: float = 2.0) -> bool:
         return True
     except Exception:
         return False
+
+
+def queue_depths(amqp_uri: str, timeout: float = 3.0) -> dict[str, dict[str, int]]:
+    """Each service's event queues, by name (``<service>.<stream>``, in SUBSCRIPTIONS' order), with
+    the messages ready in it and the consumers reading it. A passive declare changes nothing; a
+    queue not declared yet holds nothing and has no consumer."""
+    depths: dict[str, dict[str, int]] = {}
+    with Connection(amqp_uri, connect_timeout=timeout) as connection:
+        channel = connection.channel()
+        for service in SUBSCRIPTIONS:
+            for queue in service_queues(service):
+                try:
+                    declared = channel.queue_declare(queue.name, passive=True)
+                except ChannelError:
+                    # the broker closes a channel that asked for a missing queue
+                    channel = connection.channel()
+                    depths[queue.name] = {"messages": 0, "consumers": 0}
+                    continue
+                depths[queue.name] = {
+                    "messages": declared.message_count,
+                    "consumers": declared.consumer_count,
+                }
+    return depths
 
 
 def topology() -> list[Any]:

@@ -10,11 +10,11 @@ import sys
 import time
 
 import requests
-from kombu import Connection
 from pymongo import MongoClient
 
 from shared import clock
 from shared.messaging import SUBSCRIPTIONS, service_queues
+from shared.messaging import queue_depths as shared_queue_depths
 from tests.conftest import ROOT, free_port, virtual_host, wait_for
 
 ORGANISER_TOKEN = "organiser-e2e-token"
@@ -125,15 +125,11 @@ def queue_depths(platform: Platform) -> dict[str, int]:
 
 def queue_depths_of(amqp_uri: str) -> dict[str, int]:
     """Messages ready in each service's event queues (a passive declare changes nothing)."""
-    with Connection(amqp_uri, connect_timeout=3) as connection:
-        channel = connection.channel()
-        return {
-            service: sum(
-                channel.queue_declare(queue.name, passive=True).message_count
-                for queue in service_queues(service)
-            )
-            for service in SUBSCRIPTIONS
-        }
+    depths = shared_queue_depths(amqp_uri)
+    return {
+        service: sum(depths[queue.name]["messages"] for queue in service_queues(service))
+        for service in SUBSCRIPTIONS
+    }
 
 
 # the aggregates whose outboxes hold events not yet published, by database
