@@ -54,11 +54,11 @@ COMMANDS["gateway"] = [
     "gateway.app:create_app()",
 ]
 
-SECRET_KEYS = {"ORGANISER_TOKEN", "SENSITIVE_DATA_KEY", "SMTP_PASSWORD"}
+SECRET_KEYS = {"ORGANISER_TOKEN", "SENSITIVE_DATA_KEY", "SMTP_PASSWORD", "GATEWAY_SECRET_KEY"}
 _COMMON_ENV = {"AMQP_URI", "MONGO_URI", "LOG_LEVEL", "LOG_FORMAT"}
 _NAMEKO_ENV = _COMMON_ENV | {"NAMEKO_MAX_WORKERS", "NAMEKO_PREFETCH_COUNT"}
 REQUIRED_ENV = {
-    "registration": _NAMEKO_ENV | {"ORGANISER_TOKEN", "SENSITIVE_DATA_KEY"},
+    "registration": _NAMEKO_ENV | {"ORGANISER_TOKEN", "ORGANISER_EMAILS", "SENSITIVE_DATA_KEY"},
     "matching": _NAMEKO_ENV,
     "notification": _NAMEKO_ENV
     | {
@@ -73,6 +73,7 @@ REQUIRED_ENV = {
     "gateway": _COMMON_ENV
     | {
         "ORGANISER_TOKEN",
+        "GATEWAY_SECRET_KEY",
         "PUBLIC_BASE_URL",
         "GATEWAY_WORKERS",
         "GATEWAY_THREADS",
@@ -84,6 +85,7 @@ SECRET_USERS = {
     "ORGANISER_TOKEN": {"gateway", "registration"},
     "SENSITIVE_DATA_KEY": {"registration"},
     "SMTP_PASSWORD": {"notification"},
+    "GATEWAY_SECRET_KEY": {"gateway"},
 }
 
 # The oldest Kubernetes minor we support, and the newest the package ships.
@@ -579,8 +581,10 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 PUBLISHED = {"gateway": {8000}, "rabbitmq": {15672}, "mailpit": {8025}}
 _DEFAULT = re.compile(r"^\$\{(?P<name>\w+):-(?P<default>[^}]*)\}$")
 _REQUIRED = re.compile(r"^\$\{(?P<name>\w+):\?[^}]+\}$")
-# an organiser token or data key known to everyone would open the platform to anyone
-REQUIRED_SECRETS = {"ORGANISER_TOKEN", "SENSITIVE_DATA_KEY"}
+# a data key or cookie-signing key known to everyone would open the platform to anyone
+REQUIRED_SECRETS = {"SENSITIVE_DATA_KEY", "GATEWAY_SECRET_KEY"}
+# for programs only, and off unless set
+OPTIONAL_SECRETS = {"ORGANISER_TOKEN"}
 
 
 @pytest.fixture(scope="module")
@@ -677,6 +681,9 @@ def test_compose_environment(app, compose):
             # No default at all: compose refuses to start until .env sets it.
             match = _REQUIRED.match(environment[key])
             assert match and match["name"] == key, key
+            continue
+        if key in OPTIONAL_SECRETS:
+            assert environment[key] == f"${{{key}:-}}", key
             continue
         # Overridable from .env, with an obvious demo default (Mailpit accepts any password).
         match = _DEFAULT.match(environment[key])
