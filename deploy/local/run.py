@@ -259,7 +259,9 @@ def main() -> int:
             f"  Web:            {gateway_url}/",
             f"  API docs:       {gateway_url}/api/docs   (OpenAPI: {gateway_url}/api/openapi.json)",
             f"  Readiness:      {gateway_url}/readyz",
-            f"  Organiser token: {env['ORGANISER_TOKEN']}",
+            f"  Organisers:     sign in at {gateway_url}/sign-in as {env['ORGANISER_EMAILS']}"
+            " (the link arrives by mail)",
+            f"  Organiser token: {env['ORGANISER_TOKEN']}   (for programs using the API)",
             f"  Store:          {store_note}",
             f"  Mail:           {mail_note}",
             f"  Logs:           {var / 'log'}",
