@@ -54,7 +54,9 @@ def test_every_link_in_every_email_opens_a_working_page(browser, platform):
         {"name": "김하나", "email": unique_email("attendee"), "attendee_type": "senior"},
     )
     leaving = register(
-        platform, "attendees", {"name": "이두리", "email": unique_email("leaving"), "attendee_type": "citizen"}
+        platform,
+        "attendees",
+        {"name": "이두리", "email": unique_email("leaving"), "attendee_type": "citizen"},
     )
     interest = f"/api/v1/investors/{investor['id']}/matches/{company['id']}/interest"
     wait_for(
