@@ -1,6 +1,513 @@
 """Organisers' pages: the dashboard, the registrant list and its export, the audit log of
-sensitive reads, and dead letters."""
+sensitive reads, and dead letters.
 
-from flask import Blueprint
+Every page is for organisers only (ORGANISER_EMAILS, signed in by a one-time link). The registration
+service checks the organiser again on every call (the ``organiser_caller``), and audits each read
+of accessibility needs and each export itself.
+
+The dashboard asks each service once for its counts (three RPCs at once, so it takes as long as
+the slowest) and the broker once for its queues; nothing is asked per registration. A part that
+cannot be read is said so, and the rest is shown.
+"""
+
+import csv
+import io
+import logging
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_datetime, gettext, lazy_gettext
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from gateway import upstream
+from gateway.web import signed_in
+from gateway.web.i18n import current_language, translate_message
+from shared import clock, taxonomy
+from shared.contracts.registration import (
+    KINDS,
+    AccessibilityNeedsSchema,
+    RegistrationQuerySchema,
+    reference_of,
+)
+from shared.deadletters import SERVICES as DEAD_LETTER_SERVICES
+from shared.messaging import SUBSCRIPTIONS, queue_depths
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("organiser", __name__, url_prefix="/organiser")
+
+SERVICES = ("registration", "matching", "notification")
+# services with an outbox of events waiting to be published
+OUTBOX_SERVICES = ("registration", "matching")
+PER_PAGE = 25
+FILTERS = ("q", "kind", "status", "attendee_type")
+AUDIT_LIMIT = 100
+DEAD_LETTER_LIMIT = 50
+# a dead letter's reason is shown up to this many characters
+REASON_CHARACTERS = 300
+# page numbers shown on each side of the current page, besides the first and the last
+PAGE_WINDOW = 2
+# every need, in the schema's order; "other" is free text, never counted
+NEEDS = tuple(name for name in AccessibilityNeedsSchema().fields if name != "other")
+# a spreadsheet runs a cell that starts with one of these as a formula (CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+KIND_LABELS = {
+    "attendee": lazy_gettext("Visitor"),
+    "company": lazy_gettext("Company"),
+    "investor": lazy_gettext("Investor"),
+}
+STATUS_LABELS = {
+    "active": lazy_gettext("Active"),
+    "cancelled": lazy_gettext("Cancelled"),
+    "erased": lazy_gettext("Erased"),
+}
+ATTENDEE_TYPE_LABELS = {
+    "citizen": lazy_gettext("Citizen"),
+    "person_with_disability": lazy_gettext("Person with a disability"),
+    "senior": lazy_gettext("Senior"),
+    "companion": lazy_gettext("Companion or carer"),
+    "student": lazy_gettext("Student"),
+    "public_official": lazy_gettext("Public official"),
+    "company_staff": lazy_gettext("Company employee"),
+    "investor": lazy_gettext("Investor"),
+    "press": lazy_gettext("Press"),
+    "other": lazy_gettext("Other"),
+}
+# what organisers prepare for each need
+NEED_LABELS = {
+    "wheelchair_access": lazy_gettext("Wheelchair spaces and step-free access"),
+    "sign_language_interpreter": lazy_gettext("Sign language interpreters"),
+    "live_captioning": lazy_gettext("Live captioning"),
+    "braille_or_large_print": lazy_gettext("Braille or large print"),
+    "assistive_listening": lazy_gettext("Hearing loop (assistive listening)"),
+    "easy_read": lazy_gettext("Easy read information"),
+    "guide_dog": lazy_gettext("Guide dogs and assistance dogs"),
+}
+LANGUAGE_LABELS = {"ko": "한국어", "en": "English"}
+SERVICE_LABELS = {
+    "registration": lazy_gettext("Registration"),
+    "matching": lazy_gettext("Matching"),
+    "notification": lazy_gettext("Notification"),
+}
+NOTIFICATION_STATUS_LABELS = {
+    "queued": lazy_gettext("Waiting to be sent"),
+    "sending": lazy_gettext("Being sent"),
+    "sent": lazy_gettext("Sent"),
+    "failed": lazy_gettext("Failed"),
+    "skipped": lazy_gettext("Skipped (nothing to tell)"),
+}
+DEAD_LETTER_STATUS_LABELS = {
+    "parked": lazy_gettext("Parked"),
+    "replaying": lazy_gettext("Being replayed"),
+    "replayed": lazy_gettext("Replayed"),
+}
+AUDIT_ACTION_LABELS = {
+    "read_accessibility_needs": lazy_gettext("Read accessibility needs"),
+    "export_registrations": lazy_gettext("Downloaded registrations (CSV)"),
+}
+MATCHING_COUNTS = (
+    ("active_companies", lazy_gettext("Companies taking part")),
+    ("active_investors", lazy_gettext("Investors taking part")),
+    ("suggestions", lazy_gettext("Suggestions made")),
+    ("interests", lazy_gettext("Interests expressed by investors")),
+)
+# the columns of the CSV file, in this order; never any accessibility need
+CSV_COLUMNS = (
+    ("reference", lazy_gettext("Registration number")),
+    ("kind", lazy_gettext("Kind")),
+    ("status", lazy_gettext("Status")),
+    ("name", lazy_gettext("Name")),
+    ("email", lazy_gettext("E-mail address")),
+    ("organisation", lazy_gettext("Organisation")),
+    ("attendee_type", lazy_gettext("Visitor type")),
+    ("language", lazy_gettext("Language")),
+    ("companions", lazy_gettext("Companions")),
+    ("carer_name", lazy_gettext("Registered by (carer)")),
+    ("email_verified_at", lazy_gettext("E-mail address confirmed")),
+    ("created_at", lazy_gettext("Registered")),
+    ("id", lazy_gettext("ID")),
+)
+
+# the dashboard's and the dead letters page's calls run at once, each on a thread of its own
+# that keeps its RPC connection (threads are started on first use, so after gunicorn forks)
+_calls = ThreadPoolExecutor(max_workers=6, thread_name_prefix="organiser-calls")
+
+
+@blueprint.app_template_filter("organiser_when")
+def when(value: str | None) -> str:
+    """A stored time (ISO 8601, UTC) as Seoul's date and time, or "" for none."""
+    if not value:
+        return ""
+    try:
+        return format_datetime(clock.parse_iso(value), "yyyy-MM-dd HH:mm")
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@blueprint.app_template_filter("organiser_number")
+def number(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+@blueprint.context_processor
+def labels() -> dict:
+    return {
+        "kind_label": lambda kind: _label(KIND_LABELS, kind),
+        "status_label": lambda status: _label(STATUS_LABELS, status),
+        "attendee_type_label": lambda value: _label(ATTENDEE_TYPE_LABELS, value),
+        "need_label": lambda need: _label(NEED_LABELS, need),
+        "service_label": lambda service: _label(SERVICE_LABELS, service),
+        "language_label": lambda language: LANGUAGE_LABELS.get(language, language or ""),
+        "tag_label": lambda tag: _tag_label(tag),
+    }
+
+
+def _label(labels: dict, value: Any) -> str:
+    return str(labels[value]) if value in labels else str(value or "")
+
+
+def _tag_label(tag: str) -> str:
+    try:
+        return taxonomy.label(tag, current_language())
+    except KeyError:
+        return tag
+
+
+# --- the dashboard -------------------------------------------------------------------------
+
+
+@blueprint.get("")
+@signed_in.organiser_required
+def dashboard() -> str:
+    settings = current_app.config["SETTINGS"]
+    answers = _at_once(
+        {
+            **{service: (lambda service=service: upstream.call(service, "stats")) for service in SERVICES},
+            "queues": lambda: queue_depths(settings.amqp_uri),
+        }
+    )
+    registration, matching, notification = (answers[service] for service in SERVICES)
+    return render_template(
+        "organiser/dashboard.html",
+        as_of=format_datetime(datetime.now(UTC), "HH:mm:ss"),
+        kinds=KINDS,
+        statuses=tuple(STATUS_LABELS),
+        registrations=registration and registration["registrations"],
+        totals=registration and _totals(registration["registrations"]),
+        needs=registration and _needs(registration["accessibility_needs"]),
+        companions=registration and registration.get("companions"),
+        matching=matching and [(label, matching.get(key)) for key, label in MATCHING_COUNTS],
+        notifications=notification and _notification_rows(notification["notifications"]),
+        services=_service_rows(registration, matching, notification, answers["queues"]),
+        queues=answers["queues"] and _queue_rows(answers["queues"]),
+    )
+
+
+def _totals(registrations: dict) -> dict[str, int]:
+    """Registrations of every kind, by status."""
+    return {
+        status: sum(counts.get(status, 0) for counts in registrations.values()) for status in STATUS_LABELS
+    }
+
+
+def _needs(counts: dict) -> list[tuple[str, int]]:
+    return [(need, int(counts.get(need) or 0)) for need in NEEDS]
+
+
+def _notification_rows(counts: dict) -> list[tuple[str, int]]:
+    labels = NOTIFICATION_STATUS_LABELS
+    known = [(str(label), counts.get(status, 0)) for status, label in labels.items()]
+    return known + [(status, count) for status, count in counts.items() if status not in labels]
+
+
+def _service_rows(registration: Any, matching: Any, notification: Any, queues: Any) -> list[dict]:
+    """Per service: its dead letters, its events waiting in the outbox and the messages waiting in
+    its queues; None for what could not be read, "" for what the service does not have."""
+    stats = {"registration": registration, "matching": matching, "notification": notification}
+    rows = []
+    for service in SERVICES:
+        answer = stats[service] or {}
+        own_queues = [f"{service}.{stream}" for stream in SUBSCRIPTIONS.get(service, ())]
+        waiting = None
+        if queues is not None:
+            waiting = sum(queues[name]["messages"] for name in own_queues if name in queues)
+        rows.append(
+            {
+                "service": service,
+                "dead_letters": answer.get("dead_letters") if service in DEAD_LETTER_SERVICES else "",
+                "outbox_pending": answer.get("outbox_pending") if service in OUTBOX_SERVICES else "",
+                "waiting": waiting if own_queues else "",
+            }
+        )
+    return rows
+
+
+def _queue_rows(queues: dict) -> list[dict]:
+    return [{"name": name, "service": name.split(".", 1)[0], **depth} for name, depth in queues.items()]
+
+
+def _at_once(calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Each call's answer, asked all at once; None for a call that failed (logged)."""
+    app = current_app._get_current_object()
+
+    def run(name: str, call: Callable[[], Any]) -> Any:
+        with app.app_context():
+            try:
+                return call()
+            except HTTPException as error:
+                log.warning("organiser page part unavailable", extra={"part": name, "status": error.code})
+            except Exception as error:  # the broker not answering, for one
+                log.warning("organiser page part unavailable", extra={"part": name, "error": str(error)})
+            return None
+
+    futures = {name: _calls.submit(run, name, call) for name, call in calls.items()}
+    return {name: future.result() for name, future in futures.items()}
+
+
+# --- the registrant list and its export ----------------------------------------------------
+
+
+@blueprint.get("/registrations")
+@signed_in.organiser_required
+def registrations() -> tuple[str, int]:
+    values = {key: request.args.get(key, "").strip() for key in FILTERS}
+    filters, errors = _filters(values)
+    page = _positive(request.args.get("page"), 1, 100_000)
+    per_page = _positive(request.args.get("per_page"), PER_PAGE, 100)
+    found = None
+    if not errors:
+        found = upstream.call(
+            "registration",
+            "list_registrations",
+            {**filters, "page": page, "per_page": per_page},
+            signed_in.organiser_caller(),
+        )
+    last_page = max(1, math.ceil(found["total"] / per_page)) if found else 1
+    links: dict[str, Any] = dict(filters)
+    if per_page != PER_PAGE:
+        links["per_page"] = per_page
+    return render_template(
+        "organiser/registrations.html",
+        values=values,
+        errors=errors,
+        filtered=bool(filters),
+        found=found,
+        page=page,
+        last_page=last_page,
+        pages=page_numbers(page, last_page),
+        page_url=lambda number: url_for("organiser.registrations", **links, page=number),
+        export_url=url_for("organiser.export", **filters),
+        kind_options=_options(KIND_LABELS, lazy_gettext("All kinds")),
+        status_options=[("", gettext("Active and cancelled"))]
+        + [(status, str(STATUS_LABELS[status])) for status in ("active", "cancelled")],
+        attendee_type_options=_options(ATTENDEE_TYPE_LABELS, lazy_gettext("All visitor types")),
+    ), 400 if errors else 200
+
+
+@blueprint.get("/registrations.csv")
+@signed_in.organiser_required
+def export() -> Response:
+    filters, errors = _filters({key: request.args.get(key, "").strip() for key in FILTERS})
+    if errors:
+        abort(400)
+    rows = upstream.call("registration", "export_registrations", filters, signed_in.organiser_caller())
+    stamp = format_datetime(datetime.now(UTC), "yyyyMMdd-HHmm")
+    return Response(
+        csv_file(rows),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="registrations-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def csv_file(rows: list[dict]) -> bytes:
+    """The rows as CSV in UTF-8 with a byte order mark (Excel then reads Korean right), with a
+    header row in the reader's language; no accessibility needs, and no cell a spreadsheet
+    would run as a formula."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([str(label) for _, label in CSV_COLUMNS])
+    for row in rows:
+        writer.writerow([_cell(field, row.get(field)) for field, _ in CSV_COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _cell(field: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if field == "kind":
+        value = _label(KIND_LABELS, value)
+    elif field == "status":
+        value = _label(STATUS_LABELS, value)
+    elif field == "attendee_type":
+        value = _label(ATTENDEE_TYPE_LABELS, value)
+    elif field == "language":
+        value = LANGUAGE_LABELS.get(value, value)
+    elif field in ("created_at", "email_verified_at"):
+        value = when(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _filters(values: dict[str, str]) -> tuple[dict, dict[str, str]]:
+    """The search's filters as the registration service takes them (empty ones left out), and
+    the errors by field id of those that are not valid."""
+    try:
+        loaded = RegistrationQuerySchema().load(values)
+    except ValidationError as error:
+        errors = {
+            field: translate_message(messages[0] if isinstance(messages, list) else str(messages))
+            for field, messages in error.messages.items()
+        }
+        return {}, {field: errors[field] for field in FILTERS if field in errors}
+    return {key: loaded[key] for key in FILTERS if key in loaded}, {}
+
+
+def _positive(text: str | None, default: int, highest: int) -> int:
+    """A page number or size from the address; anything but digits in range is the default."""
+    if text and text.isascii() and text.isdigit() and 1 <= int(text) <= highest:
+        return int(text)
+    return default
+
+
+def page_numbers(current: int, last: int, window: int = PAGE_WINDOW) -> list[int | None]:
+    """The page numbers to link: the first, the last, and ``window`` on each side of the current
+    page; None where numbers are left out (a single one left out is shown instead)."""
+    shown = sorted({1, last, *range(max(1, current - window), min(last, current + window) + 1)})
+    numbers: list[int | None] = []
+    previous = 0
+    for page in shown:
+        if page - previous == 2:
+            numbers.append(previous + 1)
+        elif previous and page - previous > 2:
+            numbers.append(None)
+        numbers.append(page)
+        previous = page
+    return numbers
+
+
+def _options(labels: dict, everything: Any) -> list[tuple[str, str]]:
+    return [("", str(everything))] + [(value, str(label)) for value, label in labels.items()]
+
+
+# --- one registration ----------------------------------------------------------------------
+
+
+@blueprint.get("/registrations/<string:kind>/<string:registration_id>")
+@signed_in.organiser_required
+def registration(kind: str, registration_id: str) -> str:
+    if kind not in KINDS or len(registration_id) > 100:
+        abort(404)
+    found = upstream.call("registration", "get", kind, registration_id, signed_in.organiser_caller())
+    needs = found.get("accessibility_needs") or {}
+    return render_template(
+        "organiser/registration.html",
+        registration=found,
+        chosen_needs=[need for need in NEEDS if needs.get(need)],
+        tags=[_tag_label(tag) for tag in found.get("tags" if kind == "company" else "interests") or []],
+        stages=[_tag_label(stage) for stage in found.get("stages") or []],
+        other_need=(needs.get("other") or "").strip(),
+    )
+
+
+# --- the audit log -------------------------------------------------------------------------
+
+
+@blueprint.get("/audit")
+@signed_in.organiser_required
+def audit() -> str:
+    records = upstream.call("registration", "audit_log", signed_in.organiser_caller(), AUDIT_LIMIT)
+    for record in records:
+        record["action_label"] = _label(AUDIT_ACTION_LABELS, record.get("action"))
+        record["reference"] = (
+            reference_of(record["registration_id"]) if record.get("registration_id") else None
+        )
+    return render_template(
+        "organiser/audit.html",
+        records=records,
+        limit=AUDIT_LIMIT,
+    )
+
+
+# --- dead letters --------------------------------------------------------------------------
+
+
+@blueprint.get("/dead-letters")
+@signed_in.organiser_required
+def dead_letters() -> str:
+    answers = _at_once(
+        {
+            service: (lambda service=service: upstream.call(service, "dead_letters", DEAD_LETTER_LIMIT))
+            for service in DEAD_LETTER_SERVICES
+        }
+    )
+    return render_template(
+        "organiser/dead_letters.html",
+        letters={service: _letters(answers[service]) for service in DEAD_LETTER_SERVICES},
+        limit=DEAD_LETTER_LIMIT,
+    )
+
+
+def _letters(letters: list[dict] | None) -> list[dict] | None:
+    if letters is None:
+        return None
+    shown = []
+    for letter in letters:
+        reason = letter.get("reason") or ""
+        if len(reason) > REASON_CHARACTERS:
+            reason = reason[:REASON_CHARACTERS] + "…"
+        shown.append(
+            {
+                **letter,
+                "reason": reason,
+                "status_label": _label(DEAD_LETTER_STATUS_LABELS, letter.get("status")),
+                "replayable": letter.get("status") in ("parked", "replaying"),
+            }
+        )
+    return shown
+
+
+@blueprint.post("/dead-letters/<string:service>/<string:letter_id>/replay")
+@signed_in.organiser_required
+def replay(service: str, letter_id: str) -> Response:
+    if service not in DEAD_LETTER_SERVICES or len(letter_id) > 200:
+        abort(404)
+    service_name = str(SERVICE_LABELS[service])
+    try:
+        upstream.call(service, "replay_dead_letter", letter_id)
+    except HTTPException as error:
+        if error.code == 409:
+            flash(gettext("Message %(id)s was replayed already; nothing was done.", id=letter_id))
+        elif error.code == 404:
+            flash(gettext("There is no message %(id)s in %(service)s.", id=letter_id, service=service_name))
+        else:
+            raise
+    else:
+        flash(
+            gettext(
+                "Message %(id)s is back on the queue of %(service)s, to be handled again.",
+                id=letter_id,
+                service=service_name,
+            )
+        )
+    return redirect(url_for("organiser.dead_letters"), 303)
