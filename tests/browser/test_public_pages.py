@@ -3,7 +3,17 @@ the API reference, in Korean and English."""
 
 import re
 
-from tests.browser.conftest import check_page, link_in, mail_to, sign_in, tab_to, type_into, unique_email
+from tests.browser.conftest import (
+    assert_controls_named,
+    check_page,
+    link_in,
+    mail_to,
+    sign_in,
+    tab_to,
+    type_into,
+    unique_email,
+    wait_until,
+)
 from tests.conftest import wait_for
 
 
@@ -34,7 +44,7 @@ def test_the_language_can_be_switched_with_the_keyboard(page, language):
     other = "en" if language == "ko" else "ko"
     tab_to(page, f"header a[lang={other}]")
     page.keyboard.press("Enter")
-    page.wait_for_function(f"document.documentElement.lang === '{other}'")
+    wait_until(page, f"document.documentElement.lang === '{other}'")
     page.goto("/privacy")
     assert page.evaluate("document.documentElement.lang") == other, "the choice is remembered"
 
@@ -44,12 +54,12 @@ def test_signing_in_with_an_emailed_link_and_out_again(page, platform, language)
     register_attendee(platform, address)
     page.goto("/sign-in")
     check_page(page, "sign-in")
+    assert_controls_named(page)
 
     # an empty form: the error summary gets the focus and links to the field
     tab_to(page, "main button[type=submit]")
     page.keyboard.press("Enter")
-    page.wait_for_selector("[data-error-summary]")
-    assert page.evaluate("document.activeElement.hasAttribute('data-error-summary')")
+    wait_until(page, "document.activeElement.hasAttribute('data-error-summary')")
     assert page.locator("#email").get_attribute("aria-invalid") == "true"
     assert page.title().startswith("오류:" if language == "ko" else "Error:")
     check_page(page, "sign-in-errors")
@@ -68,8 +78,7 @@ def test_an_unknown_address_is_answered_like_a_known_one_and_gets_no_mail(page, 
     page.goto("/sign-in")
     type_into(page, "#email", address)
     page.keyboard.press("Enter")
-    page.wait_for_selector("h1[data-focus]")
-    assert page.evaluate("document.activeElement.tagName") == "H1"
+    wait_until(page, "document.activeElement.matches('h1[data-focus]')")
     check_page(page, "sign-in-sent")
     known = unique_email("known")
     register_attendee(platform, known)
@@ -104,6 +113,17 @@ def test_a_missing_page_is_a_page(page):
 def test_the_api_reference_works_offline_under_the_content_security_policy(page):
     refused = []
     page.on("console", lambda message: refused.append(message.text) if message.type == "error" else None)
+    page.on("response", lambda response: refused.append(response.url) if response.status >= 400 else None)
     page.goto("/api/docs")
-    page.wait_for_selector("text=/api/v1/attendees")
+    page.get_by_text("/api/v1/attendees", exact=True).first.wait_for()
     assert refused == []
+
+
+def test_motion_is_turned_off_for_people_who_ask_for_less(page):
+    page.emulate_media(reduced_motion="reduce")
+    page.goto("/sign-in")
+    durations = page.evaluate(
+        "[...document.querySelectorAll('*')].map(e => getComputedStyle(e).transitionDuration)"
+        ".filter(d => d.split(',').some(part => parseFloat(part) > 0))"
+    )
+    assert durations == []
