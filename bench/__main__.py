@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import ceiling, fanout, report, rpc, rush, scale_out
+from bench import ceiling, fanout, pages, report, rpc, rush, scale_out
 from tests.conftest import ROOT
 from tests.platform import running_platform
 
@@ -32,6 +32,7 @@ class Plan:
     matching: tuple[str, ...]  # arguments of bench.matching_scale
     scale_out_events: int
     fanout: fanout.Plan
+    pages: pages.Plan
 
 
 FULL = Plan(
@@ -45,6 +46,7 @@ FULL = Plan(
     matching=(),
     scale_out_events=20_000,
     fanout=fanout.FULL,
+    pages=pages.FULL,
 )
 SMOKE = Plan(
     rpc_calls=50,
@@ -57,12 +59,13 @@ SMOKE = Plan(
     matching=("--investors", "300", "--companies", "100", "--rematch-investors", "100", "--repeats", "3"),
     scale_out_events=100,
     fanout=fanout.SMOKE,
+    pages=pages.SMOKE,
 )
 
 
 def run(plan: Plan, out: Path) -> dict:
     results: dict = {
-        "plan": {**plan.__dict__, "fanout": plan.fanout.__dict__},
+        "plan": {**plan.__dict__, "fanout": plan.fanout.__dict__, "pages": plan.pages.__dict__},
         "machine": report.machine(),
         "started": time.strftime("%FT%TZ"),
     }
@@ -94,6 +97,8 @@ def run(plan: Plan, out: Path) -> dict:
     )
     print("fan-out ...", flush=True)
     results["fanout"] = fanout.run(plan.fanout)
+    print("pages ...", flush=True)
+    results["pages"] = pages.run(plan.pages)
     print("scale-out ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-scale-out-") as work:
         results["scale_out"] = scale_out.scale_out(plan.scale_out_events, Path(work))

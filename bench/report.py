@@ -102,6 +102,7 @@ def targets(results: dict) -> list[dict]:
         rematch["seconds"] <= 60,
     )
     _fanout_targets(results.get("fanout"), add)
+    _pages_targets(results.get("pages"), add)
     scale = results.get("scale_out")
     if scale:
         add(
@@ -172,6 +173,21 @@ def _fanout_targets(fanout: dict | None, add: Callable) -> None:
         )
     elif fanout["cost_per_event"]:
         add("fan-out: matching's store round trips per event", "roughly constant", "no io_counts", None)
+
+
+def _pages_targets(pages: dict | None, add: Callable) -> None:
+    if not pages:
+        return
+    for name, page in pages["pages"].items():
+        latency = page["latency_ms"]
+        failed = sum(page["failures"].values())
+        add(
+            f"pages: {name} with {page['users']} users at once"
+            f" ({pages['filled']['registrations']:,} registrations)",
+            "p99 ≤ 300 ms, no 5xx",
+            f"p50 {latency['p50']} ms, p99 {latency['p99']} ms, {page['per_second']}/s, {failed} failed",
+            latency["p99"] is not None and latency["p99"] <= 300 and failed == 0,
+        )
 
 
 def _fanout_markdown(fanout: dict | None) -> list[str]:
