@@ -375,7 +375,7 @@ def test_suggestions_say_the_fit_in_words_and_the_reasons_in_the_readers_languag
     as_investor(services, 3)
     sign_in(client)
     english = page_text(client.get(f"/my/{INVESTOR_ID}/suggestions?lang=en"))
-    assert "Very good fit · score 95 out of 100" in english
+    assert "Very good fit: score 95 out of 100" in english
     assert "Shared target group: Seniors" in english
     assert "3 suggestions" in english
     korean = page_text(client.get(f"/my/{INVESTOR_ID}/suggestions?lang=ko"))
