@@ -314,13 +314,15 @@ class Notifier:
         names = {person: document["name"] for person, document in counterparts.items() if "name" in document}
         subject, body = domain.render_digest(items, contact, names, self.site)
         token = domain.unsubscribe_token(self.store.unsubscribe_secret, notification["recipient_id"])
-        url = f"{self.site['base_url']}/api/v1/unsubscribe?token={quote(token, safe='')}"
+        query = f"token={quote(token, safe='')}"
         headers = {
-            # RFC 8058 one-click unsubscribe: mail clients POST "List-Unsubscribe=One-Click"
-            "List-Unsubscribe": f"<{url}>",
+            # RFC 8058 one-click unsubscribe: mail clients POST "List-Unsubscribe=One-Click" to the API
+            "List-Unsubscribe": f"<{self.site['base_url']}/api/v1/unsubscribe?{query}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
-        return subject, body, domain.unsubscribe_footer(contact["language"], url), headers
+        # people follow the link in the text to a page that asks first
+        page = f"{self.site['base_url']}/unsubscribe?{query}"
+        return subject, body, domain.unsubscribe_footer(contact["language"], page), headers
 
     def _digest_sent(self, notification: dict, contact: dict) -> None:
         """Remember when the person was e-mailed suggestions, so the next digest waits its
