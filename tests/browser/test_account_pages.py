@@ -136,6 +136,7 @@ def test_view_change_one_need_change_details_and_cancel(page, platform, language
     # cancel, after a confirmation step
     follow(page, f"main a[href='/my/{attendee['id']}/cancel']")
     check_page(page, "my-cancel")
+    assert_every_control_named(page, "cancel")
     submit(page)
     page.wait_for_url(f"**/my/{attendee['id']}")
     assert notice_is_focused(page)
@@ -193,6 +194,7 @@ def test_inbox_preferences_and_erasure(page, platform, language):
     # erase the company: the confirmation says what goes, and needs the box ticked
     page.goto(f"/my/{company['id']}/erase")
     check_page(page, "my-erase")
+    assert_every_control_named(page, "erase")
     submit(page)
     assert_error_page(page, language)
     assert page.locator("#confirm").get_attribute("aria-invalid") == "true"

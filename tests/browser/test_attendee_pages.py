@@ -131,6 +131,7 @@ def test_registering_with_the_keyboard_alone(page, platform, language):
     page.go_back()
     page.wait_for_url("**/register/attendee/check")
     assert reference in page.locator("main").inner_text(), "the check page says it was sent"
+    check_page(page, "attendee-check-sent")
     submit(page)
     page.wait_for_url("**/register/attendee/done")
     assert page.locator(".reference").inner_text().strip() == reference
@@ -171,15 +172,18 @@ def test_registering_for_someone_else(page, platform, language):
     assert page.locator(".error-summary a").evaluate_all(
         "links => links.map(a => a.getAttribute('href'))"
     ) == ["#carer_name"]
+    check_page(page, "attendee-about-you-carer-errors")
     page.fill("#carer_name", "박보호")
     submit(page)
     page.wait_for_url("**/access")
     submit(page)
     page.wait_for_url("**/check")
     assert "박보호" in page.locator("main").inner_text()
+    check_page(page, "attendee-check-carer")
     submit(page)
     page.wait_for_url("**/done")
     assert "김어르신" in page.locator("main").inner_text()
+    check_page(page, "attendee-done-carer")
 
 
 def test_an_address_already_registered_is_told_to_sign_in(page, platform, language):
