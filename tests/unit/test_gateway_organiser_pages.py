@@ -248,5 +248,5 @@ def test_a_replay_of_a_message_replayed_already_says_so(client, services):
     services.answers[("matching", "dead_letters")] = lambda limit: []
     services.answers[("notification", "dead_letters")] = lambda limit: []
     sign_in(client)
-    assert client.post("/organiser/dead-letters/notification/event-2/replay").status_code == 303
+    assert client.post("/organiser/dead-letters/notification/event-2/replay?lang=en").status_code == 303
     assert "event-2 was replayed already" in text(client.get("/organiser/dead-letters?lang=en"))

@@ -137,10 +137,10 @@ CSV_COLUMNS = (
     ("organisation", lazy_gettext("Organisation")),
     ("attendee_type", lazy_gettext("Visitor type")),
     ("language", lazy_gettext("Language")),
-    ("companions", lazy_gettext("Companions")),
+    ("companions", lazy_gettext("Number of companions")),
     ("carer_name", lazy_gettext("Registered by (carer)")),
     ("email_verified_at", lazy_gettext("E-mail address confirmed")),
-    ("created_at", lazy_gettext("Registered")),
+    ("created_at", lazy_gettext("Registered at")),
     ("id", lazy_gettext("ID")),
 )
 
