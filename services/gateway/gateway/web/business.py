@@ -502,16 +502,18 @@ FIT_BANDS = (
 )
 
 
-def fit(score: float) -> dict:
-    """The score in plain words: its band, and the number out of 100."""
-    for floor, band, label in FIT_BANDS:
-        if score >= floor:
-            return {"band": band, "label": str(label), "score": max(1, round(score))}
-    return {"band": "weak", "label": str(FIT_BANDS[-1][2]), "score": max(1, round(score))}
+def fit(score: float, bands: list[tuple[float, str, str]] | None = None) -> dict:
+    """The score in plain words: its band, and the number out of 100 (``bands``: FIT_BANDS with
+    their labels translated, when the caller has them already)."""
+    number = max(1, round(score))
+    bands = bands or [(floor, band, str(label)) for floor, band, label in FIT_BANDS]
+    # the first band the score reaches; the last band's floor is 0, so one always is
+    _, band, label = next((row for row in bands if score >= row[0]), bands[-1])
+    text = gettext("%(fit)s: score %(score)s out of 100", fit=label, score=number)
+    return {"band": band, "label": str(label), "score": number, "text": text}
 
 
-def reason_texts(reasons: Iterable[Mapping]) -> list[str]:
-    language = current_language()
+def reason_texts(reasons: Iterable[Mapping], language: str) -> list[str]:
     texts = []
     for reason in reasons:
         text = reason.get("text") or {}
@@ -557,43 +559,60 @@ def query_of(filters: Mapping, page: int | None = None) -> dict:
 
 def load_suggestions(kind: str, party_id: str) -> list[dict]:
     """The party's suggestions, best first, each joined with its counterpart's public profile
-    (one call for them all), its fit in words and its reasons in the page's language; a
-    counterpart no longer registered is left out."""
+    (one call for them all); a counterpart no longer registered is left out. Only what filtering
+    needs is worked out here: the words of a card are for the cards shown (``described``)."""
     counterpart = COUNTERPART[kind]
     id_field = f"{counterpart}_id"
     items = upstream.call("matching", "suggestions", kind, party_id, SUGGESTIONS_LIMIT)
     if not items:
         return []
     profiles = upstream.call("registration", "public_profiles", [item[id_field] for item in items])
-    language = current_language()
     entries = []
     for item in items:
         profile = profiles.get(item[id_field])
-        if not profile:
-            continue
-        tags = counterpart_tags(profile)
-        stages = counterpart_stages(profile)
+        if profile:
+            entries.append(
+                {
+                    "id": item[id_field],
+                    "kind": counterpart,
+                    "profile": profile,
+                    "tags": counterpart_tags(profile),
+                    "stages": counterpart_stages(profile),
+                    "score": float(item.get("score") or 0),
+                    "reasons": item.get("reasons") or [],
+                    "interest": item.get("interest"),
+                }
+            )
+    return entries
+
+
+def described(entries: Iterable[dict]) -> list[dict]:
+    """Suggestions as their cards show them, in the page's language: name, fit in words,
+    reasons, tags and stages."""
+    language = current_language()
+    bands = [(floor, band, str(label)) for floor, band, label in FIT_BANDS]
+    cards = []
+    for entry in entries:
+        profile = entry["profile"]
         investor_type = profile.get("investor_type")
-        entries.append(
+        cards.append(
             {
-                "id": item[id_field],
-                "kind": counterpart,
+                **entry,
                 "name": profile.get("name") or profile.get("organisation") or "",
                 "description": profile.get("description", ""),
                 "website": profile.get("website", ""),
-                "investor_type": taxonomy.label(investor_type, language) if investor_type else "",
-                "tags": tags,
-                "tag_labels": [taxonomy.label(tag, language) for tag in tags],
-                "stages": stages,
+                "investor_type": taxonomy.label(investor_type, language)
+                if investor_type in taxonomy.TAGS
+                else "",
+                "tag_labels": [taxonomy.label(tag, language) for tag in entry["tags"]],
                 "stage_labels": [
-                    taxonomy.label(stage, language) for stage in stages if stage in taxonomy.TAGS
+                    taxonomy.label(stage, language) for stage in entry["stages"] if stage in taxonomy.TAGS
                 ],
-                "fit": fit(float(item.get("score") or 0)),
-                "reasons": reason_texts(item.get("reasons") or []),
-                "interest": item.get("interest"),
+                "fit": fit(entry["score"], bands),
+                "reasons": reason_texts(entry["reasons"], language),
             }
         )
-    return entries
+    return cards
 
 
 def matches(entry: Mapping, filters: Mapping) -> bool:
@@ -649,14 +668,14 @@ def suggestions_view(registration: Mapping, args: Mapping) -> dict:
         "kind": kind,
         "title_name": registration.get("organisation") if kind == "investor" else registration.get("name"),
         "total": len(entries),
-        "interested": interested,
+        "interested": described(interested),
         "cards": cards,
         "filtered": bool(filters["tag"] or filters["stage"]),
         "filters": filters,
         "tag_groups": tag_filter_groups(entries, filters["tag"]),
         "stage_options": stage_options(with_hints=False),
         "shown_count": len(shown),
-        "items": shown[first : first + PER_PAGE],
+        "items": described(shown[first : first + PER_PAGE]),
         "first_number": first + 1,
         "page": page,
         "pages": pages,
