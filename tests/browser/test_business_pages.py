@@ -140,6 +140,7 @@ def register_investor(page: Page, language: str, organisation: str, address: str
     main = page.locator("main").inner_text()
     assert ("50,000,000원" if language == "ko" else "50,000,000 won") in main
     check_page(page, "investor-check")
+    assert_controls_named(page)
     submit(page)
     return done_page(page, "investor-done")
 
