@@ -182,7 +182,7 @@ def _pages_targets(pages: dict | None, add: Callable) -> None:
         latency = page["latency_ms"]
         failed = sum(page["failures"].values())
         add(
-            f"pages: {name} with {page['users']} users at once"
+            f"pages: {name}, {page['users']} users at once, each ~{page['think_seconds']} s on a page"
             f" ({pages['filled']['registrations']:,} registrations)",
             "p99 ≤ 300 ms, no 5xx",
             f"p50 {latency['p50']} ms, p99 {latency['p99']} ms, {page['per_second']}/s, {failed} failed",
