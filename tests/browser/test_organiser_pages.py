@@ -166,8 +166,10 @@ def test_the_organiser_pages_are_for_organisers_only(page, platform, language):
 
 
 def test_an_organiser_searches_pages_reads_needs_and_downloads_with_the_keyboard(
-    organiser_page, platform, language, people
+    people, organiser_page, platform, language
 ):
+    # (people first: they are registered before the organiser signs in and the dashboard's
+    # counts are read, and kept for a few seconds)
     page = organiser_page
     mark, needs_person = people["mark"], people["visitors"][0]
     page.goto("/organiser")

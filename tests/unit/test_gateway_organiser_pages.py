@@ -150,6 +150,20 @@ def test_the_dashboard_asks_each_service_once_and_shows_every_count(client, serv
     assert "<code>notification.matches</code>" in page and "nobody is reading this queue" in page
 
 
+def test_the_dashboard_counts_are_kept_a_few_seconds_and_errors_are_not(client, services):
+    sign_in(client)
+    services.failing.add("notification")
+    client.get("/organiser")
+    services.failing.clear()
+    client.get("/organiser")
+    assert sorted(services.calls) == [
+        ("matching", "stats"),
+        ("notification", "stats"),
+        ("notification", "stats"),
+        ("registration", "stats"),
+    ], "only the count that failed is asked again"
+
+
 def test_a_service_that_does_not_answer_leaves_the_rest_of_the_dashboard(client, services):
     services.failing.add("matching")
     sign_in(client)

@@ -6,14 +6,17 @@ service checks the organiser again on every call (the ``organiser_caller``), and
 of accessibility needs and each export itself.
 
 The dashboard asks each service once for its counts (three RPCs at once, so it takes as long as
-the slowest) and the broker once for its queues; nothing is asked per registration. A part that
-cannot be read is said so, and the rest is shown.
+the slowest) and the broker once for its queues; nothing is asked per registration. The answers
+are kept for DASHBOARD_SECONDS and asked by one request at a time, so that reloading it does not
+load the services. A part that cannot be read is said so, and the rest is shown.
 """
 
 import csv
 import io
 import logging
 import math
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -55,6 +58,10 @@ SERVICES = ("registration", "matching", "notification")
 # services with an outbox of events waiting to be published
 OUTBOX_SERVICES = ("registration", "matching")
 PER_PAGE = 25
+# the dashboard's counts are read at most this often per gateway process
+DASHBOARD_SECONDS = 10.0
+# how long the dashboard waits for a service's counts (registration's grow with the registrations)
+STATS_TIMEOUT = 30.0
 FILTERS = ("q", "kind", "status", "attendee_type")
 AUDIT_LIMIT = 100
 DEAD_LETTER_LIMIT = 50
@@ -144,6 +151,34 @@ CSV_COLUMNS = (
     ("id", lazy_gettext("ID")),
 )
 
+
+class RecentAnswers:
+    """The dashboard's answers, shared by the requests of this gateway process for ``seconds``
+    and asked by one request at a time: organisers reloading the dashboard on the day of the rush
+    add nothing to the services' load (registration's counts read every active registration)."""
+
+    def __init__(self, names: tuple[str, ...], seconds: float) -> None:
+        self.seconds = seconds
+        self._locks = {name: threading.Lock() for name in names}
+        self._answers: dict[str, tuple[float, datetime, Any]] = {}
+
+    def get(self, name: str, call: Callable[[], Any]) -> tuple[datetime, Any]:
+        """When the answer was read, and the answer: one read less than ``seconds`` ago, else
+        ``call()``'s (an error is not kept)."""
+        with self._locks[name]:
+            kept = self._answers.get(name)
+            if kept is not None and time.monotonic() - kept[0] < self.seconds:
+                return kept[1], kept[2]
+            answer = call()
+            self._answers[name] = (time.monotonic(), datetime.now(UTC), answer)
+            return self._answers[name][1], answer
+
+
+@blueprint.record_once
+def _keep_recent_answers(state: Any) -> None:
+    state.app.extensions["organiser.recent"] = RecentAnswers((*SERVICES, "queues"), DASHBOARD_SECONDS)
+
+
 # the dashboard's and the dead letters page's calls run at once, each on a thread of its own
 # that keeps its RPC connection (threads are started on first use, so after gunicorn forks)
 _calls = ThreadPoolExecutor(max_workers=6, thread_name_prefix="organiser-calls")
@@ -198,16 +233,23 @@ def _tag_label(tag: str) -> str:
 @signed_in.organiser_required
 def dashboard() -> str:
     settings = current_app.config["SETTINGS"]
+    recent: RecentAnswers = current_app.extensions["organiser.recent"]
+    calls: dict[str, Callable[[], Any]] = {
+        service: (lambda service=service: upstream.call(service, "stats", timeout=STATS_TIMEOUT))
+        for service in SERVICES
+    }
+    calls["queues"] = lambda: queue_depths(settings.amqp_uri)
     answers = _at_once(
-        {
-            **{service: (lambda service=service: upstream.call(service, "stats")) for service in SERVICES},
-            "queues": lambda: queue_depths(settings.amqp_uri),
-        }
+        {name: (lambda name=name, call=call: recent.get(name, call)) for name, call in calls.items()}
     )
-    registration, matching, notification = (answers[service] for service in SERVICES)
+    read = [answer for answer in answers.values() if answer is not None]
+    as_of = min((read_at for read_at, _ in read), default=datetime.now(UTC))
+    registration, matching, notification, queues = (
+        answers[name][1] if answers[name] is not None else None for name in (*SERVICES, "queues")
+    )
     return render_template(
         "organiser/dashboard.html",
-        as_of=format_datetime(datetime.now(UTC), "HH:mm:ss"),
+        as_of=format_datetime(as_of, "HH:mm:ss"),
         kinds=KINDS,
         statuses=tuple(STATUS_LABELS),
         registrations=registration and registration["registrations"],
@@ -216,8 +258,8 @@ def dashboard() -> str:
         companions=registration and registration.get("companions"),
         matching=matching and [(label, matching.get(key)) for key, label in MATCHING_COUNTS],
         notifications=notification and _notification_rows(notification["notifications"]),
-        services=_service_rows(registration, matching, notification, answers["queues"]),
-        queues=answers["queues"] and _queue_rows(answers["queues"]),
+        services=_service_rows(registration, matching, notification, queues),
+        queues=queues and _queue_rows(queues),
     )
 
 
