@@ -204,6 +204,15 @@ def test_an_organiser_searches_pages_reads_needs_and_downloads_with_the_keyboard
     assert page.locator(".krds-pagination [aria-current=page]").inner_text() == "1"
     check_page(page, "organiser-registrations-search")
     assert unnamed_controls(page) == []
+    search = page.locator("main form[role=search]")
+    for role, name in (
+        ("searchbox", english(language, "검색", "Search")),
+        ("combobox", english(language, "종류", "Kind")),
+        ("combobox", english(language, "상태", "Status")),
+        ("combobox", english(language, "참가 유형", "Visitor type")),
+        ("button", english(language, "검색", "Search")),
+    ):
+        assert search.get_by_role(role, name=name, exact=True).count() == 1, f"{role} {name!r}"
 
     tab_to(page, ".krds-pagination a[rel=next]")
     page.keyboard.press("Enter")
@@ -231,6 +240,13 @@ def test_an_organiser_searches_pages_reads_needs_and_downloads_with_the_keyboard
     )
     check_page(page, "organiser-registrations-empty")
 
+    # a filter no form offers (an edited address): said next to its field, nothing searched
+    answer = page.goto("/organiser/registrations?kind=robot")
+    assert answer.status == 400
+    assert page.locator("[data-error-summary] a[href='#kind']").count() == 1
+    assert page.locator("#kind").get_attribute("aria-invalid") == "true"
+    check_page(page, "organiser-registrations-error")
+
     # one registration with accessibility needs: reading them is recorded
     page.goto(f"/organiser/registrations?q={needs_person['reference']}")
     tab_to(page, f"table.data a:text-is('{needs_person['reference']}')")
@@ -240,6 +256,7 @@ def test_an_organiser_searches_pages_reads_needs_and_downloads_with_the_keyboard
     assert english(language, "휠체어", "Wheelchair") in needs
     assert "휠체어 충전이 필요합니다" in page.locator("main").inner_text()
     check_page(page, "organiser-registration")
+    assert unnamed_controls(page) == []
 
     tab_to(page, "main nav a[href='/organiser/audit']")
     page.keyboard.press("Enter")
@@ -248,6 +265,7 @@ def test_an_organiser_searches_pages_reads_needs_and_downloads_with_the_keyboard
     assert ORGANISER_EMAIL in newest and needs_person["reference"] in newest
     assert english(language, "접근성 지원 요청 열람", "Read accessibility needs") in newest
     check_page(page, "organiser-audit")
+    assert unnamed_controls(page) == []
 
     # the CSV file of a search: with a byte order mark, a header, and Korean names intact
     page.goto(f"/organiser/registrations?q={mark}")
