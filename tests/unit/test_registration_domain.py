@@ -439,3 +439,19 @@ def test_companions_are_counted_apart_from_needs():
     )
     assert needs == {"wheelchair_access": 2, "live_captioning": 1}
     assert companions == {"attendees_with_companions": 2, "companions": 3}
+
+
+def test_registrations_are_counted_by_kind_and_status():
+    counts = domain.registration_counts(
+        [
+            {"kind": "attendee", "status": "active"},
+            {"kind": "attendee", "status": "active"},
+            {"kind": "company", "status": "cancelled"},
+            {"kind": "investor", "status": "erased"},
+        ]
+    )
+    assert counts == {
+        "attendee": {"active": 2, "cancelled": 0, "erased": 0},
+        "company": {"active": 0, "cancelled": 1, "erased": 0},
+        "investor": {"active": 0, "cancelled": 0, "erased": 1},
+    }

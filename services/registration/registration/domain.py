@@ -12,7 +12,12 @@ from datetime import timedelta
 
 from shared import clock
 from shared.contracts.events import derived_id, new_event
-from shared.contracts.registration import REGISTRATION_ROW_FIELDS, AccessibilityNeedsSchema, reference_of
+from shared.contracts.registration import (
+    KINDS,
+    REGISTRATION_ROW_FIELDS,
+    AccessibilityNeedsSchema,
+    reference_of,
+)
 from shared.errors import Conflict, Invalid, TooManyRequests
 
 CONTACT_FIELDS = ("name", "email", "language")
@@ -412,6 +417,14 @@ def row(document: dict) -> dict:
         "has_accessibility_needs": bool(document.get("has_accessibility_needs")),
     }
     return {field: values.get(field) for field in REGISTRATION_ROW_FIELDS}
+
+
+def registration_counts(records: list[dict]) -> dict[str, dict[str, int]]:
+    """How many registrations of each kind are in each status."""
+    counts = {kind: dict.fromkeys(("active", "cancelled", "erased"), 0) for kind in KINDS}
+    for record in records:
+        counts[record["kind"]][record["status"]] += 1
+    return counts
 
 
 def accessibility_counts(records: list[dict]) -> tuple[dict, dict]:

@@ -201,13 +201,12 @@ class RegistrationService(metrics.IoCountsRpc):
 
     @rpc
     def stats(self) -> dict:
-        registrations = {
-            kind: {status: self.store.count(kind, status) for status in ("active", "cancelled", "erased")}
-            for kind in KINDS
-        }
-        needs, companions = domain.accessibility_counts(self.store.active_needs_and_companions())
+        census = self.store.census()
+        needs, companions = domain.accessibility_counts(
+            [record for record in census if record["status"] == "active"]
+        )
         return {
-            "registrations": registrations,
+            "registrations": domain.registration_counts(census),
             "accessibility_needs": needs,
             "companions": companions,
             "outbox_pending": self.outbox.pending(),
