@@ -50,12 +50,13 @@ PARTS := attendee account business organiser
 catalogs: $(VENV)/.installed
 	@mkdir -p var
 	$(VENV)/bin/pybabel extract -F services/gateway/babel.cfg -k lazy_gettext -o var/base.pot $(GATEWAY)/templates/base.html \
-		$(GATEWAY)/templates/macros $(GATEWAY)/templates/public $(GATEWAY)/web/public.py $(GATEWAY)/web/i18n.py
-	$(VENV)/bin/pybabel update -i var/base.pot -d $(GATEWAY)/translations/base -l ko --no-fuzzy-matching
+		$(GATEWAY)/templates/macros $(GATEWAY)/templates/public $(GATEWAY)/web/public.py $(GATEWAY)/web/i18n.py \
+		$(GATEWAY)/web/labels.py
+	$(VENV)/bin/pybabel update -i var/base.pot -d $(GATEWAY)/translations/base -l ko --no-fuzzy-matching --ignore-obsolete
 	for part in $(PARTS); do \
 		$(VENV)/bin/pybabel extract -F services/gateway/babel.cfg -k lazy_gettext -o var/$$part.pot \
 			$(GATEWAY)/templates/$$part $(GATEWAY)/web/$$part.py && \
-		$(VENV)/bin/pybabel update -i var/$$part.pot -d $(GATEWAY)/translations/$$part -l ko --no-fuzzy-matching; \
+		$(VENV)/bin/pybabel update -i var/$$part.pot -d $(GATEWAY)/translations/$$part -l ko --no-fuzzy-matching --ignore-obsolete; \
 	done
 
 # the browser tests drive Debian's chromium (Playwright cannot download a browser here)

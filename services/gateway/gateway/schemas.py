@@ -60,11 +60,6 @@ class InterestAnswerSchema(Schema):
     accept = Flag(required=True)
 
 
-class ErasedSchema(Schema):
-    id = fields.String()
-    status = fields.String()
-
-
 class DeleteQuerySchema(Schema):
     erase = fields.Boolean(
         load_default=False,

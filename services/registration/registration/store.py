@@ -11,26 +11,16 @@ from pymongo.errors import DuplicateKeyError
 from registration import domain
 from registration.sensitive import Sealer
 from shared.aggregates import AggregateCollection, ConcurrentUpdate
+from shared.contracts.registration import REGISTRATION_ROW_FIELDS
 from shared.errors import Conflict
 
 SEALED = "accessibility_needs_sealed"
 SAVE_ATTEMPTS = 5
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
-# what an organiser's list reads of each registration: never the sealed needs themselves, only
-# whether there are any (see rows)
+# what an organiser's list reads of each registration: its columns as stored (the id is _id),
+# never the sealed needs themselves, only whether there are any (see rows)
 ROW_PROJECTION = [
-    "reference",
-    "kind",
-    "status",
-    "name",
-    "email",
-    "organisation",
-    "attendee_type",
-    "language",
-    "companions",
-    "carer_name",
-    "email_verified_at",
-    "created_at",
+    field for field in REGISTRATION_ROW_FIELDS if field not in ("id", "has_accessibility_needs")
 ]
 # expired sign-in links deleted per round (the rest go in the next)
 FORGET_BATCH = 1000

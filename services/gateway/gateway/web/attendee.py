@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.web import forms
 from gateway.web.i18n import LANGUAGES, current_language
+from gateway.web.labels import ATTENDEE_TYPE_LABELS
 from gateway.web.security import registrations_limit
 from shared import taxonomy
 from shared.contracts.registration import ATTENDEE_TYPES, AccessibilityNeedsSchema, AttendeeSchema
@@ -57,18 +58,6 @@ ABOUT_ORDER = (
 ACCESS_ORDER = ("accessibility_needs", "accessibility_needs-other", "consents-sensitive")
 INTEREST_CATEGORIES = ("target_group", "digital_right", "technology")
 
-ATTENDEE_TYPE_LABELS = {
-    "citizen": lazy_gettext("Citizen"),
-    "person_with_disability": lazy_gettext("Person with a disability"),
-    "senior": lazy_gettext("Senior"),
-    "companion": lazy_gettext("Companion or carer"),
-    "student": lazy_gettext("Student"),
-    "public_official": lazy_gettext("Public official"),
-    "company_staff": lazy_gettext("Company employee"),
-    "investor": lazy_gettext("Investor"),
-    "press": lazy_gettext("Press"),
-    "other": lazy_gettext("Other"),
-}
 NEED_LABELS = {
     "wheelchair_access": lazy_gettext("Wheelchair access"),
     "sign_language_interpreter": lazy_gettext("Sign language interpreter"),

@@ -40,6 +40,7 @@ from werkzeug.exceptions import HTTPException
 from gateway import upstream
 from gateway.web import signed_in
 from gateway.web.i18n import current_language, translate_message
+from gateway.web.labels import ATTENDEE_TYPE_LABELS
 from shared import clock, taxonomy
 from shared.contracts.registration import (
     KINDS,
@@ -83,18 +84,6 @@ STATUS_LABELS = {
     "active": lazy_gettext("Active"),
     "cancelled": lazy_gettext("Cancelled"),
     "erased": lazy_gettext("Erased"),
-}
-ATTENDEE_TYPE_LABELS = {
-    "citizen": lazy_gettext("Citizen"),
-    "person_with_disability": lazy_gettext("Person with a disability"),
-    "senior": lazy_gettext("Senior"),
-    "companion": lazy_gettext("Companion or carer"),
-    "student": lazy_gettext("Student"),
-    "public_official": lazy_gettext("Public official"),
-    "company_staff": lazy_gettext("Company employee"),
-    "investor": lazy_gettext("Investor"),
-    "press": lazy_gettext("Press"),
-    "other": lazy_gettext("Other"),
 }
 # what organisers prepare for each need
 NEED_LABELS = {
