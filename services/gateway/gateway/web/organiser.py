@@ -18,12 +18,13 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
@@ -142,25 +143,48 @@ CSV_COLUMNS = (
 
 
 class RecentAnswers:
-    """The dashboard's answers, shared by the requests of this gateway process for ``seconds``
-    and asked by one request at a time: organisers reloading the dashboard on the day of the rush
-    add nothing to the services' load (registration's counts read every active registration)."""
+    """The dashboard's answers, shared by the requests of this gateway process: organisers
+    reloading the dashboard on the day of the rush add nothing to the services' load
+    (registration's counts read every registration).
+
+    An answer older than ``seconds`` is still given at once while it is asked again in the
+    background, one asking at a time (stale while revalidating): a slow count holds up only the
+    very first reading, never the page every ``seconds``."""
 
     def __init__(self, names: tuple[str, ...], seconds: float) -> None:
         self.seconds = seconds
-        self._locks = {name: threading.Lock() for name in names}
+        self._lock = threading.Lock()
         self._answers: dict[str, tuple[float, datetime, Any]] = {}
+        self._asking: dict[str, Future] = {}
+        self._askers = ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="organiser-ask")
 
     def get(self, name: str, call: Callable[[], Any]) -> tuple[datetime, Any]:
-        """When the answer was read, and the answer: one read less than ``seconds`` ago, else
-        ``call()``'s (an error is not kept)."""
-        with self._locks[name]:
+        """When the answer was read, and the answer; the first time, ``call()``'s (whose error
+        is raised, and not kept)."""
+        app = current_app._get_current_object()
+        with self._lock:
             kept = self._answers.get(name)
-            if kept is not None and time.monotonic() - kept[0] < self.seconds:
-                return kept[1], kept[2]
-            answer = call()
-            self._answers[name] = (time.monotonic(), datetime.now(UTC), answer)
+            fresh = kept is not None and time.monotonic() - kept[0] < self.seconds
+            if not fresh and name not in self._asking:
+                self._asking[name] = self._askers.submit(self._ask, app, name, call)
+            asking = self._asking.get(name)
+        if kept is not None:
+            return kept[1], kept[2]
+        return asking.result()
+
+    def _ask(self, app: Flask, name: str, call: Callable[[], Any]) -> tuple[datetime, Any]:
+        try:
+            with app.app_context():
+                answer = call()
+            with self._lock:
+                self._answers[name] = (time.monotonic(), datetime.now(UTC), answer)
             return self._answers[name][1], answer
+        except Exception as error:
+            log.warning("organiser dashboard part not read", extra={"part": name, "error": str(error)})
+            raise
+        finally:
+            with self._lock:
+                self._asking.pop(name, None)
 
 
 @blueprint.record_once
