@@ -2,7 +2,7 @@
 
 import re
 
-from tests.browser.conftest import mail_to, new_page, sign_in, unique_email
+from tests.browser.conftest import check_page, mail_to, new_page, sign_in, tab_to, unique_email
 from tests.conftest import wait_for
 
 LINK = re.compile(r"https?://[^\s<>\"')]+")
@@ -95,5 +95,11 @@ def test_every_link_in_every_email_opens_a_working_page(browser, platform):
             assert "/sign-in" not in page.url, f"{link} asked {address} to sign in again"
             assert page.locator("h1").count() == 1
             opened += 1
+            if "/unsubscribe?" in link:
+                check_page(page, "unsubscribe")
+                tab_to(page, "main button[type=submit]")
+                page.keyboard.press("Enter")
+                page.wait_for_selector("h1[data-focus]")
+                check_page(page, "unsubscribed")
         page.context.close()
     assert opened >= len(expected)
