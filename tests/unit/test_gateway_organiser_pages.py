@@ -291,3 +291,30 @@ def test_the_dashboard_gives_a_stale_answer_at_once_while_it_asks_again():
         while recent.get("registration", slow_after_the_first)[1] != "second":
             assert time.monotonic() < deadline, "the answer was never asked again"
             time.sleep(0.01)
+
+
+def test_while_one_request_makes_the_first_reading_the_others_do_not_wait():
+    recent = organiser.RecentAnswers(("registration",), seconds=10)
+    release = threading.Event()
+
+    def slow() -> str:
+        release.wait(5)
+        return "counts"
+
+    app = Flask(__name__)
+    first: list = []
+
+    def read() -> None:
+        with app.app_context():
+            first.append(recent.get("registration", slow))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    time.sleep(0.1)
+    with app.app_context():
+        with pytest.raises(organiser.FirstReadingUnderWay):
+            recent.get("registration", slow)
+        release.set()
+        reader.join(5)
+        assert first[0][1] == "counts"
+        assert recent.get("registration", slow)[1] == "counts"

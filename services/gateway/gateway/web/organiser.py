@@ -142,6 +142,10 @@ CSV_COLUMNS = (
 )
 
 
+class FirstReadingUnderWay(Exception):
+    """No answer has been read yet, and another request is reading it."""
+
+
 class RecentAnswers:
     """The dashboard's answers, shared by the requests of this gateway process: organisers
     reloading the dashboard on the day of the rush add nothing to the services' load
@@ -160,16 +164,21 @@ class RecentAnswers:
 
     def get(self, name: str, call: Callable[[], Any]) -> tuple[datetime, Any]:
         """When the answer was read, and the answer; the first time, ``call()``'s (whose error
-        is raised, and not kept)."""
+        is raised, and not kept), or FirstReadingUnderWay while another request reads it."""
         app = current_app._get_current_object()
         with self._lock:
             kept = self._answers.get(name)
             fresh = kept is not None and time.monotonic() - kept[0] < self.seconds
-            if not fresh and name not in self._asking:
+            started = not fresh and name not in self._asking
+            if started:
                 self._asking[name] = self._askers.submit(self._ask, app, name, call)
             asking = self._asking.get(name)
         if kept is not None:
             return kept[1], kept[2]
+        if not started:
+            # another request is making the first reading: show the page without this part now
+            # rather than hold one of the gateway's few threads until it is done
+            raise FirstReadingUnderWay(name)
         return asking.result()
 
     def _ask(self, app: Flask, name: str, call: Callable[[], Any]) -> tuple[datetime, Any]:
@@ -327,6 +336,8 @@ def _at_once(calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:
         with app.app_context():
             try:
                 return call()
+            except FirstReadingUnderWay:
+                pass  # shown as missing, to be reloaded; the first reading is not a failure
             except HTTPException as error:
                 log.warning("organiser page part unavailable", extra={"part": name, "status": error.code})
             except Exception as error:  # the broker not answering, for one
