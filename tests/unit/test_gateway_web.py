@@ -128,3 +128,8 @@ def test_the_api_reference_loads_its_files_from_here(client):
     assert "cdn" not in page and "<script>" not in page
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page
     assert "/static/js/api-docs.js" in page
+
+
+def test_pages_whose_address_holds_a_token_send_no_referrer(client):
+    assert client.get("/sign-in/some-link-token").headers["Referrer-Policy"] == "no-referrer"
+    assert client.get("/unsubscribe?token=abc.def").headers["Referrer-Policy"] == "no-referrer"

@@ -13,6 +13,8 @@ from shared import taxonomy
 from shared.contracts.fields import Email
 
 blueprint = Blueprint("public", __name__)
+# for pages whose address holds a token: it is never sent on, not even to this site's own files
+NO_REFERRER = {"Referrer-Policy": "no-referrer"}
 
 
 class SignInSchema(Schema):
@@ -47,12 +49,12 @@ def sign_in() -> object:
 def use_sign_in_link(link_token: str) -> object:
     # opening the link changes nothing (mail scanners follow links); the button signs in
     if request.method == "GET":
-        return render_template("public/sign_in_link.html", link_token=link_token)
+        return render_template("public/sign_in_link.html", link_token=link_token), 200, NO_REFERRER
     identity = None
     if len(link_token) <= 200:
         identity, _ = forms.call("registration", "complete_sign_in", link_token)
     if not identity:
-        return render_template("public/sign_in_expired.html"), 410
+        return render_template("public/sign_in_expired.html"), 410, NO_REFERRER
     default = url_for("organiser.dashboard") if identity["organiser"] else url_for("account.my_registrations")
     target = signed_in.safe_next(session.get("next"), default)
     signed_in.sign_in(identity["email"], identity["organiser"])
@@ -81,5 +83,3 @@ def unsubscribe() -> object:
     return render_template("public/unsubscribed.html"), 200, NO_REFERRER
 
 
-# the token is in the address: never sent on to another site
-NO_REFERRER = {"Referrer-Policy": "no-referrer"}
