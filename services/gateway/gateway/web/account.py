@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from gateway import upstream
 from gateway.web import attendee, forms, signed_in
 from gateway.web.i18n import current_language
+from gateway.web.labels import KIND_LABELS, LANGUAGE_LABELS
 from gateway.web.signed_in import person_required
 from shared import clock, taxonomy
 from shared.contracts.registration import REGISTRATION_SCHEMAS
@@ -26,11 +27,6 @@ MATCHABLE_KINDS = ("company", "investor")
 SUGGESTION_EMAILS = ("immediate", "hourly", "daily", "off")
 DEFAULT_SUGGESTION_EMAILS = "hourly"
 INBOX_LIMIT = 50
-KIND_LABELS = {
-    "attendee": lazy_gettext("Visitor"),
-    "company": lazy_gettext("Company"),
-    "investor": lazy_gettext("Investor"),
-}
 STATUS_LABELS = {"active": lazy_gettext("Registered"), "cancelled": lazy_gettext("Cancelled")}
 CHANGE_ORDER = ("name", "attendee_type", "companions", "carer_name", "language", "interests")
 
@@ -102,7 +98,7 @@ def _rows(registration: dict) -> list[tuple]:
         (gettext("E-mail address"), registration.get("email", ""), None, ""),
         (
             gettext("Language for e-mails"),
-            str(attendee.LANGUAGE_LABELS.get(registration.get("language"), "")),
+            str(LANGUAGE_LABELS.get(registration.get("language"), "")),
             change("language"),
             gettext("language"),
         ),

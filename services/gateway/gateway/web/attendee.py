@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.web import forms
 from gateway.web.i18n import LANGUAGES, current_language
-from gateway.web.labels import ATTENDEE_TYPE_LABELS
+from gateway.web.labels import ATTENDEE_TYPE_LABELS, CATEGORY_LABELS, LANGUAGE_LABELS
 from gateway.web.security import registrations_limit
 from shared import taxonomy
 from shared.contracts.registration import ATTENDEE_TYPES, AccessibilityNeedsSchema, AttendeeSchema
@@ -75,12 +75,6 @@ NEED_HINTS = {
     "assistive_listening": lazy_gettext("Sound sent straight to hearing aids and cochlear implants."),
     "easy_read": lazy_gettext("Information in short, simple sentences with pictures."),
     "guide_dog": lazy_gettext("Water and a place to rest for your dog."),
-}
-LANGUAGE_LABELS = {"ko": lazy_gettext("Korean"), "en": lazy_gettext("English")}
-CATEGORY_LABELS = {
-    "target_group": lazy_gettext("People the technology is for"),
-    "digital_right": lazy_gettext("Digital rights"),
-    "technology": lazy_gettext("Technologies"),
 }
 
 # what to say when a field is left empty (standard, easy read): more helpful than "required"

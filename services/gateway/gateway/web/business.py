@@ -37,6 +37,7 @@ from werkzeug.exceptions import HTTPException
 from gateway import upstream
 from gateway.web import forms, signed_in
 from gateway.web.i18n import LANGUAGES, current_language
+from gateway.web.labels import CATEGORY_LABELS, LANGUAGE_LABELS
 from gateway.web.security import registrations_limit
 from shared import taxonomy
 from shared.contracts.registration import CompanySchema, InvestorSchema
@@ -89,11 +90,6 @@ FIELDS = {
 OPTIONAL = {"website", "business_number", "investor_type", "ticket_min_krw", "ticket_max_krw"}
 LIST_FIELDS = {"tags", "interests", "stages"}
 
-CATEGORY_LABELS = {
-    "target_group": lazy_gettext("People the technology is for"),
-    "digital_right": lazy_gettext("Digital basic rights"),
-    "technology": lazy_gettext("Technologies"),
-}
 TAG_HINTS = {
     "communication": lazy_gettext("Getting online: internet, phone and Wi-Fi access."),
     "mobility": lazy_gettext("Getting around: transport, routes and finding the way."),
@@ -119,7 +115,6 @@ STAGE_HINTS = {
     "series_b_plus": lazy_gettext("Expanding, after more than one large investment."),
     "growth": lazy_gettext("Established and scaling up."),
 }
-LANGUAGE_LABELS = {"ko": lazy_gettext("Korean"), "en": lazy_gettext("English")}
 
 # what to say when a field is left empty: more helpful than "required"
 EMPTY_MESSAGES = {

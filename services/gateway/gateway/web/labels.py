@@ -14,3 +14,16 @@ ATTENDEE_TYPE_LABELS = {
     "press": lazy_gettext("Press"),
     "other": lazy_gettext("Other"),
 }
+KIND_LABELS = {
+    "attendee": lazy_gettext("Visitor"),
+    "company": lazy_gettext("Company"),
+    "investor": lazy_gettext("Investor"),
+}
+# the taxonomy's categories that people choose tags from
+CATEGORY_LABELS = {
+    "target_group": lazy_gettext("People the technology is for"),
+    "digital_right": lazy_gettext("Digital basic rights"),
+    "technology": lazy_gettext("Technologies"),
+}
+# the languages people choose to be written to in, named in the page's language
+LANGUAGE_LABELS = {"ko": lazy_gettext("Korean"), "en": lazy_gettext("English")}

@@ -41,7 +41,7 @@ from werkzeug.exceptions import HTTPException
 from gateway import upstream
 from gateway.web import signed_in
 from gateway.web.i18n import current_language, translate_message
-from gateway.web.labels import ATTENDEE_TYPE_LABELS
+from gateway.web.labels import ATTENDEE_TYPE_LABELS, KIND_LABELS
 from shared import clock, taxonomy
 from shared.contracts.registration import (
     KINDS,
@@ -76,11 +76,6 @@ NEEDS = tuple(name for name in AccessibilityNeedsSchema().fields if name != "oth
 # a spreadsheet runs a cell that starts with one of these as a formula (CSV injection)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-KIND_LABELS = {
-    "attendee": lazy_gettext("Visitor"),
-    "company": lazy_gettext("Company"),
-    "investor": lazy_gettext("Investor"),
-}
 STATUS_LABELS = {
     "active": lazy_gettext("Active"),
     "cancelled": lazy_gettext("Cancelled"),
