@@ -13,6 +13,7 @@ from email.message import EmailMessage
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import ROOT, received_mail, wait_for
 from tests.platform import running_platform
@@ -135,6 +136,40 @@ def type_into(page: Page, selector: str, text: str) -> None:
     """Tab to a field and type, as a keyboard user would."""
     tab_to(page, selector)
     page.keyboard.type(text)
+
+
+def press_space_on(page: Page, selector: str) -> None:
+    """Tab to a checkbox or radio and press Space."""
+    tab_to(page, selector)
+    page.keyboard.press("Space")
+
+
+def focused(page: Page, script: str) -> bool:
+    """Whether the focused element is as ``script`` says, once the page's script has moved it
+    (it runs when the document is parsed, a moment after the elements are there)."""
+    try:
+        page.wait_for_function(
+            # a function, not an expression: the pages' policy allows no eval
+            f"() => {{ const element = document.activeElement; return {script}; }}",
+            timeout=5000,
+        )
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
+def assert_error_summary_focused(page: Page, language: str) -> None:
+    """The form came back with errors: the summary has the focus and the title says so."""
+    page.wait_for_selector("[data-error-summary]")
+    assert focused(page, "element.hasAttribute('data-error-summary')"), "focus is on the error summary"
+    assert page.title().startswith("오류: " if language == "ko" else "Error: "), page.title()
+
+
+def register(platform, collection: str, body: dict) -> dict:
+    """A registration made through the API, for a page to show."""
+    answer = platform.call("POST", f"/api/v1/{collection}", json=body)
+    assert answer.status_code == 201, answer.text
+    return answer.json()
 
 
 def unique_email(name: str) -> str:

@@ -4,8 +4,17 @@ erasure with their confirmations, the inbox and the suggestion e-mail preference
 
 import re
 
-from tests.browser.conftest import check_page, mail_to, sign_in, tab_to, unique_email
-from tests.browser.test_attendee_pages import assert_error_page, assert_every_control_named, focused, submit
+from tests.browser.conftest import (
+    assert_error_summary_focused,
+    check_page,
+    focused,
+    mail_to,
+    register,
+    sign_in,
+    tab_to,
+    unique_email,
+)
+from tests.browser.test_attendee_pages import assert_every_control_named, submit
 from tests.conftest import wait_for
 
 NEEDS = {"wheelchair_access": True, "live_captioning": True, "guide_dog": True}
@@ -21,12 +30,6 @@ LABELS = {
         "guide_dog": "Guide dog or assistance dog",
     },
 }
-
-
-def register(platform, collection: str, body: dict) -> dict:
-    answer = platform.call("POST", f"/api/v1/{collection}", json=body)
-    assert answer.status_code == 201, answer.text
-    return answer.json()
 
 
 def register_attendee(platform, address: str) -> dict:
@@ -113,7 +116,7 @@ def test_view_change_one_need_change_details_and_cancel(page, platform, language
     tab_to(page, "#consents-sensitive")
     page.keyboard.press("Space")
     submit(page)
-    assert_error_page(page, language)
+    assert_error_summary_focused(page, language)
     assert page.locator(".error-summary a[href='#consents-sensitive']").count() == 1
     check_page(page, "my-change-access-errors")
 
@@ -196,7 +199,7 @@ def test_inbox_preferences_and_erasure(page, platform, language):
     check_page(page, "my-erase")
     assert_every_control_named(page, "erase")
     submit(page)
-    assert_error_page(page, language)
+    assert_error_summary_focused(page, language)
     assert page.locator("#confirm").get_attribute("aria-invalid") == "true"
     check_page(page, "my-erase-errors")
     tab_to(page, "#confirm")

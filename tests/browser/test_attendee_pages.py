@@ -5,9 +5,17 @@ import re
 import time
 
 from playwright.sync_api import Page
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser.conftest import check_page, mail_to, tab_to, type_into, unique_email
+from tests.browser.conftest import (
+    assert_error_summary_focused,
+    check_page,
+    focused,
+    mail_to,
+    press_space_on,
+    tab_to,
+    type_into,
+    unique_email,
+)
 from tests.conftest import wait_for
 
 # a form control in an accessibility snapshot with no name: `- textbox`, `- checkbox [checked]`
@@ -30,34 +38,9 @@ def submit(page: Page) -> None:
     page.wait_for_load_state()
 
 
-def focused(page: Page, script: str) -> bool:
-    """Whether the focused element is as ``script`` says, once the page's script has moved it
-    (it runs when the document is parsed, a moment after the elements are there)."""
-    try:
-        page.wait_for_function(
-            # a function, not an expression: the pages' policy allows no eval
-            f"() => {{ const element = document.activeElement; return {script}; }}",
-            timeout=5000,
-        )
-    except PlaywrightTimeout:
-        return False
-    return True
-
-
-def assert_error_page(page: Page, language: str) -> None:
-    page.wait_for_selector("[data-error-summary]")
-    assert focused(page, "element.hasAttribute('data-error-summary')"), "focus is on the error summary"
-    assert page.title().startswith("오류: " if language == "ko" else "Error: "), page.title()
-
-
 def tick(page: Page, field_id: str) -> None:
     """Tick a checkbox or choose a radio by its label, as KRDS draws it (with the mouse)."""
     page.locator(f"label[for='{field_id}']").click()
-
-
-def press_space_on(page: Page, selector: str) -> None:
-    tab_to(page, selector)
-    page.keyboard.press("Space")
 
 
 def test_registering_with_the_keyboard_alone(page, platform, language):
@@ -68,7 +51,7 @@ def test_registering_with_the_keyboard_alone(page, platform, language):
 
     # sent empty: the summary gets the focus and names what to fill in
     submit(page)
-    assert_error_page(page, language)
+    assert_error_summary_focused(page, language)
     check_page(page, "attendee-about-you-errors")
 
     type_into(page, "#name", "김하나")
@@ -92,7 +75,7 @@ def test_registering_with_the_keyboard_alone(page, platform, language):
     press_space_on(page, "#accessibility_needs-live_captioning")
     # needs without the sensitive consent: an error on the consent, nothing kept
     submit(page)
-    assert_error_page(page, language)
+    assert_error_summary_focused(page, language)
     assert page.locator(".error-summary a[href='#consents-sensitive']").count() == 1
     assert page.locator("#consents-sensitive").get_attribute("aria-invalid") == "true"
     assert page.locator("#accessibility_needs").is_checked(), "the ticked needs are still ticked"
@@ -142,7 +125,7 @@ def test_registering_with_the_keyboard_alone(page, platform, language):
 def test_an_empty_form_links_every_error_to_its_field(page, language):
     page.goto("/register/attendee")
     submit(page)
-    assert_error_page(page, language)
+    assert_error_summary_focused(page, language)
     links = page.locator(".error-summary a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     assert links == ["#name", "#email", "#attendee_type", "#consents-privacy"]
     for field_id in ("name", "email", "consents-privacy"):
@@ -168,7 +151,7 @@ def test_registering_for_someone_else(page, platform, language):
     tick(page, "consents-privacy")
     submit(page)
     # ticked, but no name of their own
-    assert_error_page(page, language)
+    assert_error_summary_focused(page, language)
     assert page.locator(".error-summary a").evaluate_all(
         "links => links.map(a => a.getAttribute('href'))"
     ) == ["#carer_name"]
@@ -219,7 +202,7 @@ def test_the_easy_read_version(page, platform, language):
     assert page.locator("h1").inner_text() == easy_heading
     check_page(page, "attendee-about-you-easy")
     submit(page)
-    assert_error_page(page, language)
+    assert_error_summary_focused(page, language)
     check_page(page, "attendee-about-you-easy-errors")
 
     page.fill("#name", "이쉬움")

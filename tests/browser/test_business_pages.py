@@ -10,9 +10,12 @@ from playwright.sync_api import Page
 
 from tests.browser.conftest import (
     assert_controls_named,
+    assert_error_summary_focused,
     check_page,
+    focused,
     mail_to,
     new_page,
+    press_space_on,
     sign_in,
     tab_to,
     type_into,
@@ -30,21 +33,6 @@ def submit(page: Page, selector: str = "main form button[type=submit]") -> None:
     tab_to(page, selector)
     with page.expect_navigation():
         page.keyboard.press("Enter")
-
-
-def press_space_on(page: Page, selector: str) -> None:
-    tab_to(page, selector)
-    page.keyboard.press("Space")
-
-
-def focused(page: Page, script: str) -> bool:
-    return page.evaluate(f"(() => {{ const element = document.activeElement; return {script}; }})()")
-
-
-def assert_errors_focused(page: Page, language: str) -> None:
-    page.wait_for_selector("[data-error-summary]")
-    assert focused(page, "element.hasAttribute('data-error-summary')"), "focus is on the error summary"
-    assert page.title().startswith("오류: " if language == "ko" else "Error: "), page.title()
 
 
 def done_page(page: Page, name: str) -> tuple[str, str]:
@@ -65,7 +53,7 @@ def register_company(page: Page, language: str, name: str, address: str) -> tupl
     assert page.locator("fieldset.tag-group legend").count() == 3
 
     submit(page)
-    assert_errors_focused(page, language)
+    assert_error_summary_focused(page, language)
     assert page.locator("#tags").get_attribute("name") == "tags"
     assert page.locator("fieldset.tag-picker").get_attribute("aria-invalid") == "true"
     check_page(page, "company-form-errors")
@@ -107,7 +95,7 @@ def register_investor(page: Page, language: str, organisation: str, address: str
     check_page(page, "investor-form")
     assert_controls_named(page)
     submit(page)
-    assert_errors_focused(page, language)
+    assert_error_summary_focused(page, language)
     check_page(page, "investor-form-errors")
 
     type_into(page, "#name", "이수진")
@@ -126,7 +114,7 @@ def register_investor(page: Page, language: str, organisation: str, address: str
     press_space_on(page, "#consents-privacy")
     submit(page)
     # the largest amount below the smallest: said at once, next to the field
-    assert_errors_focused(page, language)
+    assert_error_summary_focused(page, language)
     assert page.locator("[data-error-summary] a").evaluate_all("links => links.map(l => l.hash)") == [
         "#ticket_max_krw"
     ]

@@ -2,16 +2,14 @@
 
 import re
 
-from tests.browser.conftest import check_page, mail_to, new_page, sign_in, tab_to, unique_email
+from tests.browser.conftest import check_page, mail_to, new_page, register, sign_in, tab_to, unique_email
 from tests.conftest import wait_for
 
 LINK = re.compile(r"https?://[^\s<>\"')]+")
 
 
-def register(platform, collection: str, body: dict) -> dict:
-    answer = platform.call("POST", f"/api/v1/{collection}", json={**body, "consents": {"privacy": True}})
-    assert answer.status_code == 201, answer.text
-    return answer.json()
+def register_consenting(platform, collection: str, body: dict) -> dict:
+    return register(platform, collection, {**body, "consents": {"privacy": True}})
 
 
 def links_in_mail_to(platform, address: str) -> set[str]:
@@ -24,7 +22,7 @@ def links_in_mail_to(platform, address: str) -> set[str]:
 
 
 def test_every_link_in_every_email_opens_a_working_page(browser, platform):
-    company = register(
+    company = register_consenting(
         platform,
         "companies",
         {
@@ -37,7 +35,7 @@ def test_every_link_in_every_email_opens_a_working_page(browser, platform):
             "website": "https://dasom.example.kr",
         },
     )
-    investor = register(
+    investor = register_consenting(
         platform,
         "investors",
         {
@@ -49,12 +47,12 @@ def test_every_link_in_every_email_opens_a_working_page(browser, platform):
             "language": "en",
         },
     )
-    attendee = register(
+    attendee = register_consenting(
         platform,
         "attendees",
         {"name": "김하나", "email": unique_email("attendee"), "attendee_type": "senior"},
     )
-    leaving = register(
+    leaving = register_consenting(
         platform,
         "attendees",
         {"name": "이두리", "email": unique_email("leaving"), "attendee_type": "citizen"},

@@ -18,6 +18,7 @@ from tests.browser.conftest import (
     ORGANISER_EMAIL,
     check_page,
     new_page,
+    register,
     sign_in,
     tab_to,
     type_into,
@@ -65,8 +66,8 @@ def people(platform) -> dict:
             }
         if number == 2:
             body["carer_name"] = "박보호"
-        made["visitors"].append(_register(platform, "attendees", body))
-    made["company"] = _register(
+        made["visitors"].append(register(platform, "attendees", body))
+    made["company"] = register(
         platform,
         "companies",
         {
@@ -78,7 +79,7 @@ def people(platform) -> dict:
             "consents": {"privacy": True},
         },
     )
-    made["investor"] = _register(
+    made["investor"] = register(
         platform,
         "investors",
         {
@@ -91,12 +92,6 @@ def people(platform) -> dict:
         },
     )
     return made
-
-
-def _register(platform, collection: str, body: dict) -> dict:
-    answer = platform.call("POST", f"/api/v1/{collection}", json=body)
-    assert answer.status_code == 201, answer.text
-    return answer.json()
 
 
 def english(language: str, korean: str, english_text: str) -> str:
@@ -143,7 +138,7 @@ def test_the_organiser_pages_are_for_organisers_only(page, platform, language):
     answer = page.goto("/organiser")
     assert "/sign-in" in page.url, "not signed in: asked to sign in first"
     address = unique_email("not-organiser")
-    _register(
+    register(
         platform,
         "attendees",
         {"name": "최방문", "email": address, "attendee_type": "citizen", "consents": {"privacy": True}},
