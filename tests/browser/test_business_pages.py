@@ -215,8 +215,8 @@ def test_a_company_and_an_investor_meet(browser, platform, language):
         assert card.locator(f"a[href='mailto:{investor_email}']").count() == 1
         check_page(company_page, "company-after-accept")
 
-        # and the investor now sees the company's card
-        investor_page.goto(mine)
+        # and the investor now sees the company's card (within the seconds a list is kept)
+        suggestions_showing(investor_page, mine, company_email)
         card = investor_page.locator(f"#interest-{company_id} .contact-card")
         assert company_email in card.inner_text() and "박다솜" in card.inner_text()
         assert "https://dasom.example.kr" in card.inner_text()

@@ -166,8 +166,13 @@ class MatchingStore:
 
     # suggestions
 
+    def suggestion(self, pair_id: str) -> dict | None:
+        return self.suggestions.get(pair_id)
+
     def suggestions_of(self, kind: str, party_id: str, limit: int = 0) -> list[dict]:
-        cursor = self.suggestions.collection.find({OWN_FIELD[kind]: party_id}, {"outbox": 0}).sort(
+        # no projection: a pair's outbox is empty once its events are sent, and the embedded
+        # store copies every document it projects (a third of this read's cost for 100 pairs)
+        cursor = self.suggestions.collection.find({OWN_FIELD[kind]: party_id}).sort(
             [("score", DESCENDING), ("_id", ASCENDING)]
         )
         return list(cursor.limit(limit) if limit else cursor)

@@ -38,6 +38,7 @@ from gateway import upstream
 from gateway.web import forms, signed_in
 from gateway.web.i18n import LANGUAGES, current_language
 from gateway.web.labels import CATEGORY_LABELS, LANGUAGE_LABELS
+from gateway.web.recent_suggestions import RecentSuggestions, mark_changed
 from gateway.web.security import registrations_limit
 from shared import taxonomy
 from shared.contracts.registration import CompanySchema, InvestorSchema
@@ -59,6 +60,17 @@ SUGGESTIONS_LIMIT = 200
 SESSION_COOKIE_BUDGET = 3800
 TAG_CATEGORIES = ("target_group", "digital_right", "technology")
 FLASH_STATUS, FLASH_PROBLEM = "status", "problem"
+# how long a party's suggestions, once read, answer its next views (see recent_suggestions)
+RECENT_SUGGESTIONS_SECONDS = 5.0
+RECENT_SUGGESTIONS_PARTIES = 500
+
+
+@blueprint.record_once
+def _keep_recent_suggestions(state: Any) -> None:
+    state.app.extensions["business.recent_suggestions"] = RecentSuggestions(
+        RECENT_SUGGESTIONS_SECONDS, RECENT_SUGGESTIONS_PARTIES
+    )
+
 
 # the fields of each form in the order they are on the page (the error summary follows it)
 FIELDS = {
@@ -641,17 +653,25 @@ def tag_filter_groups(entries: list[dict], chosen: str) -> list[dict]:
 INTEREST_ORDER = {"pending": 0, "accepted": 1, "declined": 2}
 
 
+def read_suggestions(kind: str, party_id: str) -> tuple[list[dict], dict]:
+    """The party's suggestions and the contact cards of the accepted counterparts. Three calls
+    at most, whatever the number of suggestions: matching's list, the public profiles, and the
+    contact cards."""
+    entries = load_suggestions(kind, party_id)
+    accepted = [entry["id"] for entry in entries if entry["interest"] == "accepted"]
+    cards = upstream.call("registration", "contact_cards", accepted) if accepted else {}
+    return entries, cards
+
+
 def suggestions_view(registration: Mapping, args: Mapping) -> dict:
-    """Everything the suggestions page shows. Three calls at most, whatever the number of
-    suggestions: matching's list, the public profiles, and the contact cards of the accepted."""
+    """Everything the suggestions page shows, from the party's suggestions as recently read."""
     kind = registration["kind"]
-    entries = load_suggestions(kind, registration["id"])
+    recent: RecentSuggestions = current_app.extensions["business.recent_suggestions"]
+    entries, cards = recent.get(registration["id"], lambda: read_suggestions(kind, registration["id"]))
     interested = sorted(
         (entry for entry in entries if entry["interest"]),
         key=lambda entry: INTEREST_ORDER.get(entry["interest"], 3),
     )
-    accepted = [entry["id"] for entry in interested if entry["interest"] == "accepted"]
-    cards = upstream.call("registration", "contact_cards", accepted) if accepted else {}
     filters = read_filters(args)
     shown = [entry for entry in entries if matches(entry, filters)]
     pages = max(1, math.ceil(len(shown) / PER_PAGE))
@@ -742,6 +762,7 @@ def express_interest(investor_id: str, company_id: str) -> Any:
     signed_in.my_registration(investor_id, "investor")
     try:
         upstream.call("matching", "express_interest", investor_id, company_id)
+        mark_changed()
     except HTTPException as error:
         if error.code != 404:
             raise
@@ -768,6 +789,7 @@ def answer_interest(company_id: str, investor_id: str) -> Any:
     accept = choice == "yes"
     try:
         upstream.call("matching", "answer_interest", company_id, investor_id, accept)
+        mark_changed()
     except HTTPException as error:
         if error.code == 404:
             flash(gettext("We could not find that investor's interest any more."), FLASH_PROBLEM)
