@@ -2,23 +2,27 @@
 
 ``python -m bench.pages [--smoke] [--out FILE]`` (and part of ``make bench``). The platform is
 started as ``make run`` starts it; then it is filled with ``registrations`` registrations
-(``companies`` of them companies sharing an investor's tags, so that investor has that many
-suggestions), an investor and an organiser sign in with their e-mailed links, and for each page
-``users`` simulated people load it over and over for ``seconds``, each with their own cookies and
-looking at each page for about ``think_seconds`` before the next:
+(``investors`` investors and ``companies`` companies all sharing the same tags, so that each
+investor has ``companies`` suggestions), the investors and an organiser sign in with their
+e-mailed links, and for each page ``users`` simulated people load it over and over for
+``seconds`` (arriving one after another over the first ``arrival_seconds``), each with their own
+cookies and looking at each page for about ``think_seconds`` before the next:
 
 - ``home``: the home page;
 - ``register``: the attendee journey's last step, the POST that creates the registration (each
   person first goes through the earlier steps, which are not timed);
-- ``suggestions``: the investor's suggestions page with its ``companies`` suggestions;
+- ``suggestions``: each person is one of the investors going through their own suggestions: the
+  first page, the next pages, a tag filter, a stage filter, and round again;
 - ``dashboard``: the organiser dashboard over all the registrations.
 
-Latency is from sending a request to its whole answer; p50 and p99 over every request of a page.
+Latency is from sending a request to its whole answer; p50 and p99 over every request of a page,
+and apart over each person's first request (nothing of theirs read yet).
 """
 
 import argparse
 import asyncio
 import dataclasses
+import itertools
 import json
 import random
 import re
@@ -46,15 +50,31 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 class Plan:
     registrations: int
     companies: int
+    investors: int
     users: int
     seconds: float
     # how long a person looks at a page before the next one, drawn between half and one and a
     # half times this (0: each loads the next page the moment the last arrived)
     think_seconds: float
+    # people arrive one after another over this time, at random, rather than all in the same
+    # millisecond
+    arrival_seconds: float
 
 
-FULL = Plan(registrations=10_000, companies=100, users=50, seconds=30, think_seconds=1.0)
-SMOKE = Plan(registrations=60, companies=5, users=4, seconds=2, think_seconds=0.1)
+FULL = Plan(
+    registrations=10_000,
+    companies=100,
+    investors=50,
+    users=50,
+    seconds=30,
+    think_seconds=1.0,
+    arrival_seconds=5.0,
+)
+SMOKE = Plan(
+    registrations=60, companies=5, investors=4, users=4, seconds=2, think_seconds=0.1, arrival_seconds=0.2
+)
+# the views of their suggestions an investor goes through, in turn (PER_PAGE is 20)
+SUGGESTION_VIEWS = ("", "?page=2", "?page=3", "?tag=ai", "?tag=ai&page=2", "?stage=seed", "?page=5")
 
 
 def run(plan: Plan) -> dict:
@@ -66,41 +86,51 @@ def run(plan: Plan) -> dict:
         ) as platform,
     ):
         started = time.monotonic()
-        investor_id, investor_email = fill(platform, plan)
+        investors = fill(platform, plan)
         filled_seconds = time.monotonic() - started
-        investor_cookies = signed_in_cookies(platform, investor_email)
+        investor_people = [
+            (signed_in_cookies(platform, email), browse(f"/my/{investor_id}/suggestions", SUGGESTION_VIEWS))
+            for investor_id, email in investors
+        ]
         organiser_cookies = signed_in_cookies(platform, ORGANISER)
+        anyone = [({}, get("/"))] * plan.users
         pages = {
-            "home": asyncio.run(measure(platform.url, plan, {}, get("/"))),
-            "register": asyncio.run(measure(platform.url, plan, {}, register_attendee)),
+            "home": asyncio.run(measure(platform.url, plan, anyone)),
+            "register": asyncio.run(measure(platform.url, plan, [({}, register_attendee)] * plan.users)),
             "suggestions": asyncio.run(
-                measure(platform.url, plan, investor_cookies, get(f"/my/{investor_id}/suggestions"))
+                measure(platform.url, plan, [investor_people[i % len(investors)] for i in range(plan.users)])
             ),
-            "dashboard": asyncio.run(measure(platform.url, plan, organiser_cookies, get("/organiser"))),
+            "dashboard": asyncio.run(
+                measure(platform.url, plan, [(organiser_cookies, get("/organiser"))] * plan.users)
+            ),
         }
     filled = {"registrations": plan.registrations, "seconds": round(filled_seconds, 1)}
     return {"filled": filled, "pages": pages}
 
 
-def fill(platform: Platform, plan: Plan) -> tuple[str, str]:
-    """Registrations through the API (ten at a time); one investor ends up with ``plan.companies``
-    suggestions. Answers the investor's id and e-mail once matching has made them all."""
-    investor_email = f"investor-{uuid.uuid4().hex[:8]}@bench.example.org"
-    investor = platform.call(
-        "POST",
-        "/api/v1/investors",
-        json={
-            "name": "Bench Investor",
-            "email": investor_email,
-            "organisation": "Bench Fund",
-            "interests": SHARED_TAGS,
-            "stages": ["seed", "pre_a"],
-            "consents": {"privacy": True},
-        },
-    )
-    investor.raise_for_status()
+def fill(platform: Platform, plan: Plan) -> list[tuple[str, str]]:
+    """Registrations through the API (ten at a time); each of ``plan.investors`` investors ends
+    up with ``plan.companies`` suggestions. Answers the investors' ids and e-mails once matching
+    has made them all."""
+    investors = []
+    for i in range(plan.investors):
+        email = f"investor-{uuid.uuid4().hex[:8]}@bench.example.org"
+        answer = platform.call(
+            "POST",
+            "/api/v1/investors",
+            json={
+                "name": f"Bench Investor {i}",
+                "email": email,
+                "organisation": f"Bench Fund {i}",
+                "interests": SHARED_TAGS,
+                "stages": ["seed", "pre_a"],
+                "consents": {"privacy": True},
+            },
+        )
+        answer.raise_for_status()
+        investors.append((answer.json()["id"], email))
     bodies = [_company(i) for i in range(plan.companies)]
-    bodies += [_attendee(i) for i in range(plan.registrations - plan.companies - 1)]
+    bodies += [_attendee(i) for i in range(plan.registrations - plan.companies - plan.investors)]
     with ThreadPoolExecutor(10) as pool:
         statuses = list(pool.map(lambda body: _register(platform, *body), bodies))
     assert all(status == 201 for status in statuses), f"registrations failed: {set(statuses)}"
@@ -115,7 +145,7 @@ def fill(platform: Platform, plan: Plan) -> tuple[str, str]:
         return len(sent) > 5 and sent[-1] == sent[-6]
 
     wait_for(mail_settled, 900, interval=2, message="the fill's e-mails to be sent")
-    return investor.json()["id"], investor_email
+    return investors
 
 
 def _company(i: int) -> tuple[str, dict]:
@@ -188,6 +218,16 @@ def get(path: str) -> Step:
     return load
 
 
+def browse(path: str, views: tuple[str, ...]) -> Step:
+    """Each load the next of ``views`` of ``path``, round and round."""
+    turns = itertools.cycle(views)
+
+    async def load(session: aiohttp.ClientSession, base_url: str) -> float:
+        return await get(path + next(turns))(session, base_url)
+
+    return load
+
+
 async def register_attendee(session: aiohttp.ClientSession, base_url: str) -> float:
     """The attendee journey; only its last POST (the one that registers) is timed."""
     about = base_url + "/register/attendee"
@@ -233,36 +273,39 @@ def _check(response: aiohttp.ClientResponse, what: str) -> None:
         raise PageFailed(f"{what}: {response.status}")
 
 
-async def measure(base_url: str, plan: Plan, cookies: dict, step: Step) -> dict:
-    """The first load on its own (caches cold), then ``plan.users`` people each repeating
-    ``step`` for ``plan.seconds``, each with its own cookies."""
-    jar = aiohttp.CookieJar(unsafe=True)
-    async with aiohttp.ClientSession(cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=60)) as session:
-        session.cookie_jar.update_cookies(cookies)
-        first_load = await step(session, base_url)
+async def measure(base_url: str, plan: Plan, people: list[tuple[dict, Step]]) -> dict:
+    """``plan.users`` people, each with its cookies and step from ``people``, each repeating its
+    step for ``plan.seconds``."""
     latencies: list[float] = []
+    first_loads: list[float] = []
     failures: dict[str, int] = {}
     deadline = time.monotonic() + plan.seconds
 
-    async def person() -> None:
+    async def person(cookies: dict, step: Step) -> None:
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=30)) as session:
             session.cookie_jar.update_cookies(cookies)
+            await asyncio.sleep(random.uniform(0, plan.arrival_seconds))
+            first = True
             while time.monotonic() < deadline:
                 try:
-                    latencies.append(await step(session, base_url))
+                    latency = await step(session, base_url)
+                    latencies.append(latency)
+                    if first:
+                        first_loads.append(latency)
+                    first = False
                 except (PageFailed, aiohttp.ClientError, TimeoutError) as error:
                     failures[str(error)] = failures.get(str(error), 0) + 1
                 await asyncio.sleep(plan.think_seconds * random.uniform(0.5, 1.5))
 
-    await asyncio.gather(*(person() for _ in range(plan.users)))
+    await asyncio.gather(*(person(cookies, step) for cookies, step in people[: plan.users]))
     return {
         "users": plan.users,
         "think_seconds": plan.think_seconds,
         "requests": len(latencies),
         "failures": failures,
         "per_second": round(len(latencies) / plan.seconds, 1),
-        "first_load_ms": round(first_load * 1000, 1),
+        "first_loads_ms": percentiles_ms(sorted(first_loads)),
         "latency_ms": percentiles_ms(sorted(latencies)),
     }
 
