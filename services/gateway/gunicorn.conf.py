@@ -14,8 +14,27 @@ threads = int(os.environ.get("GATEWAY_THREADS", "8"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
-errorlog = "-"
+# gunicorn's own lines (and, when GATEWAY_ACCESS_LOG is set, one line per request) go through
+# the platform's formatters, which withhold personal data and the tokens in addresses
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "shared.logs.JsonFormatter", "service": "gateway"},
+        "text": {"()": "shared.logs.TextFormatter", "service": "gateway"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": os.environ.get("LOG_FORMAT", "json")}
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["console"], "propagate": False},
+        "gunicorn.access": {
+            "handlers": ["console"],
+            "propagate": False,
+            "level": "INFO" if os.environ.get("GATEWAY_ACCESS_LOG") else "WARNING",
+        },
+    },
+}
 # no runtime control socket: containers run with a read-only file system
 control_socket_disable = True
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
