@@ -16,6 +16,11 @@ def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _names(value: str) -> tuple[str, ...]:
+    """A comma-separated list, lower-cased, without blanks or repeats."""
+    return tuple(sorted({name.strip().lower() for name in value.split(",")} - {""}))
+
+
 @dataclass(frozen=True)
 class Settings:
     amqp_uri: str
@@ -48,6 +53,7 @@ class Settings:
     gateway_secret_key: str
     registrations_per_client_per_minute: int
     sign_ins_per_client_per_minute: int
+    email_reserved_domains_allowed: tuple[str, ...]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -77,12 +83,11 @@ class Settings:
             suggestion_digest_minutes=float(get("SUGGESTION_DIGEST_MINUTES", "60")),
             suggestion_daily_hour=int(get("SUGGESTION_DAILY_HOUR", "9")),
             profile_changes_per_hour=int(get("PROFILE_CHANGES_PER_HOUR", "6")),
-            organiser_emails=tuple(
-                sorted({address.strip().lower() for address in get("ORGANISER_EMAILS", "").split(",")} - {""})
-            ),
+            organiser_emails=_names(get("ORGANISER_EMAILS", "")),
             sign_in_link_minutes=float(get("SIGN_IN_LINK_MINUTES", "15")),
             session_hours=float(get("SESSION_HOURS", "12")),
             gateway_secret_key=get("GATEWAY_SECRET_KEY", ""),
             registrations_per_client_per_minute=int(get("REGISTRATIONS_PER_CLIENT_PER_MINUTE", "20")),
             sign_ins_per_client_per_minute=int(get("SIGN_INS_PER_CLIENT_PER_MINUTE", "5")),
+            email_reserved_domains_allowed=_names(get("EMAIL_RESERVED_DOMAINS_ALLOWED", "")),
         )

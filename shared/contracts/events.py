@@ -12,6 +12,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from shared import clock
+from shared.contracts.fields import Email, Text
 from shared.contracts.registration import KINDS, LANGUAGES
 
 # a fixed namespace so that ids derived from other ids are the same in every process
@@ -32,14 +33,17 @@ class EnvelopeSchema(Schema):
 
 
 class ContactSchema(Schema):
-    name = fields.String(required=True)
-    email = fields.Email(required=True)
+    """Checked as strictly as the registration form was: these end up in e-mail headers, and a
+    message on the broker is not proof that registration wrote it."""
+
+    name = Text(required=True)
+    email = Email(required=True)
     language = fields.String(required=True, validate=validate.OneOf(LANGUAGES))
     # companies and investors only: what a counterpart is told once a company accepts interest,
     # and who is named in interest e-mails (public profile data, never anything sensitive)
-    organisation = fields.String(load_default=None, allow_none=True)
-    contact_person = fields.String(load_default=None, allow_none=True)
-    website = fields.String(load_default=None, allow_none=True)
+    organisation = Text(min_length=0, load_default=None, allow_none=True)
+    contact_person = Text(min_length=0, load_default=None, allow_none=True)
+    website = Text(min_length=0, max_length=300, load_default=None, allow_none=True)
 
 
 class RegistrationCreated(Schema):
@@ -69,7 +73,7 @@ class SignInLinkRequested(Schema):
     link token, single use, which expires at ``expires_at`` (minutes later). It goes to the address
     itself, not to a registration: organisers sign in the same way and have none."""
 
-    email = fields.Email(required=True)
+    email = Email(required=True)
     language = fields.String(required=True, validate=validate.OneOf(LANGUAGES))
     link_token = fields.String(required=True, validate=validate.Length(min=20, max=200))
     expires_at = fields.String(required=True)

@@ -15,7 +15,7 @@ from tests.integration.service_helpers import start_service
 from tests.integration.test_outbox_and_inbox import drain
 from tests.integration.test_registration_service import SENSITIVE_DATA_KEY as KEY
 
-ORGANISER = "boss@expo.example"
+ORGANISER = "boss@expo.example.org"
 LEGACY_ID = str(uuid.uuid4())
 ORGANISER_CALLER = {"organiser": True, "organiser_email": ORGANISER}
 

@@ -90,7 +90,7 @@ def test_a_sign_in_link_goes_to_an_id_derived_from_the_address_never_the_address
 def test_the_sign_in_email_holds_the_link_and_how_long_it_is_valid(language, subject, valid, ignore):
     (planned,) = domain.plan(sign_in_requested(language=language))
     contact = domain.addressee(planned.data)
-    assert contact == {"name": "", "email": "Lee@VC.kr", "language": language}
+    assert contact == {"name": "", "email": "Lee@vc.kr", "language": language}
     got_subject, body = rendered(planned, contact)
     assert got_subject == subject
     assert f"\n{SITE['base_url']}/sign-in/{TOKEN}\n" in body

@@ -359,7 +359,7 @@ def test_a_sign_in_link_keeps_only_the_hash_and_the_event_carries_the_token():
     token = event.payload["link_token"]
     assert len(token) >= 40 and token not in str(document)
     assert document["_id"] == domain.hash_token(token)
-    assert document["email"] == "park@example.kr" and event.payload["email"] == "Park@Example.kr"
+    assert document["email"] == "park@example.kr" and event.payload["email"] == "Park@example.kr"
     assert document["expires_at"] == event.payload["expires_at"] == "2026-11-23T10:15:00.000000Z"
     assert (document["used_at"], document["slot_key"]) == (None, "park@example.kr/1")
     other, _ = domain.new_sign_in_link("Park@Example.kr", "en", 1, NOW, 15)

@@ -10,6 +10,7 @@ from email.message import Message
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr
 
+from shared.contracts.fields import deliverable_address, unsafe_characters
 from shared.settings import Settings
 
 SMTP_TIMEOUT_SECONDS = 10
@@ -72,6 +73,9 @@ class SmtpMailer:
         plain name and a one-line printable ASCII value, refused (PermanentFailure) otherwise:
         no value can add a header or split one."""
         try:
+            deliverable_address(to_address, self.settings.email_reserved_domains_allowed)
+            if unsafe_characters(to_name) or unsafe_characters(subject):
+                raise ValueError("a control or direction-override character in the name or the subject")
             message = _message(
                 self.settings.mail_from, to_name, to_address, subject, body, message_id, language
             )
@@ -79,6 +83,8 @@ class SmtpMailer:
                 _check_header(name, value)
                 message[name] = value
         except (ValueError, UnicodeError) as error:
+            # UndeliverableAddress is a ValueError: checked again here, as the last step before
+            # a relay, whatever the event that asked for this message
             raise PermanentFailure(f"cannot write this message: {error}") from error
         try:
             self._send(message)
