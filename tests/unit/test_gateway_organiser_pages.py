@@ -11,7 +11,7 @@ import time
 import pytest
 from flask import Flask
 
-from gateway import upstream
+from gateway import recent_answers, upstream
 from gateway.app import create_app
 from gateway.web import organiser
 from shared.settings import Settings
@@ -270,7 +270,7 @@ def test_a_replay_of_a_message_replayed_already_says_so(client, services):
 
 
 def test_the_dashboard_gives_a_stale_answer_at_once_while_it_asks_again():
-    recent = organiser.RecentAnswers(("registration",), seconds=0.05)
+    recent = recent_answers.RecentAnswers(("registration",), seconds=0.05)
     answers = iter(["first", "second"])
     release = threading.Event()
 
@@ -294,7 +294,7 @@ def test_the_dashboard_gives_a_stale_answer_at_once_while_it_asks_again():
 
 
 def test_while_one_request_makes_the_first_reading_the_others_do_not_wait():
-    recent = organiser.RecentAnswers(("registration",), seconds=10)
+    recent = recent_answers.RecentAnswers(("registration",), seconds=10)
     release = threading.Event()
 
     def slow() -> str:
@@ -312,7 +312,7 @@ def test_while_one_request_makes_the_first_reading_the_others_do_not_wait():
     reader.start()
     time.sleep(0.1)
     with app.app_context():
-        with pytest.raises(organiser.FirstReadingUnderWay):
+        with pytest.raises(recent_answers.FirstReadingUnderWay):
             recent.get("registration", slow)
         release.set()
         reader.join(5)

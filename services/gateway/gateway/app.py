@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway import upstream, web
 from gateway.api import api
+from gateway.recent_answers import RecentAnswers
 from gateway.shedding import seconds_queued
 from gateway.web.i18n import translate_errors
 from gateway.web.security import csrf, retry_after_seconds
@@ -25,6 +26,7 @@ TOO_LARGE = f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."
 SERVICES = ("registration", "matching", "notification")
 PROBES = ("/healthz", "/readyz")
 RETRY_AFTER_SECONDS = 2
+READINESS_SECONDS = 1.0
 # the only API paths that take a form body instead of JSON
 FORM_PATHS = ("/api/v1/unsubscribe",)
 
@@ -124,17 +126,27 @@ def _add_input_guards(app: Flask) -> None:
 
 
 def _add_probes(app: Flask, settings: Settings) -> None:
+    """``/healthz``: the process answers. ``/readyz``: the broker and every service answer,
+    as last checked: a check is made at most every READINESS_SECONDS per gateway process, in the
+    background, whatever the number of probes (anyone can ask, and probes are never shed)."""
+    readiness = RecentAnswers(("readiness",), READINESS_SECONDS)
+
+    def check() -> dict[str, bool]:
+        checks = {"broker": broker_reachable(settings.amqp_uri)}
+        for service in SERVICES:
+            checks[service] = checks["broker"] and _service_ready(service)
+        return checks
+
     @app.get("/healthz")
     def healthz() -> tuple:
         return jsonify(status="ok"), 200
 
     @app.get("/readyz")
     def readyz() -> tuple:
-        checks = {"broker": broker_reachable(settings.amqp_uri)}
-        for service in SERVICES:
-            checks[service] = checks["broker"] and _service_ready(service)
+        checked_at, checks = readiness.get("readiness", check, wait=True)
         ready = all(checks.values())
-        return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
+        status = "ready" if ready else "not ready"
+        return jsonify(status=status, checks=checks, checked_at=checked_at.isoformat()), 200 if ready else 503
 
 
 def _service_ready(service: str) -> bool:
