@@ -127,6 +127,9 @@ class Matching:
         existing = self.store.interest(interest_id)
         if existing is not None:
             return _interest_view(existing), False
+        # an investor may approach the companies suggested to it, not every registered one
+        if self.store.suggestion(interest_id) is None:
+            raise NotFound("That company is not among this investor's suggestions.")
         document = {
             "_id": interest_id,
             "investor_id": investor_id,
