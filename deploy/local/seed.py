@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from shared.contracts.registration import SENSITIVE_ATTENDEE_TYPES
+
 GATEWAY = os.environ.get("GATEWAY_URL", "http://127.0.0.1:8000")
 CONSENT = {"privacy": True}
 
@@ -215,7 +217,12 @@ def registrations() -> list[tuple[str, dict]]:
             "email": email(name, "citizen.example.kr"),
             "attendee_type": attendee_type,
             "interests": interests,
-            "consents": {**CONSENT, "sensitive": needs is not None},
+            # needs, and a visitor type that tells of a disability or care, are kept only with
+            # the consent to sensitive information
+            "consents": {
+                **CONSENT,
+                "sensitive": needs is not None or attendee_type in SENSITIVE_ATTENDEE_TYPES,
+            },
             # the people who need help to take part come with a companion or carer
             "companions": 1 if needs else 0,
         }

@@ -27,6 +27,14 @@ ATTENDEE_TYPES = (
     "press",
     "other",
 )
+# visitor types that reveal a disability, or the need for care that brings a senior or a
+# companion to this expo: sensitive information (PIPA Art. 23), kept only with the separate
+# consent, sealed with the accessibility needs, destroyed with them
+SENSITIVE_ATTENDEE_TYPES = ("person_with_disability", "senior", "companion")
+SENSITIVE_TYPE_WITHOUT_CONSENT = (
+    "This visitor type is sensitive information, kept only with consent to sensitive information "
+    '("consents": {"sensitive": true}).'
+)
 
 
 class ConsentsSchema(Schema):
@@ -98,6 +106,8 @@ class AttendeeSchema(_RegistrationSchema):
                 '("consents": {"sensitive": true}).',
                 "accessibility_needs",
             )
+        if data.get("attendee_type") in SENSITIVE_ATTENDEE_TYPES and not consents.get("sensitive"):
+            raise ValidationError(SENSITIVE_TYPE_WITHOUT_CONSENT, "attendee_type")
 
 
 class CompanySchema(_RegistrationSchema):
@@ -238,7 +248,8 @@ class RegistrationQuerySchema(_NoEmptyFilters):
             "or a whole registration number."
         },
     )
-    attendee_type = Choice(ATTENDEE_TYPES)
+    # a sensitive visitor type is sealed: no search finds it (an organiser sees it on the record)
+    attendee_type = Choice(tuple(kind for kind in ATTENDEE_TYPES if kind not in SENSITIVE_ATTENDEE_TYPES))
     page = _PageNumber(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = _PageNumber(load_default=25, validate=validate.Range(min=1, max=100))
 

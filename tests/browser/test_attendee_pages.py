@@ -159,6 +159,11 @@ def test_registering_for_someone_else(page, platform, language):
     page.fill("#carer_name", "박보호")
     submit(page)
     page.wait_for_url("**/access")
+    # "senior" tells of a need for care: it is kept only with the consent to sensitive information
+    submit(page)
+    assert_error_summary_focused(page, language)
+    check_page(page, "attendee-access-sensitive-type-errors")
+    tick(page, "consents-sensitive")
     submit(page)
     page.wait_for_url("**/check")
     assert "박보호" in page.locator("main").inner_text()

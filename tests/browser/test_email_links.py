@@ -50,7 +50,7 @@ def test_every_link_in_every_email_opens_a_working_page(browser, platform):
     attendee = register_consenting(
         platform,
         "attendees",
-        {"name": "김하나", "email": unique_email("attendee"), "attendee_type": "senior"},
+        {"name": "김하나", "email": unique_email("attendee"), "attendee_type": "student"},
     )
     leaving = register_consenting(
         platform,

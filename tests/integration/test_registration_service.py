@@ -131,9 +131,12 @@ def test_accessibility_needs_are_sealed_at_rest_and_destroyed_on_erase(registrat
     }
     created = registration.call("registration", "create", "attendee", attendee)
     assert created["accessibility_needs"]["wheelchair_access"] is True
+    assert created["attendee_type"] == "senior"
     raw = mongo["registration"]["registrations"].find_one({"_id": created["id"]})
     assert "accessibility_needs" not in raw and "quiet room" not in str(raw)
     assert "quiet room" not in str(raw["outbox"])
+    # the visitor type tells of a need for care: sealed with the needs, in no event
+    assert "senior" not in str(raw) and "attendee_type" not in raw
     stats = registration.call("registration", "stats")
     assert stats["accessibility_needs"]["wheelchair_access"] >= 1
 
@@ -145,6 +148,32 @@ def test_accessibility_needs_are_sealed_at_rest_and_destroyed_on_erase(registrat
         registration.call(
             "registration", "get", "attendee", created["id"], {"token": created["manage_token"]}
         )
+
+
+def test_a_sensitive_visitor_type_needs_the_sensitive_consent_and_goes_on_cancellation(registration, mongo):
+    attendee = {
+        "name": "Park",
+        "email": f"{uuid.uuid4().hex[:8]}@example.kr",
+        "attendee_type": "person_with_disability",
+        "consents": {"privacy": True},
+    }
+    with pytest.raises(errors.Invalid) as refused:
+        registration.call("registration", "create", "attendee", attendee)
+    assert set(refused.value.fields) == {"attendee_type"}
+    created = registration.call(
+        "registration", "create", "attendee", {**attendee, "consents": {"privacy": True, "sensitive": True}}
+    )
+    caller = {"token": created["manage_token"]}
+    assert registration.call("registration", "get", "attendee", created["id"], caller)["attendee_type"] == (
+        "person_with_disability"
+    )
+    row = registration.call(
+        "registration", "list_registrations", {"q": created["reference"]}, {"organiser": True}
+    )
+    assert row["items"][0]["attendee_type"] is None, "no list shows a sensitive type"
+    registration.call("registration", "cancel", "attendee", created["id"], caller)
+    raw = mongo["registration"]["registrations"].find_one({"_id": created["id"]})
+    assert "attendee_type" not in raw and "attendee_type_sealed" not in raw
 
 
 def test_identify_and_public_profiles(registration):

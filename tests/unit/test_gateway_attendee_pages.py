@@ -195,10 +195,11 @@ def test_errors_are_korean_on_korean_pages(client):
 
 def test_a_carer_registering_for_someone_gives_their_own_name(client, services):
     token = _token(client)
-    answer = client.post("/register/attendee", data={**ABOUT, "on_behalf": "yes", "csrf_token": token})
+    about = {**ABOUT, "attendee_type": "citizen"}
+    answer = client.post("/register/attendee", data={**about, "on_behalf": "yes", "csrf_token": token})
     assert summary_links(answer) == ["carer_name"]
     answer = client.post(
-        "/register/attendee", data={**ABOUT, "on_behalf": "yes", "carer_name": "박보호", "csrf_token": token}
+        "/register/attendee", data={**about, "on_behalf": "yes", "carer_name": "박보호", "csrf_token": token}
     )
     assert answer.status_code == 303
     client.post("/register/attendee/access", data={"csrf_token": token})
@@ -211,7 +212,7 @@ def test_a_carer_registering_for_someone_gives_their_own_name(client, services):
 
 def test_needs_without_the_sensitive_consent_are_an_error_on_the_consent(client):
     token = _token(client)
-    client.post("/register/attendee", data={**ABOUT, "csrf_token": token})
+    client.post("/register/attendee", data={**ABOUT, "attendee_type": "citizen", "csrf_token": token})
     answer = client.post(
         "/register/attendee/access", data={"csrf_token": token, "accessibility_needs": ["guide_dog"]}
     )
@@ -266,10 +267,34 @@ def test_steps_cannot_be_skipped(client):
     assert client.get("/register/attendee/done").headers["Location"].endswith("/register/attendee")
 
 
+def test_a_visitor_type_that_tells_of_a_disability_or_care_needs_the_sensitive_consent(client, services):
+    token = _token(client)
+    client.post(
+        "/register/attendee?lang=en",
+        data={**ABOUT, "attendee_type": "person_with_disability", "csrf_token": token},
+    )
+    access = client.get("/register/attendee/access?lang=en")
+    assert "You told us that you come as: Person with a disability" in text_of(access)
+    refused = client.post("/register/attendee/access?lang=en", data={"csrf_token": token})
+    assert refused.status_code == 400 and summary_links(refused) == ["consents-sensitive"]
+    assert "keep your visitor type" in text_of(refused)
+    assert (
+        client.post(
+            "/register/attendee/access", data={"csrf_token": token, "consents-sensitive": "yes"}
+        ).status_code
+        == 303
+    )
+    client.get("/register/attendee/check")
+    client.post("/register/attendee/check", data={"csrf_token": token})
+    sent = [args for _, method, args in services.calls if method == "create"][0][1]
+    assert sent["attendee_type"] == "person_with_disability" and "accessibility_needs" not in sent
+    assert sent["consents"] == {"privacy": True, "sensitive": True}
+
+
 def test_change_links_come_back_to_the_check_page(client):
     token = _token(client)
     client.post("/register/attendee", data={**ABOUT, "csrf_token": token})
-    client.post("/register/attendee/access", data={"csrf_token": token})
+    client.post("/register/attendee/access", data={"csrf_token": token, "consents-sensitive": "yes"})
     check = text_of(client.get("/register/attendee/check"))
     assert 'href="/register/attendee?back=check#name"' in check
     changed = client.post(

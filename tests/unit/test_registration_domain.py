@@ -100,11 +100,40 @@ def test_withdrawing_sensitive_consent_destroys_the_accessibility_needs():
         domain.change(changed, {"accessibility_needs": {"guide_dog": True}}, LATER)
 
 
+def test_withdrawing_sensitive_consent_destroys_a_visitor_type_that_tells_of_care_too():
+    document, _ = attendee()
+    changed, _ = domain.change(document, {"consents": {"sensitive": False}}, LATER)
+    assert "attendee_type" not in changed
+    with pytest.raises(Invalid) as refused:
+        domain.change(changed, {"attendee_type": "person_with_disability"}, LATER)
+    assert "attendee_type" in refused.value.fields
+    ordinary, _ = domain.change(changed, {"attendee_type": "citizen"}, LATER)
+    assert ordinary["attendee_type"] == "citizen"
+
+
+def test_no_event_carries_the_visitor_type():
+    document, events = attendee()
+    _, changed = domain.change(document, {"attendee_type": "person_with_disability"}, LATER)
+    _, cancelled = domain.cancel(document, LATER)
+    for event in events + changed + cancelled:
+        assert "senior" not in str(event) and "person_with_disability" not in str(event)
+
+
+def test_a_sensitive_visitor_type_kept_in_plain_text_by_an_earlier_version_is_dropped_without_consent():
+    document, _ = attendee(needs=False)
+    document["attendee_type"] = "person_with_disability"  # as an earlier version stored it
+    assert "attendee_type" not in domain.upgrade(document)
+    document["consents"]["sensitive_at"] = NOW
+    assert domain.upgrade(document)["attendee_type"] == "person_with_disability"
+    assert "attendee_type" not in domain.upgrade({**document, "status": "cancelled"})
+
+
 def test_cancelling_destroys_accessibility_needs_and_frees_the_email():
     document, _ = attendee()
     cancelled, events = domain.cancel(document, LATER)
     assert cancelled["status"] == "cancelled"
     assert "accessibility_needs" not in cancelled and "active_key" not in cancelled
+    assert "attendee_type" not in cancelled, "a senior's visitor type tells of a need for care"
     assert [e["type"] for e in events] == ["registration.cancelled"]
     assert domain.cancel(cancelled, LATER) == (cancelled, [])
     with pytest.raises(Conflict):

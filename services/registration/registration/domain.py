@@ -15,6 +15,8 @@ from shared.contracts.events import derived_id, new_event
 from shared.contracts.registration import (
     KINDS,
     REGISTRATION_ROW_FIELDS,
+    SENSITIVE_ATTENDEE_TYPES,
+    SENSITIVE_TYPE_WITHOUT_CONSENT,
     AccessibilityNeedsSchema,
     reference_of,
 )
@@ -124,6 +126,10 @@ def change(
             )
         # consent withdrawn: the sensitive data goes with it (PIPA Art. 21)
         updated.pop("accessibility_needs")
+    if has_sensitive_type(updated) and not updated["consents"]["sensitive_at"]:
+        if "attendee_type" in changes:
+            raise Invalid(SENSITIVE_TYPE_WITHOUT_CONSENT, {"attendee_type": [SENSITIVE_TYPE_WITHOUT_CONSENT]})
+        updated.pop("attendee_type")
     if not has_needs(updated.get("accessibility_needs")):
         updated.pop("accessibility_needs", None)
     if updated == document:
@@ -148,6 +154,11 @@ def merge_needs(stored: dict | None, given: dict) -> dict:
     return {**NO_NEEDS, **(stored or {}), **given}
 
 
+def has_sensitive_type(document: dict) -> bool:
+    """Whether the visitor type reveals a disability or a need for care (see the contract)."""
+    return document.get("attendee_type") in SENSITIVE_ATTENDEE_TYPES
+
+
 def has_needs(needs: dict | None) -> bool:
     """Whether there is any need at all; needs that are all "no" are not kept (nothing to seal)."""
     return bool(needs) and any(needs.values())
@@ -167,6 +178,11 @@ def upgrade(document: dict) -> dict:
         upgraded["accessibility_needs"] = needs
         if not has_needs(needs):
             upgraded.pop("accessibility_needs")
+    if has_sensitive_type(upgraded) and "consents" in upgraded and "status" in upgraded:
+        # kept in plain text by an earlier version, without the separate consent or after the
+        # person cancelled: not kept any longer
+        if not upgraded["consents"].get("sensitive_at") or upgraded["status"] != "active":
+            upgraded.pop("attendee_type")
     if upgraded.get("kind") == "attendee" and upgraded.get("status") != "erased":
         upgraded.setdefault("companions", 0)
     if "_id" in upgraded and "status" in upgraded and upgraded["status"] != "erased":
@@ -192,14 +208,18 @@ def _recent_profile_changes(document: dict, now: str, per_hour: int) -> list[str
 
 
 def cancel(document: dict, now: str) -> tuple[dict, list[dict]]:
-    """Cancel; accessibility needs are destroyed as no longer needed. Cancelling twice is a no-op."""
+    """Cancel; accessibility needs and a sensitive visitor type are destroyed as no longer needed.
+    Cancelling twice is a no-op."""
     if document["status"] == "cancelled":
         return document, []
     _require_active(document)
     cancelled = {**document, "status": "cancelled", "revision": document["revision"] + 1}
     cancelled.update(updated_at=now, cancelled_at=now)
     cancelled.pop("active_key", None)
+    # the sensitive data is no longer needed once the person does not come
     cancelled.pop("accessibility_needs", None)
+    if has_sensitive_type(cancelled):
+        cancelled.pop("attendee_type")
     events = [_contact_event("registration.cancelled", cancelled)]
     if cancelled["kind"] in MATCHABLE_KINDS:
         events.append(_profile_event(cancelled))

@@ -11,10 +11,13 @@ from pymongo.errors import DuplicateKeyError
 from registration import domain
 from registration.sensitive import Sealer
 from shared.aggregates import AggregateCollection, ConcurrentUpdate
-from shared.contracts.registration import REGISTRATION_ROW_FIELDS
+from shared.contracts.registration import REGISTRATION_ROW_FIELDS, SENSITIVE_ATTENDEE_TYPES
 from shared.errors import Conflict
 
 SEALED = "accessibility_needs_sealed"
+# a visitor type that reveals a disability or a need for care is sealed like the needs (the
+# plain field is then absent: no list, search or export shows it)
+TYPE_SEALED = "attendee_type_sealed"
 SAVE_ATTEMPTS = 5
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 # what an organiser's list reads of each registration: its columns as stored (the id is _id),
@@ -59,10 +62,18 @@ class RegistrationStore:
 
     def upgrade_stored(self) -> int:
         """Write registrations stored by an earlier version back in today's shape (domain.upgrade;
-        every one made since has a ``reference``), so that searches find them by e-mail address
-        and number. Returns how many were written."""
+        every one made since has a ``reference`` and no sensitive visitor type in plain text), so
+        that searches find them by e-mail address and number, and that type is sealed or gone.
+        Returns how many were written."""
         written = 0
-        old = {"reference": {"$exists": False}, "status": {"$ne": "erased"}}
+        old = {
+            "status": {"$ne": "erased"},
+            "$or": [
+                {"reference": {"$exists": False}},
+                # stored in plain text by an earlier version
+                {"attendee_type": {"$in": list(SENSITIVE_ATTENDEE_TYPES)}},
+            ],
+        }
         for document in self.registrations.collection.find(old):
             try:
                 self.registrations.save(self._seal(self._open(document)), [])
@@ -156,6 +167,36 @@ class RegistrationStore:
         cursor = self.registrations.collection.find({}, {"kind": 1, "status": 1, "companions": 1, SEALED: 1})
         return [self._open(document) for document in cursor]
 
+    # --- key rotation ----------------------------------------------------------------------
+
+    def reseal_with_newest_key(self) -> dict[str, int]:
+        """Seal again, with the newest key, every sealed field sealed with an older one.
+
+        Each document is written only if its sealed fields are still those read (a compare and
+        set on the sealed text): a change saved meanwhile was sealed with the newest key already,
+        so it is left as it is. Rounds go on until a round finds nothing sealed with an older
+        key; answers how many documents were resealed and how many were left (sealed with an
+        older key after ten rounds: registrations changed all the time, or a process still
+        sealing with an older key)."""
+        resealed = 0
+        sealed_fields = (SEALED, TYPE_SEALED)
+        query = {"$or": [{field: {"$exists": True}} for field in sealed_fields]}
+        for _ in range(10):
+            older = []
+            for document in self.registrations.collection.find(query, {field: 1 for field in sealed_fields}):
+                present = {field: document[field] for field in sealed_fields if field in document}
+                if not all(self.sealer.sealed_with_newest(value) for value in present.values()):
+                    older.append((document["_id"], present))
+            if not older:
+                return {"resealed": resealed, "left": 0}
+            for registration_id, present in older:
+                renewed = {field: self.sealer.reseal(value) for field, value in present.items()}
+                written = self.registrations.collection.update_one(
+                    {"_id": registration_id, **present}, {"$set": renewed}
+                )
+                resealed += written.modified_count
+        return {"resealed": resealed, "left": len(older)}
+
     # --- sign-in links ---------------------------------------------------------------------
 
     def sign_in_links_of(self, email_key: str) -> list[dict]:
@@ -203,15 +244,20 @@ class RegistrationStore:
         sealed = {key: value for key, value in document.items() if key != "accessibility_needs"}
         if document.get("accessibility_needs"):
             sealed[SEALED] = self.sealer.seal(document["accessibility_needs"])
+        if domain.has_sensitive_type(document):
+            sealed[TYPE_SEALED] = self.sealer.seal(sealed.pop("attendee_type"))
         return sealed
 
     def _open(self, document: Any) -> dict | None:
-        """A stored registration as the domain knows it: needs opened, in today's shape."""
+        """A stored registration as the domain knows it: needs and visitor type opened, in
+        today's shape."""
         if document is None:
             return None
-        opened = {key: value for key, value in document.items() if key != SEALED}
+        opened = {key: value for key, value in document.items() if key not in (SEALED, TYPE_SEALED)}
         if SEALED in document:
             opened["accessibility_needs"] = self.sealer.open(document[SEALED])
+        if TYPE_SEALED in document:
+            opened["attendee_type"] = self.sealer.open(document[TYPE_SEALED])
         return domain.upgrade(opened)
 
 

@@ -254,7 +254,8 @@ def change_access(registration_id: str) -> Any:
             "account/change_access.html", registration=found, needs=stored, sensitive=consented, errors={}
         )
     needs, sensitive = attendee.needs_from_form()
-    errors = attendee.check_needs(needs, sensitive, {})
+    # withdrawing the consent is always allowed here: a sensitive visitor type goes with it
+    errors = attendee.check_needs(needs, sensitive, {}, {})
     changes = needs_changes(stored, consented, needs, sensitive)
     if not errors and changes:
         schema = REGISTRATION_SCHEMAS["attendee"](partial=True, only=tuple(changes))
@@ -262,7 +263,7 @@ def change_access(registration_id: str) -> Any:
         if not errors:
             _, errors = forms.call("registration", "update", "attendee", registration_id, loaded, _caller())
     if errors:
-        errors = attendee.check_needs(needs, sensitive, errors)
+        errors = attendee.check_needs(needs, sensitive, {}, errors)
         return (
             render_template(
                 "account/change_access.html",

@@ -23,7 +23,12 @@ from gateway.web.i18n import LANGUAGES, current_language
 from gateway.web.labels import ATTENDEE_TYPE_LABELS, CATEGORY_LABELS, LANGUAGE_LABELS
 from gateway.web.security import registrations_limit
 from shared import taxonomy
-from shared.contracts.registration import ATTENDEE_TYPES, AccessibilityNeedsSchema, AttendeeSchema
+from shared.contracts.registration import (
+    ATTENDEE_TYPES,
+    SENSITIVE_ATTENDEE_TYPES,
+    AccessibilityNeedsSchema,
+    AttendeeSchema,
+)
 
 blueprint = Blueprint("attendee", __name__, url_prefix="/register/attendee")
 
@@ -103,6 +108,12 @@ EMPTY_MESSAGES = {
 NEEDS_WITHOUT_CONSENT = (
     lazy_gettext("Tick the box to let us keep your needs, or untick the needs you do not want us to keep."),
     lazy_gettext("Tick the box to say yes. Or untick what you need."),
+)
+TYPE_WITHOUT_CONSENT = (
+    lazy_gettext(
+        "Tick the box to let us keep your visitor type, or go back and choose another visitor type."
+    ),
+    lazy_gettext("Tick the box to say yes. Or go back and choose another type."),
 )
 
 
@@ -333,14 +344,17 @@ def about_you() -> Any:
         values = _about_values_from_draft(draft.get("about"))
         return _render("attendee/about_you.html", values=values, errors={}, back=back_to_check)
     values = _about_values_from_form()
-    loaded, errors = forms.load(AttendeeSchema(only=ABOUT_FIELDS), _about_data(values))
+    # the consent to sensitive information (which a visitor type may need) is asked on the next
+    # step: the schema's checks across the whole registration wait for it (partial)
+    loaded, errors = forms.load(AttendeeSchema(only=ABOUT_FIELDS, partial=("consents",)), _about_data(values))
     if errors:
         errors = ordered(friendly(errors, values), ABOUT_ORDER)
         return _render("attendee/about_you.html", 400, values=values, errors=errors, back=back_to_check)
     loaded.pop("consents")
     draft["about"] = loaded
     _save(draft)
-    if back_to_check and "access" in draft:
+    consent_missing = sensitive_type(loaded) and not (draft.get("access") or {}).get("sensitive")
+    if back_to_check and "access" in draft and not consent_missing:
         return redirect(url_for("attendee.check"), 303)
     return redirect(url_for("attendee.access", back="check" if back_to_check else None), 303)
 
@@ -364,11 +378,25 @@ def has_needs(needs: dict | None) -> bool:
     return bool(needs) and any(needs.values())
 
 
-def check_needs(needs: dict, sensitive: bool, errors: dict[str, str]) -> dict[str, str]:
-    """Needs without the sensitive consent are an error on the consent, which is what to fix."""
+def sensitive_type(about: dict) -> bool:
+    """Whether the visitor type chosen tells of a disability or a need for care, and so needs
+    the consent asked on the needs page."""
+    return about.get("attendee_type") in SENSITIVE_ATTENDEE_TYPES
+
+
+def sensitive_type_label(about: dict) -> str | None:
+    """The visitor type's name, if it is one the needs page asks consent for."""
+    return str(ATTENDEE_TYPE_LABELS[about["attendee_type"]]) if sensitive_type(about) else None
+
+
+def check_needs(needs: dict, sensitive: bool, about: dict, errors: dict[str, str]) -> dict[str, str]:
+    """Needs, or a sensitive visitor type, without the sensitive consent are an error on the
+    consent, which is what to fix."""
     errors.pop("accessibility_needs", None)
     if has_needs(needs) and not sensitive:
         errors["consents-sensitive"] = pick(NEEDS_WITHOUT_CONSENT)
+    elif sensitive_type(about) and not sensitive:
+        errors["consents-sensitive"] = pick(TYPE_WITHOUT_CONSENT)
     return ordered(errors, ACCESS_ORDER)
 
 
@@ -386,16 +414,23 @@ def access() -> Any:
             sensitive=kept.get("sensitive", False),
             errors={},
             back=back_to_check,
+            type_label=sensitive_type_label(draft["about"]),
         )
     needs, sensitive = needs_from_form()
     data: dict[str, Any] = {"consents": {"privacy": True, "sensitive": sensitive}}
     if has_needs(needs):
         data["accessibility_needs"] = needs
     loaded, errors = forms.load(AttendeeSchema(only=("accessibility_needs", "consents")), data)
-    errors = check_needs(needs, sensitive, errors)
+    errors = check_needs(needs, sensitive, draft["about"], errors)
     if errors:
         return _render(
-            "attendee/access.html", 400, needs=needs, sensitive=sensitive, errors=errors, back=back_to_check
+            "attendee/access.html",
+            400,
+            needs=needs,
+            sensitive=sensitive,
+            errors=errors,
+            back=back_to_check,
+            type_label=sensitive_type_label(draft["about"]),
         )
     kept_needs = loaded.get("accessibility_needs") if sensitive else None
     draft["access"] = {"needs": kept_needs if has_needs(kept_needs) else None, "sensitive": sensitive}
@@ -410,9 +445,9 @@ def registration_data(draft: dict) -> dict:
     """The registration to send, from the draft's steps."""
     about, kept = draft["about"], draft["access"]
     needs = kept.get("needs")
-    sensitive = bool(kept.get("sensitive") and has_needs(needs))
+    sensitive = bool(kept.get("sensitive") and (has_needs(needs) or sensitive_type(about)))
     data = {**about, "consents": {"privacy": True, "sensitive": sensitive}}
-    if sensitive:
+    if sensitive and has_needs(needs):
         data["accessibility_needs"] = needs
     return data
 

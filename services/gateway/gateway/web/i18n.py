@@ -70,6 +70,10 @@ VALIDATION_MESSAGES = (
         "Accessibility needs are kept only with consent to sensitive information "
         '("consents": {"sensitive": true}).'
     ),
+    N_(
+        "This visitor type is sensitive information, kept only with consent to sensitive information "
+        '("consents": {"sensitive": true}).'
+    ),
     N_("Some fields are invalid."),
 )
 

@@ -43,6 +43,7 @@ from gateway.web.labels import ATTENDEE_TYPE_LABELS, KIND_LABELS
 from shared import clock, taxonomy
 from shared.contracts.registration import (
     KINDS,
+    SENSITIVE_ATTENDEE_TYPES,
     AccessibilityNeedsSchema,
     RegistrationQuerySchema,
     reference_of,
@@ -117,6 +118,11 @@ MATCHING_COUNTS = (
     ("suggestions", lazy_gettext("Suggestions made")),
     ("interests", lazy_gettext("Interests expressed by investors")),
 )
+# a sensitive visitor type is sealed: it shows on a registration's (audited) page, never in a
+# search, a list or an export
+SEARCHABLE_TYPE_LABELS = {
+    kind: label for kind, label in ATTENDEE_TYPE_LABELS.items() if kind not in SENSITIVE_ATTENDEE_TYPES
+}
 # the columns of the CSV file, in this order; never any accessibility need
 CSV_COLUMNS = (
     ("reference", lazy_gettext("Registration number")),
@@ -323,7 +329,7 @@ def registrations() -> tuple[str, int]:
         kind_options=_options(KIND_LABELS, lazy_gettext("All kinds")),
         status_options=[("", gettext("Active and cancelled"))]
         + [(status, str(STATUS_LABELS[status])) for status in ("active", "cancelled")],
-        attendee_type_options=_options(ATTENDEE_TYPE_LABELS, lazy_gettext("All visitor types")),
+        attendee_type_options=_options(SEARCHABLE_TYPE_LABELS, lazy_gettext("All visitor types")),
     ), 400 if errors else 200
 
 
