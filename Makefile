@@ -4,7 +4,7 @@ VENV := .venv
 STORE_VENV := .venv-store
 PY := $(VENV)/bin/python
 
-.PHONY: run test fault bench seed rematch lint check-python broker assets translations catalogs browser clean
+.PHONY: run test fault bench seed rematch rotate-keys lint check-python broker assets translations catalogs browser clean
 
 ASSETS := services/gateway/assets
 VENDORED := services/gateway/gateway/static/vendor/.copied
@@ -80,6 +80,10 @@ seed: $(VENV)/.installed
 # bring every stored suggestion's score up to date now (the services also do it on their own)
 rematch: $(VENV)/.installed
 	$(PY) -m matching.rematch
+
+# reseal the sensitive data with the newest key of SENSITIVE_DATA_KEY (see README: key rotation)
+rotate-keys: $(VENV)/.installed
+	$(PY) -m registration.rotate_keys
 
 test: $(VENV)/.installed $(STORE_VENV)/.installed broker assets translations browser
 	$(VENV)/bin/ruff check .
