@@ -48,8 +48,17 @@ REDACTED_KEYS = frozenset(
         "token",
     }
 )
-# messages written by this platform (service errors), or about connections only
-MESSAGES_WITHOUT_DATA: tuple[type[BaseException], ...] = (ServiceError, OSError, ConnectionFailure)
+# messages written by this platform (service errors), about connections only, or written by the
+# interpreter about the code (not ValueError or KeyError, which quote values)
+MESSAGES_WITHOUT_DATA: tuple[type[BaseException], ...] = (
+    ServiceError,
+    OSError,
+    ConnectionFailure,
+    TypeError,
+    AttributeError,
+    NameError,
+    ImportError,
+)
 MESSAGE_WITHHELD = "[message withheld: it may hold personal data]"
 EMAIL_ADDRESS = re.compile(r"[^\s\"'<>(),;:@\[\]\\]+@[^\s\"'<>(),;:@\[\]\\]+\.[^\s\"'<>(),;:@\[\]\\]+")
 # how Python's own tracebacks link the exceptions of a chain
