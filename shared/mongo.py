@@ -81,7 +81,9 @@ class Store(MongoDependency):
     """Gives workers an adapter built over the service's own database.
 
     ``adapter`` is called once with the database; its ``prepare()`` (indexes, reference data)
-    runs at start-up, so a service never serves before its unique indexes exist.
+    runs in ``setup``: nameko starts a service's extensions all at once, entrypoints included, but
+    only once every extension is set up, so a service never serves before its unique indexes and
+    reference data exist.
     """
 
     def __init__(self, database: str, adapter: Callable[[Database], Any]) -> None:
@@ -91,8 +93,6 @@ class Store(MongoDependency):
     def setup(self) -> None:
         super().setup()
         self.store = self.adapter(self.database)
-
-    def start(self) -> None:
         self.store.prepare()
 
     def get_dependency(self, worker_ctx: object) -> Any:

@@ -90,10 +90,9 @@ class Outbox(MongoDependency):
         super().setup()
         aggregates = {name: AggregateCollection(self.database[name]) for name in self.collections}
         self.relay = OutboxRelay(EventPublisher(Settings.from_env().amqp_uri), aggregates)
-
-    def start(self) -> None:
-        for aggregates in self.relay.aggregates.values():
-            aggregates.ensure_indexes()
+        # in setup, not start: entrypoints start at the same time as the other extensions
+        for collection in aggregates.values():
+            collection.ensure_indexes()
 
     def get_dependency(self, worker_ctx: object) -> OutboxRelay:
         return self.relay
