@@ -227,6 +227,21 @@ def test_parked_messages_can_be_listed_inspected_and_replayed_once(matching, pub
         matching.call("matching", "replay_dead_letter", "no-such-letter")
 
 
+def test_erasing_a_person_forgets_the_messages_about_them_that_matching_parked(matching, publish, mongo):
+    for kind in ("investor", "attendee"):
+        person = new_id("erased")
+        parked = profile(person, "investor", ["robotics"], ["seed"])
+        Inbox(mongo["matching"]).park(parked["event_id"], parked, reason="RuntimeError: test", attempts=5)
+        assert matching.call("matching", "dead_letter", parked["event_id"])
+        publish(new_event("registration.erased", {"registration_id": person, "kind": kind, "revision": 2}))
+        wait_for(
+            lambda event_id=parked["event_id"]: (
+                mongo["matching"]["dead_letters"].find_one({"_id": event_id}) is None
+            ),
+            message=f"the dead letter about an erased {kind} to go",
+        )
+
+
 def test_a_change_is_announced_in_one_event_whatever_the_number_of_pairs(matching, publish, amqp_uri, mongo):
     """MATCHING_TOP_N is 3 here: the company keeps its 3 best investors for itself, and every
     investor (none has a floor yet) keeps the company too; all in one event."""

@@ -11,14 +11,16 @@ from matching.store import ANNOUNCED, COUNTERPART_FIELD, COUNTERPART_KIND, Match
 from shared import clock
 from shared.contracts.events import MAX_SUGGESTIONS_PER_EVENT, Event, derived_id, new_event
 from shared.errors import Conflict, NotFound
+from shared.inbox import Inbox
 from shared.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
 
 
 class Matching:
-    def __init__(self, store: MatchingStore, relay: OutboxRelay, top_n: int) -> None:
+    def __init__(self, store: MatchingStore, relay: OutboxRelay, inbox: Inbox, top_n: int) -> None:
         self.store = store
+        self.inbox = inbox
         self.relay = relay
         self.top_n = top_n
 
@@ -84,9 +86,11 @@ class Matching:
 
     def erased(self, event: Event) -> None:
         change = event.payload
+        party_id = change["registration_id"]
+        # whatever its kind, messages about the person that this service parked go too
+        self.inbox.forget_about(party_id)
         if change["kind"] not in COUNTERPART_FIELD:
             return
-        party_id = change["registration_id"]
         current = self.store.party(party_id)
         tombstone = {
             "id": party_id,

@@ -34,7 +34,7 @@ class MatchingService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
 
     @property
     def matching(self) -> Matching:
-        return Matching(self.store, self.outbox, self.settings.matching_top_n)
+        return Matching(self.store, self.outbox, self.inbox, self.settings.matching_top_n)
 
     @property
     def rematch(self) -> Rematch:
