@@ -54,6 +54,7 @@ class Settings:
     registrations_per_client_per_minute: int
     sign_ins_per_client_per_minute: int
     email_reserved_domains_allowed: tuple[str, ...]
+    caller_signing_key: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -90,4 +91,5 @@ class Settings:
             registrations_per_client_per_minute=int(get("REGISTRATIONS_PER_CLIENT_PER_MINUTE", "20")),
             sign_ins_per_client_per_minute=int(get("SIGN_INS_PER_CLIENT_PER_MINUTE", "5")),
             email_reserved_domains_allowed=_names(get("EMAIL_RESERVED_DOMAINS_ALLOWED", "")),
+            caller_signing_key=get("CALLER_SIGNING_KEY", ""),
         )

@@ -18,6 +18,8 @@ from deploy.local import mailsink
 from deploy.local.run import store_command
 
 ROOT = Path(__file__).resolve().parents[1]
+# the key the gateway signs its callers with, in every platform and service the tests start
+CALLER_SIGNING_KEY = "caller-signing-key-of-the-tests"
 # the tests write to addresses at the example domains (RFC 2606), which a deployment refuses
 os.environ.setdefault("EMAIL_RESERVED_DOMAINS_ALLOWED", "example.com,example.net,example.org,test")
 BROKER = os.environ.get("TEST_BROKER", "guest:guest@127.0.0.1:5672")
@@ -142,6 +144,26 @@ def received_mail(directory: Path) -> list:
     ]
 
 
+def vouched(caller: dict) -> str:
+    """``caller`` as the gateway vouches for it to the services the tests start."""
+    from shared.caller_assertions import vouch
+
+    return vouch(caller, CALLER_SIGNING_KEY)
+
+
+def unvouched(value):
+    """An argument as the gateway meant it, its caller assertion opened (for the unit tests'
+    stand-ins for the services); any other argument as it is."""
+    from shared.caller_assertions import NotVouched, vouched_caller
+
+    if isinstance(value, str):
+        try:
+            return vouched_caller(value, CALLER_SIGNING_KEY)
+        except NotVouched:
+            return value
+    return value
+
+
 def service_env(amqp_uri: str, mongo_uri: str, **extra: str) -> dict:
     from cryptography.fernet import Fernet
 
@@ -150,6 +172,7 @@ def service_env(amqp_uri: str, mongo_uri: str, **extra: str) -> dict:
         AMQP_URI=amqp_uri,
         MONGO_URI=mongo_uri,
         SENSITIVE_DATA_KEY=Fernet.generate_key().decode(),
+        CALLER_SIGNING_KEY=CALLER_SIGNING_KEY,
         LOG_FORMAT="text",
         PYTHONWARNINGS="ignore",
         PYTHONUNBUFFERED="1",

@@ -15,7 +15,7 @@ from pymongo import MongoClient
 from shared import clock
 from shared.messaging import SUBSCRIPTIONS, service_queues
 from shared.messaging import queue_depths as shared_queue_depths
-from tests.conftest import ROOT, free_port, virtual_host, wait_for
+from tests.conftest import CALLER_SIGNING_KEY, ROOT, free_port, virtual_host, wait_for
 
 ORGANISER_TOKEN = "organiser-e2e-token"
 
@@ -82,6 +82,7 @@ def running_platform(var, **settings: str):
             MONGO_PORT=str(mongo_port),
             SMTP_PORT=str(free_port()),
             ORGANISER_TOKEN=ORGANISER_TOKEN,
+            CALLER_SIGNING_KEY=CALLER_SIGNING_KEY,
             PYTHONWARNINGS="ignore",
             # the tests and benchmarks send everything from one address; the limits per client
             # are tested on their own

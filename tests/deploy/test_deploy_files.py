@@ -54,11 +54,18 @@ COMMANDS["gateway"] = [
     "gateway.app:create_app()",
 ]
 
-SECRET_KEYS = {"ORGANISER_TOKEN", "SENSITIVE_DATA_KEY", "SMTP_PASSWORD", "GATEWAY_SECRET_KEY"}
+SECRET_KEYS = {
+    "ORGANISER_TOKEN",
+    "SENSITIVE_DATA_KEY",
+    "SMTP_PASSWORD",
+    "GATEWAY_SECRET_KEY",
+    "CALLER_SIGNING_KEY",
+}
 _COMMON_ENV = {"AMQP_URI", "MONGO_URI", "LOG_LEVEL", "LOG_FORMAT"}
 _NAMEKO_ENV = _COMMON_ENV | {"NAMEKO_MAX_WORKERS", "NAMEKO_PREFETCH_COUNT"}
 REQUIRED_ENV = {
-    "registration": _NAMEKO_ENV | {"ORGANISER_TOKEN", "ORGANISER_EMAILS", "SENSITIVE_DATA_KEY"},
+    "registration": _NAMEKO_ENV
+    | {"ORGANISER_TOKEN", "ORGANISER_EMAILS", "SENSITIVE_DATA_KEY", "CALLER_SIGNING_KEY"},
     "matching": _NAMEKO_ENV,
     "notification": _NAMEKO_ENV
     | {
@@ -74,6 +81,7 @@ REQUIRED_ENV = {
     | {
         "ORGANISER_TOKEN",
         "GATEWAY_SECRET_KEY",
+        "CALLER_SIGNING_KEY",
         "PUBLIC_BASE_URL",
         "GATEWAY_WORKERS",
         "GATEWAY_THREADS",
@@ -86,6 +94,7 @@ SECRET_USERS = {
     "SENSITIVE_DATA_KEY": {"registration"},
     "SMTP_PASSWORD": {"notification"},
     "GATEWAY_SECRET_KEY": {"gateway"},
+    "CALLER_SIGNING_KEY": {"gateway", "registration"},
 }
 
 # The oldest Kubernetes minor we support, and the newest the package ships.
@@ -582,7 +591,7 @@ PUBLISHED = {"gateway": {8000}, "rabbitmq": {15672}, "mailpit": {8025}}
 _DEFAULT = re.compile(r"^\$\{(?P<name>\w+):-(?P<default>[^}]*)\}$")
 _REQUIRED = re.compile(r"^\$\{(?P<name>\w+):\?[^}]+\}$")
 # a data key or cookie-signing key known to everyone would open the platform to anyone
-REQUIRED_SECRETS = {"SENSITIVE_DATA_KEY", "GATEWAY_SECRET_KEY"}
+REQUIRED_SECRETS = {"SENSITIVE_DATA_KEY", "GATEWAY_SECRET_KEY", "CALLER_SIGNING_KEY"}
 # for programs only, and off unless set
 OPTIONAL_SECRETS = {"ORGANISER_TOKEN"}
 
@@ -755,3 +764,4 @@ def test_dockerignore_keeps_what_the_image_needs():
         assert not any(fnmatch.fnmatch(needed, p) for p in excluded), needed
     for unwanted in (".git", ".env", "tests"):
         assert unwanted in excluded, unwanted
+

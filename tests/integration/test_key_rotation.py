@@ -13,11 +13,10 @@ from pymongo import MongoClient
 
 from registration.sensitive import Sealer
 from registration.store import SEALED, TYPE_SEALED, RegistrationStore
-from tests.conftest import embedded_store, service_env
+from tests.conftest import embedded_store, service_env, vouched
 from tests.integration.service_helpers import start_service
 
 OLD_KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-CALLER = {"organiser": True}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +63,7 @@ def test_the_key_rotates_under_load_without_losing_a_record(amqp_uri, store_uri,
                 "attendee",
                 changed["id"],
                 {"accessibility_needs": {"live_captioning": True}},
-                CALLER,
+                vouched({"organiser": True}),
             )
             number += 1
 

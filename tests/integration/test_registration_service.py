@@ -6,7 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from shared import errors
-from tests.conftest import service_env, wait_for
+from tests.conftest import service_env, vouched, wait_for
 from tests.integration.service_helpers import start_service
 from tests.integration.test_outbox_and_inbox import drain
 
@@ -43,7 +43,7 @@ def test_register_read_change_cancel(registration, amqp_uri):
     token, registration_id = created["manage_token"], created["id"]
     assert created["tags"] == ["hearing_impairment", "ai"] and created["status"] == "active"
 
-    mine = {"token": token}
+    mine = vouched({"token": token})
     assert registration.call("registration", "get", "company", registration_id, mine)["name"] == "Sori AI"
     changed = registration.call(
         "registration", "update", "company", registration_id, {"stage": "pre_a"}, mine
@@ -94,23 +94,23 @@ def test_second_registration_with_same_email_is_refused_and_changes_nothing(regi
 def test_cancelled_email_may_register_again(registration):
     data = company()
     first = registration.call("registration", "create", "company", data)
-    registration.call("registration", "cancel", "company", first["id"], {"organiser": True})
+    registration.call("registration", "cancel", "company", first["id"], vouched({"organiser": True}))
     assert registration.call("registration", "create", "company", data)["id"] != first["id"]
 
 
 def test_access_needs_the_registrants_token_or_an_organiser(registration):
     created = registration.call("registration", "create", "company", company())
     other = registration.call("registration", "create", "company", company())
-    for caller in ({"token": other["manage_token"]}, {"token": "tcx_nope"}, {}):
+    for caller in (vouched({"token": other["manage_token"]}), vouched({"token": "tcx_nope"}), vouched({})):
         with pytest.raises(errors.Forbidden):
             registration.call("registration", "get", "company", created["id"], caller)
     with pytest.raises(errors.Forbidden):  # a kind that does not match is no oracle either
         registration.call(
-            "registration", "get", "investor", created["id"], {"token": created["manage_token"]}
+            "registration", "get", "investor", created["id"], vouched({"token": created["manage_token"]})
         )
-    assert registration.call("registration", "get", "company", created["id"], {"organiser": True})
+    assert registration.call("registration", "get", "company", created["id"], vouched({"organiser": True}))
     with pytest.raises(errors.NotFound):
-        registration.call("registration", "get", "company", "no-such-id", {"organiser": True})
+        registration.call("registration", "get", "company", "no-such-id", vouched({"organiser": True}))
 
 
 def test_invalid_input_is_refused_with_field_errors(registration):
@@ -140,13 +140,15 @@ def test_accessibility_needs_are_sealed_at_rest_and_destroyed_on_erase(registrat
     stats = registration.call("registration", "stats")
     assert stats["accessibility_needs"]["wheelchair_access"] >= 1
 
-    registration.call("registration", "erase", "attendee", created["id"], {"token": created["manage_token"]})
+    registration.call(
+        "registration", "erase", "attendee", created["id"], vouched({"token": created["manage_token"]})
+    )
     raw = mongo["registration"]["registrations"].find_one({"_id": created["id"]})
     assert raw["status"] == "erased" and "Park" not in str({k: v for k, v in raw.items() if k != "outbox"})
     assert "accessibility_needs_sealed" not in raw
     with pytest.raises(errors.Forbidden):
         registration.call(
-            "registration", "get", "attendee", created["id"], {"token": created["manage_token"]}
+            "registration", "get", "attendee", created["id"], vouched({"token": created["manage_token"]})
         )
 
 
@@ -163,12 +165,12 @@ def test_a_sensitive_visitor_type_needs_the_sensitive_consent_and_goes_on_cancel
     created = registration.call(
         "registration", "create", "attendee", {**attendee, "consents": {"privacy": True, "sensitive": True}}
     )
-    caller = {"token": created["manage_token"]}
+    caller = vouched({"token": created["manage_token"]})
     assert registration.call("registration", "get", "attendee", created["id"], caller)["attendee_type"] == (
         "person_with_disability"
     )
     row = registration.call(
-        "registration", "list_registrations", {"q": created["reference"]}, {"organiser": True}
+        "registration", "list_registrations", {"q": created["reference"]}, vouched({"organiser": True})
     )
     assert row["items"][0]["attendee_type"] is None, "no list shows a sensitive type"
     registration.call("registration", "cancel", "attendee", created["id"], caller)
@@ -205,7 +207,7 @@ def test_a_change_of_one_need_or_one_consent_keeps_everything_else(registration,
             "companions": 2,
         },
     )
-    mine = {"token": created["manage_token"]}
+    mine = vouched({"token": created["manage_token"]})
     path = ("attendee", created["id"])
     changed = registration.call(
         "registration", "update", *path, {"accessibility_needs": {"live_captioning": True}}, mine

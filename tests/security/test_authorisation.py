@@ -6,7 +6,10 @@ import uuid
 
 import pytest
 
-from tests.conftest import wait_for
+from shared import errors
+from shared.caller_assertions import vouch
+from shared.rpc import RpcClient
+from tests.conftest import vouched, wait_for
 from tests.platform import ORGANISER_TOKEN
 
 pytestmark = pytest.mark.e2e
@@ -121,3 +124,35 @@ def test_an_investor_cannot_express_interest_in_a_company_never_suggested_to_it(
     interest = f"/api/v1/investors/{investor_id}/matches/{{}}/interest"
     assert platform.call("POST", interest.format(unrelated_company), investor_token).status_code == 404
     assert platform.call("POST", interest.format(suggested_company), investor_token).status_code == 201
+
+
+def test_broker_trust_a_raw_amqp_client_cannot_call_registration_as_an_organiser_or_as_someone(platform):
+    registration_id, _ = register(
+        platform,
+        "attendee",
+        attendee_type="person_with_disability",
+        consents={"privacy": True, "sensitive": True},
+        accessibility_needs={"wheelchair_access": True},
+    )
+    email = platform.call("GET", f"/api/v1/attendees/{registration_id}", ORGANISER_TOKEN).json()["email"]
+    forged = vouch({"organiser": True}, "a key that is not the gateway's")
+    client = RpcClient(platform.amqp_uri, timeout=10)
+    try:
+        for caller in ({"organiser": True}, forged, "not an assertion"):
+            with pytest.raises(errors.Forbidden):
+                client.call("registration", "get", "attendee", registration_id, caller)
+            with pytest.raises(errors.Forbidden):
+                client.call("registration", "erase", "attendee", registration_id, caller)
+            with pytest.raises(errors.Forbidden):
+                client.call("registration", "list_registrations", {}, caller)
+        for caller in (email, {"email": email}):
+            with pytest.raises(errors.Forbidden):
+                client.call("registration", "registrations_of", caller)
+        # the gateway's own assertion works, and only for a minute (the key is the platform's)
+        assert client.call("registration", "get", "attendee", registration_id, vouched({"organiser": True}))
+    finally:
+        client.close()
+    assert (
+        platform.call("GET", f"/api/v1/attendees/{registration_id}", ORGANISER_TOKEN).json()["status"]
+        == "active"
+    )

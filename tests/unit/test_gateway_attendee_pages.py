@@ -13,6 +13,7 @@ from gateway.app import create_app
 from gateway.web import account, attendee
 from shared.contracts.registration import AccessibilityNeedsSchema, reference_of
 from shared.settings import Settings
+from tests.conftest import CALLER_SIGNING_KEY, unvouched
 
 UNREACHABLE_BROKER = "pyamqp://guest:guest@127.0.0.1:1//"
 
@@ -27,6 +28,7 @@ class FakeServices:
         self.calls: list[tuple] = []
 
     def __call__(self, service, method, *args, **kwargs):
+        args = tuple(unvouched(arg) for arg in args)
         self.calls.append((service, method, args))
         return getattr(self, method)(*args, **kwargs)
 
@@ -53,7 +55,8 @@ class FakeServices:
         self.keys[idempotency_key] = registration_id
         return {**stored, "manage_token": "tcx_never_shown"}
 
-    def registrations_of(self, email):
+    def registrations_of(self, caller):
+        email = caller["email"]
         return [r for r in self.registrations.values() if r["email"] == email and r["status"] != "erased"]
 
     def update(self, kind, registration_id, changes, caller):
@@ -126,6 +129,7 @@ def client(services):
     settings = Settings.from_env(
         {
             "GATEWAY_SECRET_KEY": "test-secret",
+            "CALLER_SIGNING_KEY": CALLER_SIGNING_KEY,
             "AMQP_URI": UNREACHABLE_BROKER,
             "RPC_TIMEOUT": "1",
             "REGISTRATIONS_PER_CLIENT_PER_MINUTE": "0",

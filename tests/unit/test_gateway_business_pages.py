@@ -15,6 +15,7 @@ from gateway import upstream
 from gateway.app import create_app
 from shared import taxonomy
 from shared.settings import Settings
+from tests.conftest import CALLER_SIGNING_KEY, unvouched
 
 UNREACHABLE_BROKER = "pyamqp://guest:guest@127.0.0.1:1//"
 ME = "owner@example.org"
@@ -30,6 +31,7 @@ class Services:
         self.answers: dict[tuple[str, str], Any] = {}
 
     def __call__(self, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        args = tuple(unvouched(arg) for arg in args)
         self.calls.append((service, method, *args))
         answer = self.answers.get((service, method))
         if isinstance(answer, Exception):
@@ -50,7 +52,12 @@ def services(monkeypatch) -> Services:
 @pytest.fixture
 def app():
     settings = Settings.from_env(
-        {"GATEWAY_SECRET_KEY": "test-secret", "AMQP_URI": UNREACHABLE_BROKER, "RPC_TIMEOUT": "1"}
+        {
+            "GATEWAY_SECRET_KEY": "test-secret",
+            "CALLER_SIGNING_KEY": CALLER_SIGNING_KEY,
+            "AMQP_URI": UNREACHABLE_BROKER,
+            "RPC_TIMEOUT": "1",
+        }
     )
     app = create_app(settings)
     # the signed-in header links to these; they belong to other parts of the site

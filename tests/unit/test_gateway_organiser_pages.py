@@ -15,6 +15,7 @@ from gateway import recent_answers, upstream
 from gateway.app import create_app
 from gateway.web import organiser
 from shared.settings import Settings
+from tests.conftest import CALLER_SIGNING_KEY, unvouched
 
 ORGANISER = "organiser@expo.example.org"
 REGISTRATION_STATS = {
@@ -80,6 +81,7 @@ class Services:
         self.failing: set[str] = set()
 
     def call(self, service: str, method: str, *args, **kwargs):
+        args = tuple(unvouched(arg) for arg in args)
         self.calls.append((service, method, *args))
         if service in self.failing:
             upstream.abort(503, message="down")
@@ -100,6 +102,7 @@ def client(services):
     settings = Settings.from_env(
         {
             "GATEWAY_SECRET_KEY": "test-secret",
+            "CALLER_SIGNING_KEY": CALLER_SIGNING_KEY,
             "AMQP_URI": "pyamqp://guest:guest@127.0.0.1:1//",
             "RPC_TIMEOUT": "1",
         }

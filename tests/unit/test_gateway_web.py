@@ -7,6 +7,7 @@ import pytest
 
 from gateway.app import create_app
 from shared.settings import Settings
+from tests.conftest import CALLER_SIGNING_KEY
 
 UNREACHABLE_BROKER = "pyamqp://guest:guest@127.0.0.1:1//"
 
@@ -16,6 +17,7 @@ def client():
     settings = Settings.from_env(
         {
             "GATEWAY_SECRET_KEY": "test-secret",
+            "CALLER_SIGNING_KEY": CALLER_SIGNING_KEY,
             "AMQP_URI": UNREACHABLE_BROKER,
             "RPC_TIMEOUT": "1",
             "REGISTRATIONS_PER_CLIENT_PER_MINUTE": "1",
@@ -133,3 +135,19 @@ def test_the_api_reference_loads_its_files_from_here(client):
 def test_pages_whose_address_holds_a_token_send_no_referrer(client):
     assert client.get("/sign-in/some-link-token").headers["Referrer-Policy"] == "no-referrer"
     assert client.get("/unsubscribe?token=abc.def").headers["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ORGANISER_TOKEN", "change-me-organiser-token"),
+        ("ORGANISER_TOKEN", "short"),
+        ("GATEWAY_SECRET_KEY", "change-me-gateway-secret"),
+        ("CALLER_SIGNING_KEY", "change-me-caller-signing-key"),
+        ("CALLER_SIGNING_KEY", ""),
+    ],
+)
+def test_the_gateway_refuses_to_start_with_a_placeholder_or_missing_secret(name, value):
+    environment = {"GATEWAY_SECRET_KEY": "test-secret", "CALLER_SIGNING_KEY": CALLER_SIGNING_KEY, name: value}
+    with pytest.raises(RuntimeError, match=name):
+        create_app(Settings.from_env(environment))

@@ -27,6 +27,8 @@ SERVICES = ("registration", "matching", "notification")
 PROBES = ("/healthz", "/readyz")
 RETRY_AFTER_SECONDS = 2
 READINESS_SECONDS = 1.0
+# an organiser token shorter than this is guessable
+MIN_TOKEN_LENGTH = 16
 # the only API paths that take a form body instead of JSON
 FORM_PATHS = ("/api/v1/unsubscribe",)
 
@@ -54,6 +56,16 @@ class JsonErrorsApi(Api):
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     logs.configure("gateway", settings.log_level, settings.log_format)
+    if not settings.caller_signing_key:
+        raise RuntimeError("CALLER_SIGNING_KEY must be set: services take only callers the gateway signs.")
+    for name, value in (
+        ("ORGANISER_TOKEN", settings.organiser_token),
+        ("GATEWAY_SECRET_KEY", settings.gateway_secret_key),
+        ("CALLER_SIGNING_KEY", settings.caller_signing_key),
+    ):
+        too_short = name == "ORGANISER_TOKEN" and value and len(value) < MIN_TOKEN_LENGTH
+        if value.startswith("change-me") or too_short:
+            raise RuntimeError(f"{name} is a placeholder or too short: generate a real one (see the README).")
     app = Flask(__name__)
     app.config.update(
         SETTINGS=settings,

@@ -7,6 +7,7 @@ from flask import current_app
 from flask_smorest import abort
 
 from shared import errors  # noqa: F401 - registers the service errors for deserialisation
+from shared.caller_assertions import vouch
 from shared.errors import Invalid, ServiceError, TooManyRequests
 from shared.rpc import ServiceUnavailable, thread_client
 
@@ -30,3 +31,9 @@ def call(service: str, method: str, *args: Any, timeout: float | None = None, **
     except Exception:
         log.exception("unexpected error from a service", extra={"target": service, "method": method})
         abort(502, message=f"The {service} service failed to answer this request.")
+
+
+def vouched(caller: dict) -> str:
+    """``caller`` as the gateway vouches for it to a service: a signed, short-lived assertion
+    (shared/caller_assertions.py)."""
+    return vouch(caller, current_app.config["SETTINGS"].caller_signing_key)

@@ -1,5 +1,6 @@
 """Entrypoints of the registration service: RPC for the gateway, and the outbox relay."""
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ from registration import domain
 from registration.sensitive import Sealer
 from registration.store import RegistrationStore
 from shared import clock, metrics
-from shared.contracts.fields import Email
+from shared.caller_assertions import NotVouched, vouched_caller
 from shared.contracts.registration import (
     KINDS,
     CallerSchema,
@@ -24,6 +25,8 @@ from shared.mongo import Store
 from shared.outbox import Outbox
 from shared.rpc import rpc
 from shared.settings import Settings
+
+log = logging.getLogger(__name__)
 
 SERVICE = "registration"
 # one organiser export answers at most this many rows (one RPC answer, a few megabytes)
@@ -39,10 +42,6 @@ class ContactCardsSchema(Schema):
 
 class AuditLogSchema(Schema):
     limit = fields.Integer(strict=True, validate=validate.Range(min=1, max=1000))
-
-
-class EmailSchema(Schema):
-    email = Email(required=True)
 
 
 def _store(database: Database) -> RegistrationStore:
@@ -92,12 +91,12 @@ class RegistrationService(metrics.IoCountsRpc):
 
     @rpc(expected_exceptions=EXPECTED)
     def get(self, kind: str, registration_id: str, caller: dict) -> dict:
-        who = _caller(caller)
+        who = self._caller(caller)
         return self._answer(self._authorised(kind, registration_id, who), who)
 
     @rpc(expected_exceptions=EXPECTED)
     def update(self, kind: str, registration_id: str, changes: dict, caller: dict) -> dict:
-        who = _caller(caller)
+        who = self._caller(caller)
         clean = _validated(kind, changes, partial=True)
         changed = self._change(
             kind,
@@ -109,11 +108,11 @@ class RegistrationService(metrics.IoCountsRpc):
 
     @rpc(expected_exceptions=EXPECTED)
     def cancel(self, kind: str, registration_id: str, caller: dict) -> dict:
-        return domain.owner_view(self._change(kind, registration_id, _caller(caller), domain.cancel))
+        return domain.owner_view(self._change(kind, registration_id, self._caller(caller), domain.cancel))
 
     @rpc(expected_exceptions=EXPECTED)
     def erase(self, kind: str, registration_id: str, caller: dict) -> dict:
-        self._change(kind, registration_id, _caller(caller), domain.erase)
+        self._change(kind, registration_id, self._caller(caller), domain.erase)
         return {"id": registration_id, "status": "erased"}
 
     @rpc
@@ -152,9 +151,12 @@ class RegistrationService(metrics.IoCountsRpc):
         return {"email": link["email"], "organiser": link["email"] in self.settings.organiser_emails}
 
     @rpc(expected_exceptions=EXPECTED)
-    def registrations_of(self, email: str) -> list[dict]:
-        """What someone signed in with ``email`` sees of each of their registrations, newest first."""
-        key = domain.email_key(_loaded(EmailSchema(), {"email": email})["email"])
+    def registrations_of(self, caller: str) -> list[dict]:
+        """What someone signed in sees of each of their registrations, newest first."""
+        who = self._caller(caller)
+        if not who.get("email"):
+            raise Forbidden("Only someone signed in with an e-mailed link sees their registrations.")
+        key = domain.email_key(who["email"])
         return [domain.owner_view(document) for document in self.store.registrations_of(key)]
 
     @rpc
@@ -171,7 +173,7 @@ class RegistrationService(metrics.IoCountsRpc):
     @rpc(expected_exceptions=EXPECTED)
     def list_registrations(self, query: dict, caller: dict) -> dict:
         """One page of an organiser's search of registrations, newest first."""
-        _organiser(caller)
+        self._organiser(caller)
         clean = _loaded(RegistrationQuerySchema(), query)
         conditions = domain.registration_filter(clean)
         page, per_page = clean["page"], clean["per_page"]
@@ -187,7 +189,7 @@ class RegistrationService(metrics.IoCountsRpc):
     def export_registrations(self, query: dict, caller: dict) -> list[dict]:
         """Every registration an organiser's search finds (up to EXPORT_LIMIT), for a CSV file.
         The export is audited before anything is read."""
-        who = _organiser(caller)
+        who = self._organiser(caller)
         clean = _loaded(RegistrationQuerySchema(), query)
         self.store.add_audit(domain.audit_record(who, "export_registrations", None, clock.now_iso()))
         documents = self.store.rows(domain.registration_filter(clean), skip=0, limit=EXPORT_LIMIT)
@@ -196,7 +198,7 @@ class RegistrationService(metrics.IoCountsRpc):
     @rpc(expected_exceptions=EXPECTED)
     def audit_log(self, caller: dict, limit: int = 100) -> list[dict]:
         """Organisers' reads of accessibility needs and exports, newest first."""
-        _organiser(caller)
+        self._organiser(caller)
         return self.store.audit_log(_loaded(AuditLogSchema(), {"limit": limit})["limit"])
 
     @rpc
@@ -241,6 +243,22 @@ class RegistrationService(metrics.IoCountsRpc):
                 return
             # another request took this slot meanwhile: try the next one
 
+    def _caller(self, assertion: Any) -> dict:
+        """The caller the gateway vouches for, as CallerSchema loads it; an assertion that is not
+        the gateway's (unsigned, altered, too old: a message put on the broker by anyone else)
+        vouches for nobody."""
+        try:
+            return CallerSchema().load(vouched_caller(assertion, self.settings.caller_signing_key))
+        except (NotVouched, ValidationError) as error:
+            log.warning("a call without a valid caller assertion", extra={"reason": str(error)[:200]})
+            return {"organiser": False, "organiser_email": None}
+
+    def _organiser(self, assertion: Any) -> dict:
+        who = self._caller(assertion)
+        if not who["organiser"]:
+            raise Forbidden("Only organisers may see this.")
+        return who
+
     def _answer(self, document: dict, who: dict) -> dict:
         """The owner's view; an organiser's reading of accessibility needs is audited first."""
         if who["organiser"] and document.get("accessibility_needs"):
@@ -273,21 +291,6 @@ class RegistrationService(metrics.IoCountsRpc):
             return document
         # the same answer whether or not the registration exists: no existence oracle
         raise Forbidden("This sign-in does not give access to that registration.")
-
-
-def _caller(caller: Any) -> dict:
-    """The caller as CallerSchema loads it; one the gateway could not have meant is nobody."""
-    try:
-        return CallerSchema().load(caller)
-    except ValidationError:
-        return {"organiser": False, "organiser_email": None}
-
-
-def _organiser(caller: Any) -> dict:
-    who = _caller(caller)
-    if not who["organiser"]:
-        raise Forbidden("Only organisers may see this.")
-    return who
 
 
 def _idempotency_key(key: object) -> str | None:

@@ -57,7 +57,7 @@ def when(iso: str | None) -> str:
     return f"{format_date(moment, 'long')} {format_time(moment, 'short')}"
 
 
-def _caller() -> dict:
+def _caller() -> str:
     return signed_in.person_caller()
 
 

@@ -35,12 +35,12 @@ def is_organiser() -> bool:
     return bool(session.get("email") and session.get("organiser"))
 
 
-def person_caller() -> dict:
-    return {"email": session["email"]}
+def person_caller() -> str:
+    return upstream.vouched({"email": session["email"]})
 
 
-def organiser_caller() -> dict:
-    return {"organiser": True, "organiser_email": session["email"]}
+def organiser_caller() -> str:
+    return upstream.vouched({"organiser": True, "organiser_email": session["email"]})
 
 
 def safe_next(target: str | None, default: str = "/my") -> str:
@@ -79,7 +79,7 @@ def organiser_required(view: Callable) -> Callable:
 def my_registrations() -> list[dict]:
     """The signed-in person's registrations (not erased), newest first; asked once per request."""
     if "my_registrations" not in g:
-        g.my_registrations = upstream.call("registration", "registrations_of", session["email"])
+        g.my_registrations = upstream.call("registration", "registrations_of", person_caller())
     return g.my_registrations
 
 
