@@ -1,6 +1,7 @@
 """Run the whole platform on this machine, as ``make run`` does, and keep it running.
 
-Checks the broker (starting a local RabbitMQ if it is installed but stopped), starts the embedded
+Checks the broker (starting a local RabbitMQ if it is installed but stopped) and makes a virtual
+host of its own for this var directory unless AMQP_URI is set, starts the embedded
 MongoDB wire-protocol store unless MONGO_URI is set, a local mail sink unless SMTP_HOST is set,
 the three services and the gateway; prints where to open it; restarts any process that dies, as
 a process supervisor would; and stops everything it started on Ctrl-C or SIGTERM.
@@ -176,13 +177,21 @@ def main() -> int:
     env.setdefault(
         "GATEWAY_SECRET_KEY", _kept_secret(var / "gateway-secret.key", lambda: secrets.token_urlsafe(32))
     )
+    env.setdefault(
+        "CALLER_SIGNING_KEY", _kept_secret(var / "caller-signing.key", lambda: secrets.token_urlsafe(32))
+    )
     env.setdefault("ORGANISER_EMAILS", "organiser@expo.example.org")
     gateway_bind = env.setdefault("GATEWAY_BIND", "127.0.0.1:8000")
     gateway_url = "http://" + gateway_bind.replace("0.0.0.0", "127.0.0.1")  # noqa: S104 - a URL, not a bind
     env.setdefault("PUBLIC_BASE_URL", gateway_url)
     env["PYTHONUNBUFFERED"] = "1"
 
-    amqp_uri = env.setdefault("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672//")
+    broker_note = f"AMQP_URI={_without_password(env.get('AMQP_URI', ''))} (external)"
+    if "AMQP_URI" not in os.environ:
+        vhost = _own_virtual_host(var)
+        env["AMQP_URI"] = f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"
+        broker_note = f"RabbitMQ on 127.0.0.1:5672, virtual host {vhost!r} (this var directory's own)"
+    amqp_uri = env["AMQP_URI"]
     if not broker_reachable(amqp_uri, timeout=3):
         print(
             f"RabbitMQ is not reachable at {_without_password(amqp_uri)}.\n"
@@ -265,6 +274,7 @@ def main() -> int:
             f"  Organisers:     sign in at {gateway_url}/sign-in as {env['ORGANISER_EMAILS']}"
             " (the link arrives by mail)",
             f"  Organiser token: {env['ORGANISER_TOKEN']}   (for programs using the API)",
+            f"  Broker:         {broker_note}",
             f"  Store:          {store_note}",
             f"  Mail:           {mail_note}",
             f"  Logs:           {var / 'log'}",
@@ -286,11 +296,44 @@ def _parse_scale(values: list[str]) -> dict[str, int]:
 
 
 def _kept_secret(path: Path, make: object) -> str:
-    """A secret generated once and kept under var/, so restarts keep tokens and keys valid."""
+    """A secret generated once and kept under var/, so restarts keep tokens and keys valid. The
+    file is made readable by its owner only before anything is written to it."""
     if not path.exists():
-        path.write_text(make())
-        path.chmod(0o600)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as secret:
+            secret.write(make())
     return path.read_text().strip()
+
+
+def _rabbitmqctl(*args: str) -> str:
+    return subprocess.run(
+        ["rabbitmqctl", "-q", *args], check=True, capture_output=True, text=True, timeout=120
+    ).stdout
+
+
+def _own_virtual_host(var: Path) -> str:
+    """This var directory's own RabbitMQ virtual host, made on its first run, so that a new
+    install never meets the messages of another on the same broker. A var directory that an
+    earlier version ran in the default virtual host ("/") stays there: its messages are there.
+    Without a working rabbitmqctl (a broker elsewhere, no rights), the default virtual host."""
+    kept = var / "broker-vhost"
+    if not kept.exists():
+        earlier_run = (var / "mongo").exists()
+        kept.write_text("/" if earlier_run else f"tech-companion-expo-{secrets.token_hex(4)}")
+    vhost = kept.read_text().strip()
+    if vhost == "/":
+        return vhost
+    if shutil.which("rabbitmqctl") is None:
+        print("rabbitmqctl not found: using the default virtual host.", file=sys.stderr)
+        return "/"
+    try:
+        if vhost not in _rabbitmqctl("list_vhosts").split():
+            _rabbitmqctl("add_vhost", vhost)
+            _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        print(f"rabbitmqctl failed ({error}): using the default virtual host.", file=sys.stderr)
+        return "/"
+    return vhost
 
 
 def _port_open(port: int) -> bool:
