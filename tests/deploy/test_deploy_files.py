@@ -765,3 +765,39 @@ def test_dockerignore_keeps_what_the_image_needs():
     for unwanted in (".git", ".env", "tests"):
         assert unwanted in excluded, unwanted
 
+
+def _policies_for(objects: list[dict], app: str, direction: str) -> list[dict]:
+    """The rules of ``direction`` (ingress or egress) of every NetworkPolicy that selects
+    ``app``'s pods; a policy that selects them with no rule of that direction denies it."""
+    labels = {"app.kubernetes.io/name": app}
+    rules = []
+    for policy in _of_kind(objects, "NetworkPolicy"):
+        spec = policy["spec"]
+        selector = spec["podSelector"]
+        selected = selector.get("matchLabels", {}).items() <= labels.items() and all(
+            labels.get(expression["key"]) in expression["values"]
+            for expression in selector.get("matchExpressions", [])
+        )
+        if selected and direction.capitalize() in spec["policyTypes"]:
+            rules += spec.get(direction, [])
+    return rules
+
+
+def _ports(rules: list[dict]) -> set[int]:
+    return {port["port"] for rule in rules for port in rule.get("ports", [])}
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_network_policies_let_in_only_the_gateway_and_let_out_only_what_each_needs(name):
+    objects = rendered(name)
+    assert _find(objects, "NetworkPolicy", "default-deny")["spec"] == {
+        "podSelector": {},
+        "policyTypes": ["Ingress", "Egress"],
+    }
+    assert _ports(_policies_for(objects, "gateway", "ingress")) == {8000}
+    for service in NAMEKO_SERVICES:
+        assert _policies_for(objects, service, "ingress") == [], f"{service} takes no connection"
+    assert _ports(_policies_for(objects, "gateway", "egress")) == {53, 5672}
+    assert _ports(_policies_for(objects, "registration", "egress")) == {53, 5672, 27017}
+    assert _ports(_policies_for(objects, "matching", "egress")) == {53, 5672, 27017}
+    assert _ports(_policies_for(objects, "notification", "egress")) == {53, 5672, 27017, 25, 465, 587}
