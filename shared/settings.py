@@ -55,6 +55,8 @@ class Settings:
     sign_ins_per_client_per_minute: int
     email_reserved_domains_allowed: tuple[str, ...]
     caller_signing_key: str
+    notification_retention_days: float
+    cancelled_retention_days: float
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -92,4 +94,6 @@ class Settings:
             sign_ins_per_client_per_minute=int(get("SIGN_INS_PER_CLIENT_PER_MINUTE", "5")),
             email_reserved_domains_allowed=_names(get("EMAIL_RESERVED_DOMAINS_ALLOWED", "")),
             caller_signing_key=get("CALLER_SIGNING_KEY", ""),
+            notification_retention_days=float(get("NOTIFICATION_RETENTION_DAYS", "30")),
+            cancelled_retention_days=float(get("CANCELLED_RETENTION_DAYS", "30")),
         )

@@ -484,3 +484,17 @@ def test_registrations_are_counted_by_kind_and_status():
         "company": {"active": 0, "cancelled": 1, "erased": 0},
         "investor": {"active": 0, "cancelled": 0, "erased": 1},
     }
+
+
+def test_a_cancellation_older_than_its_retention_is_erased_and_nothing_else():
+    document, _ = attendee()
+    document["_v"] = 2  # as stored
+    cancelled, _ = domain.cancel(document, NOW)
+    erased, events = domain.erase_if_cancelled_before(cancelled, LATER, LATER)
+    assert erased["status"] == "erased" and "name" not in erased and "email" not in erased
+    assert [event["type"] for event in events] == ["registration.erased"]
+    # cancelled since the cut-off, still active, or already erased: left as it is
+    assert domain.erase_if_cancelled_before(cancelled, NOW, LATER) == (cancelled, [])
+    assert domain.erase_if_cancelled_before(document, LATER, LATER) == (document, [])
+    assert domain.erase_if_cancelled_before(erased, LATER, LATER) == (erased, [])
+    assert domain.erase_if_cancelled_before(None, LATER, LATER) == (None, [])

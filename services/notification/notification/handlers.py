@@ -4,7 +4,7 @@ e-mails, and their purge. Called by the thin entrypoints in ``service.py``."""
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import eventlet
@@ -36,6 +36,7 @@ class Notifier:
         self.inbox = inbox
         self.mailer = mailer
         self.retry_base_seconds = settings.smtp_retry_base_seconds
+        self.retention_days = settings.notification_retention_days
         self.digest_window_minutes = settings.suggestion_digest_minutes
         self.daily_hour = settings.suggestion_daily_hour
         self.site = {
@@ -365,6 +366,12 @@ class Notifier:
                 RECIPIENT_RECHECK_SECONDS,
                 "waiting for a contact",
             )
+
+    def purge_finished(self) -> int:
+        """Delete the notifications finished more than NOTIFICATION_RETENTION_DAYS ago (their
+        bodies name people); how many."""
+        before = datetime.now(UTC) - timedelta(days=self.retention_days)
+        return self.store.remove_finished_before(clock.to_iso(before))
 
     def purge_sign_in_records(self) -> int:
         """Delete the records of sign-in e-mails older than SIGN_IN_RECORD_HOURS; how many."""

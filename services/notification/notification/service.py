@@ -21,6 +21,8 @@ from shared.settings import Settings
 SERVICE = "notification"
 # how often old sign-in records are looked for: one is kept at most this much beyond its day
 SIGN_IN_PURGE_SECONDS = 600
+# how often what has outlived its retention is looked for
+RETENTION_SWEEP_SECONDS = 3600
 
 
 class Mailer(DependencyProvider):
@@ -111,3 +113,7 @@ class NotificationService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
     @timer(interval=SIGN_IN_PURGE_SECONDS)
     def purge_sign_in_records(self) -> None:
         self.notifier.purge_sign_in_records()
+
+    @timer(interval=RETENTION_SWEEP_SECONDS)
+    def purge_finished(self) -> None:
+        self.notifier.purge_finished()

@@ -22,6 +22,8 @@ UNSENT = ("queued", "sending")
 # a digest e-mail found with nothing to tell when its time came (e-mails turned off meanwhile,
 # or another digest took its suggestions): never sent, and done
 SKIPPED = "skipped"
+# a notification in one of these is done with: nothing more is sent for it
+FINISHED = ("sent", "failed", SKIPPED, "in_app")
 
 
 class NotificationStore:
@@ -312,6 +314,19 @@ class NotificationStore:
         a range condition reads the whole collection."""
         found = self.notifications.find({"kind": kind}, {"created_at": 1})
         old = [document["_id"] for document in found if document["created_at"] < before]
+        if not old:
+            return 0
+        return self.notifications.delete_many({"_id": {"$in": old}}).deleted_count
+
+    def remove_finished_before(self, before: str) -> int:
+        """Delete the notifications sent, given up, skipped or shown in the app whose last change
+        was before ``before``; how many were deleted. Found by status (an indexed equality) and
+        their times compared here, as in ``remove_of_kind_before``."""
+        old = []
+        for status in FINISHED:
+            for document in self.notifications.find({"status": status}, {"updated_at": 1, "created_at": 1}):
+                if (document.get("updated_at") or document["created_at"]) < before:
+                    old.append(document["_id"])
         if not old:
             return 0
         return self.notifications.delete_many({"_id": {"$in": old}}).deleted_count

@@ -235,6 +235,15 @@ def erase(document: dict, now: str) -> tuple[dict, list[dict]]:
     return tombstone, [_erased_event(tombstone)]
 
 
+def erase_if_cancelled_before(document: dict | None, before: str, now: str) -> tuple[dict | None, list[dict]]:
+    """Erase a registration cancelled before ``before``: kept that long for the organisers'
+    records, then nothing of the person is left (CANCELLED_RETENTION_DAYS). Anything else,
+    including one registered again meanwhile, stays as it is."""
+    if document is None or document["status"] != "cancelled" or document.get("cancelled_at", now) >= before:
+        return document, []
+    return erase(document, now)
+
+
 def owner_view(document: dict) -> dict:
     """What the registrant (or an organiser) sees."""
     view = {key: value for key, value in document.items() if key not in INTERNAL_FIELDS}

@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -32,6 +33,9 @@ SERVICE = "registration"
 # one organiser export answers at most this many rows (one RPC answer, a few megabytes)
 EXPORT_LIMIT = 50_000
 MAX_IDS = 500
+# how often what has outlived its retention is looked for, and how much is erased at a time
+RETENTION_SWEEP_SECONDS = 3600
+ERASE_BATCH = 500
 
 
 class ContactCardsSchema(Schema):
@@ -226,6 +230,22 @@ class RegistrationService(metrics.IoCountsRpc):
     @timer(interval=60.0)
     def forget_expired_sign_in_links(self) -> None:
         self.store.forget_expired_sign_in_links(clock.now_iso())
+
+    @timer(interval=RETENTION_SWEEP_SECONDS)
+    def erase_old_cancellations(self) -> int:
+        """Erase what is left of registrations cancelled more than CANCELLED_RETENTION_DAYS ago
+        (every service hears of it, as of any erasure); how many."""
+        now = clock.now_iso()
+        before = clock.to_iso(clock.parse_iso(now) - timedelta(days=self.settings.cancelled_retention_days))
+        erased = 0
+        for registration_id in self.store.cancelled_before(before, ERASE_BATCH):
+            _, events = self.store.modify(
+                registration_id, lambda document: domain.erase_if_cancelled_before(document, before, now)
+            )
+            if events:
+                self.outbox.flush("registrations", registration_id)
+                erased += 1
+        return erased
 
     def _send_sign_in_link(self, address: str, language: str) -> None:
         """Store a new link for ``address`` with the event that e-mails it, unless the address has

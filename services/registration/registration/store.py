@@ -157,6 +157,13 @@ class RegistrationStore:
             rows.append({**domain.upgrade(document), "has_accessibility_needs": has_needs})
         return rows
 
+    def cancelled_before(self, before: str, limit: int) -> list[str]:
+        """The ids of up to ``limit`` registrations cancelled before ``before``."""
+        query = {"status": "cancelled", "cancelled_at": {"$lt": before}}
+        return [
+            document["_id"] for document in self.registrations.collection.find(query, {"_id": 1}).limit(limit)
+        ]
+
     def count_matching(self, query: dict) -> int:
         return self.registrations.collection.count_documents(query)
 
