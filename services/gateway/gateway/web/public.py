@@ -1,6 +1,6 @@
 """Pages for everyone: home, privacy notice, signing in and out."""
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from marshmallow import Schema
 from werkzeug.exceptions import NotFound
 
@@ -28,7 +28,12 @@ def home() -> str:
 
 @blueprint.get("/privacy")
 def privacy() -> str:
-    return render_template("public/privacy.html")
+    settings = current_app.config["SETTINGS"]
+    return render_template(
+        "public/privacy.html",
+        cancelled_retention_days=f"{settings.cancelled_retention_days:g}",
+        notification_retention_days=f"{settings.notification_retention_days:g}",
+    )
 
 
 @blueprint.route("/sign-in", methods=["GET", "POST"])
