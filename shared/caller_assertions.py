@@ -13,6 +13,8 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from shared.errors import Forbidden
+
 SALT = "tech-companion-expo/caller-assertion"
 MAX_AGE_SECONDS = 60
 
@@ -44,3 +46,18 @@ def vouched_caller(assertion: Any, key: str) -> dict:
 
 def _serializer(key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(key, salt=SALT, signer_kwargs={"digest_method": hashlib.sha256})
+
+
+def require_vouched(assertion: Any, key: str, registration_id: str | None = None) -> dict:
+    """The caller, if the gateway vouches that it is an organiser or, when ``registration_id`` is
+    given, someone acting for that registration (``{"registration_id": ...}``, which the gateway
+    vouches for once registration has told it so); raises Forbidden otherwise."""
+    try:
+        caller = vouched_caller(assertion, key)
+    except NotVouched as error:
+        raise Forbidden("The gateway does not vouch for this caller.") from error
+    if caller.get("organiser") is True:
+        return caller
+    if registration_id is not None and caller.get("registration_id") == registration_id:
+        return caller
+    raise Forbidden("This caller may not act for that registration.")

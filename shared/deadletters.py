@@ -12,7 +12,8 @@ import argparse
 import json
 import sys
 
-from shared.errors import EXPECTED, Conflict, NotFound
+from shared.caller_assertions import require_vouched, vouch
+from shared.errors import EXPECTED, Conflict, Forbidden, NotFound
 from shared.inbox import Inbox
 from shared.messaging import SUBSCRIPTIONS, EventPublisher
 from shared.rpc import RpcClient, rpc
@@ -22,24 +23,28 @@ SERVICES = tuple(SUBSCRIPTIONS)
 
 
 class DeadLetterRpc:
-    """RPC entrypoints of a consuming service for its dead letters (needs ``self.inbox``)."""
+    """RPC entrypoints of a consuming service for its dead letters (needs ``self.inbox``), for
+    organisers only, as the gateway (or this command line tool, with the same key) vouches."""
 
     name: str
     inbox: Inbox
 
-    @rpc
-    def dead_letters(self, limit: int = 50) -> list[dict]:
+    @rpc(expected_exceptions=EXPECTED)
+    def dead_letters(self, caller: str, limit: int = 50) -> list[dict]:
+        _organiser(caller)
         return self.inbox.parked(max(1, min(int(limit), 500)))
 
     @rpc(expected_exceptions=EXPECTED)
-    def dead_letter(self, letter_id: str) -> dict:
+    def dead_letter(self, letter_id: str, caller: str) -> dict:
+        _organiser(caller)
         letter = self.inbox.dead_letter(letter_id)
         if letter is None:
             raise NotFound(f"No dead letter {letter_id}.")
         return letter
 
     @rpc(expected_exceptions=EXPECTED)
-    def replay_dead_letter(self, letter_id: str) -> dict:
+    def replay_dead_letter(self, letter_id: str, caller: str) -> dict:
+        _organiser(caller)
         publisher = EventPublisher(Settings.from_env().amqp_uri)
         replayed = self.inbox.replay(letter_id, lambda body: publisher.publish_to_queue(body, self.name))
         if replayed is None:
@@ -47,6 +52,10 @@ class DeadLetterRpc:
                 raise NotFound(f"No dead letter {letter_id}.")
             raise Conflict("Only a parked message can be replayed; this one was replayed already.")
         return replayed
+
+
+def _organiser(caller: str) -> None:
+    require_vouched(caller, Settings.from_env().caller_signing_key)
 
 
 def main(argv: list[str]) -> int:
@@ -59,16 +68,19 @@ def main(argv: list[str]) -> int:
         command.add_argument("service", choices=SERVICES)
         command.add_argument("letter_id")
     arguments = parser.parse_args(argv)
-    client = RpcClient(Settings.from_env().amqp_uri, timeout=10)
+    settings = Settings.from_env()
+    client = RpcClient(settings.amqp_uri, timeout=10)
+    # an operator holding the platform's CALLER_SIGNING_KEY acts as an organiser
+    organiser = vouch({"organiser": True}, settings.caller_signing_key)
     try:
         if arguments.command == "list":
             for service in [arguments.service] if arguments.service else SERVICES:
-                for letter in client.call(service, "dead_letters"):
+                for letter in client.call(service, "dead_letters", organiser):
                     print(json.dumps({"service": service, **letter}, ensure_ascii=False))
         elif arguments.command == "show":
             print(
                 json.dumps(
-                    client.call(arguments.service, "dead_letter", arguments.letter_id),
+                    client.call(arguments.service, "dead_letter", arguments.letter_id, organiser),
                     ensure_ascii=False,
                     indent=2,
                 )
@@ -76,11 +88,11 @@ def main(argv: list[str]) -> int:
         else:
             print(
                 json.dumps(
-                    client.call(arguments.service, "replay_dead_letter", arguments.letter_id),
+                    client.call(arguments.service, "replay_dead_letter", arguments.letter_id, organiser),
                     ensure_ascii=False,
                 )
             )
-    except (NotFound, Conflict) as error:
+    except (NotFound, Conflict, Forbidden) as error:
         print(error.message, file=sys.stderr)
         return 1
     finally:

@@ -151,6 +151,12 @@ def vouched(caller: dict) -> str:
     return vouch(caller, CALLER_SIGNING_KEY)
 
 
+def acting_for(registration_id: str) -> str:
+    """Someone acting for ``registration_id``, as the gateway vouches for them once registration
+    told it so."""
+    return vouched({"registration_id": registration_id})
+
+
 def unvouched(value):
     """An argument as the gateway meant it, its caller assertion opened (for the unit tests'
     stand-ins for the services); any other argument as it is."""

@@ -62,7 +62,7 @@ SECRET_KEYS = {
     "CALLER_SIGNING_KEY",
 }
 _COMMON_ENV = {"AMQP_URI", "MONGO_URI", "LOG_LEVEL", "LOG_FORMAT"}
-_NAMEKO_ENV = _COMMON_ENV | {"NAMEKO_MAX_WORKERS", "NAMEKO_PREFETCH_COUNT"}
+_NAMEKO_ENV = _COMMON_ENV | {"NAMEKO_MAX_WORKERS", "NAMEKO_PREFETCH_COUNT", "CALLER_SIGNING_KEY"}
 REQUIRED_ENV = {
     "registration": _NAMEKO_ENV
     | {"ORGANISER_TOKEN", "ORGANISER_EMAILS", "SENSITIVE_DATA_KEY", "CALLER_SIGNING_KEY"},
@@ -94,7 +94,7 @@ SECRET_USERS = {
     "SENSITIVE_DATA_KEY": {"registration"},
     "SMTP_PASSWORD": {"notification"},
     "GATEWAY_SECRET_KEY": {"gateway"},
-    "CALLER_SIGNING_KEY": {"gateway", "registration"},
+    "CALLER_SIGNING_KEY": {"gateway", "registration", "matching", "notification"},
 }
 
 # The oldest Kubernetes minor we support, and the newest the package ships.

@@ -15,7 +15,7 @@ from shared import errors
 from shared.contracts.events import new_event
 from shared.inbox import Inbox
 from shared.messaging import EVENTS_EXCHANGE
-from tests.conftest import ROOT, service_env, wait_for
+from tests.conftest import CALLER_SIGNING_KEY, ROOT, acting_for, service_env, vouched, wait_for
 from tests.integration.service_helpers import new_id, start_service
 from tests.integration.test_outbox_and_inbox import drain
 
@@ -151,18 +151,21 @@ def test_interest_is_expressed_once_and_answered_once(matching, publish, amqp_ur
     publish(profile(investor, "investor", ["iot"], ["growth"]))
     suggestions_of(matching, "investor", investor)
     drain(amqp_uri, "notification", "matches")
-    first = matching.call("matching", "express_interest", investor, company)
-    again = matching.call("matching", "express_interest", investor, company)
+    first = matching.call("matching", "express_interest", investor, company, acting_for(investor))
+    again = matching.call("matching", "express_interest", investor, company, acting_for(investor))
     assert first["created"] and not again["created"] and first["status"] == "pending"
-    answered = matching.call("matching", "answer_interest", company, investor, True)
+    answered = matching.call("matching", "answer_interest", company, investor, True, acting_for(company))
     assert answered["status"] == "accepted"
-    assert matching.call("matching", "answer_interest", company, investor, True)["status"] == "accepted"
+    assert (
+        matching.call("matching", "answer_interest", company, investor, True, acting_for(company))["status"]
+        == "accepted"
+    )
     with pytest.raises(errors.Conflict):
-        matching.call("matching", "answer_interest", company, investor, False)
+        matching.call("matching", "answer_interest", company, investor, False, acting_for(company))
     with pytest.raises(errors.NotFound):
-        matching.call("matching", "answer_interest", company, new_id("i"), True)
+        matching.call("matching", "answer_interest", company, new_id("i"), True, acting_for(company))
     with pytest.raises(errors.NotFound):
-        matching.call("matching", "express_interest", investor, new_id("c"))
+        matching.call("matching", "express_interest", investor, new_id("c"), acting_for(investor))
     events = []
 
     def both_interest_events():
@@ -210,11 +213,19 @@ def test_parked_messages_can_be_listed_inspected_and_replayed_once(matching, pub
     event = profile(investor, "investor", ["metaverse"], ["seed"])
     # parked as the inbox parks after the last failed attempt, without ever being handled
     Inbox(mongo["matching"]).park(event["event_id"], event, reason="RuntimeError: test", attempts=5)
-    letters = matching.call("matching", "dead_letters")
+    letters = matching.call("matching", "dead_letters", vouched({"organiser": True}))
     assert letters[0]["id"] == event["event_id"] and letters[0]["status"] == "parked"
-    assert matching.call("matching", "dead_letter", event["event_id"])["body"] == event
+    assert (
+        matching.call("matching", "dead_letter", event["event_id"], vouched({"organiser": True}))["body"]
+        == event
+    )
 
-    env = {"AMQP_URI": amqp_uri, "PYTHONWARNINGS": "ignore", "PATH": os.environ["PATH"]}
+    env = {
+        "AMQP_URI": amqp_uri,
+        "CALLER_SIGNING_KEY": CALLER_SIGNING_KEY,
+        "PYTHONWARNINGS": "ignore",
+        "PATH": os.environ["PATH"],
+    }
     replay = [sys.executable, "-m", "shared.deadletters", "replay", "matching", event["event_id"]]
     first = subprocess.run(replay, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
@@ -224,7 +235,7 @@ def test_parked_messages_can_be_listed_inspected_and_replayed_once(matching, pub
     (match,) = suggestions_of(matching, "company", company)
     assert match["investor_id"] == investor
     with pytest.raises(errors.NotFound):
-        matching.call("matching", "replay_dead_letter", "no-such-letter")
+        matching.call("matching", "replay_dead_letter", "no-such-letter", vouched({"organiser": True}))
 
 
 def test_erasing_a_person_forgets_the_messages_about_them_that_matching_parked(matching, publish, mongo):
@@ -232,7 +243,7 @@ def test_erasing_a_person_forgets_the_messages_about_them_that_matching_parked(m
         person = new_id("erased")
         parked = profile(person, "investor", ["robotics"], ["seed"])
         Inbox(mongo["matching"]).park(parked["event_id"], parked, reason="RuntimeError: test", attempts=5)
-        assert matching.call("matching", "dead_letter", parked["event_id"])
+        assert matching.call("matching", "dead_letter", parked["event_id"], vouched({"organiser": True}))
         publish(new_event("registration.erased", {"registration_id": person, "kind": kind, "revision": 2}))
         wait_for(
             lambda event_id=parked["event_id"]: (

@@ -13,7 +13,7 @@ from shared import clock
 from shared.contracts.events import derived_id, new_event
 from shared.contracts.registration import reference_of
 from shared.settings import Settings
-from tests.conftest import free_port, received_mail, service_env, wait_for
+from tests.conftest import acting_for, free_port, received_mail, service_env, wait_for
 from tests.integration.service_helpers import new_id, start_service
 
 BASE_URL = "http://expo.test"
@@ -76,7 +76,11 @@ def mail_to(directory, registration_id):
 def inbox(notification, registration_id, count=1, status="sent"):
     return wait_for(
         lambda: (
-            (items := notification.call("notification", "inbox_of", registration_id))
+            (
+                items := notification.call(
+                    "notification", "inbox_of", registration_id, acting_for(registration_id)
+                )
+            )
             and len(items) >= count
             and all(i["status"] == status for i in items)
             and items
@@ -96,7 +100,9 @@ def test_registration_is_confirmed_once_by_email_in_the_registrants_language(not
     assert "등록이 완료" in message["Subject"] and "이수진" in message.get_content()
     assert message["Content-Language"] == "ko" and message.get_content_charset() == "utf-8"
     assert message["Message-ID"] == f"<{item['id']}@tech-companion-expo>"
-    assert len(notification.call("notification", "inbox_of", registration_id)) == 1
+    assert (
+        len(notification.call("notification", "inbox_of", registration_id, acting_for(registration_id))) == 1
+    )
     assert len(mail_to(sink, registration_id)) == 1
 
 
@@ -131,7 +137,7 @@ def test_suggestion_and_interest_events_notify_their_recipient(notification, pub
     )
 
     def told():
-        items = notification.call("notification", "inbox_of", investor)
+        items = notification.call("notification", "inbox_of", investor, acting_for(investor))
         sent = {item["kind"] for item in items if item["status"] == "sent"}
         return sent == {"registration_confirmed", "suggestions_digest"} and items
 
@@ -167,7 +173,10 @@ def test_a_notification_waits_for_a_recipient_whose_contact_arrives_later(notifi
     publish(suggested_v1(investor, ["c"]))
     wait_for(
         lambda: (
-            {(i["kind"], i["status"]) for i in notification.call("notification", "inbox_of", investor)}
+            {
+                (i["kind"], i["status"])
+                for i in notification.call("notification", "inbox_of", investor, acting_for(investor))
+            }
             == {("suggestion", "in_app"), ("suggestions_digest", "queued")}
         ),
         message="the suggestion in-app and its digest waiting",
@@ -183,7 +192,9 @@ def test_mail_relay_down_then_back_is_retried_with_backoff_and_sent_once(notific
     (item,) = wait_for(
         lambda: [
             i
-            for i in notification.call("notification", "inbox_of", registration_id)
+            for i in notification.call(
+                "notification", "inbox_of", registration_id, acting_for(registration_id)
+            )
             if i["status"] == "queued" and i["attempts"] >= 2
         ],
         message="a queued notification with failed attempts",
@@ -206,13 +217,18 @@ def test_erasure_destroys_the_contact_and_its_notifications(notification, publis
             "registration.erased", {"registration_id": registration_id, "kind": "investor", "revision": 2}
         )
     )
-    wait_for(lambda: notification.call("notification", "inbox_of", registration_id) == [], message="erasure")
+    wait_for(
+        lambda: (
+            notification.call("notification", "inbox_of", registration_id, acting_for(registration_id)) == []
+        ),
+        message="erasure",
+    )
     publish(registered(registration_id))  # a late copy of the old event must not bring them back
     publish(suggested_v1(registration_id, ["c"]))
     marker = f"r-{uuid.uuid4().hex[:8]}"
     publish(registered(marker))
     inbox(notification, marker)
-    assert notification.call("notification", "inbox_of", registration_id) == []
+    assert notification.call("notification", "inbox_of", registration_id, acting_for(registration_id)) == []
 
 
 # the web app's e-mails: sign-in links, changes, and interest with contact cards
@@ -269,7 +285,12 @@ def test_a_sign_in_link_is_emailed_at_once_and_not_kept(
         "language": language,
         "expires_at": event["payload"]["expires_at"],
     }
-    assert notification.call("notification", "inbox_of", record["recipient_id"]) == []
+    assert (
+        notification.call(
+            "notification", "inbox_of", record["recipient_id"], acting_for(record["recipient_id"])
+        )
+        == []
+    )
     assert len(mail_to(sink, local)) == 1
 
 
@@ -386,7 +407,7 @@ def test_an_accepted_interest_sends_each_side_the_others_contact_card(notificati
     )
     wait_for(
         lambda: (
-            {i["kind"] for i in notification.call("notification", "inbox_of", company)}
+            {i["kind"] for i in notification.call("notification", "inbox_of", company, acting_for(company))}
             == {"registration_confirmed"}
         ),
         message="the copies naming the erased investor, deleted",
@@ -401,7 +422,7 @@ def test_an_interest_waits_for_the_contact_it_names_and_a_decline_shares_none(no
     wait_for(
         lambda: [
             i
-            for i in notification.call("notification", "inbox_of", company)
+            for i in notification.call("notification", "inbox_of", company, acting_for(company))
             if i["kind"] == "interest_received" and i["status"] == "queued"
         ],
         message="the interest e-mail waiting for the investor's contact",

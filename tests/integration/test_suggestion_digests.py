@@ -15,7 +15,7 @@ from notification.mailer import PermanentFailure, SmtpMailer
 from shared.contracts.events import new_event
 from shared.errors import Invalid, NotFound
 from shared.settings import Settings
-from tests.conftest import free_port, received_mail, service_env, wait_for
+from tests.conftest import acting_for, free_port, received_mail, service_env, wait_for
 from tests.integration.service_helpers import new_id, start_service
 
 WINDOW_SECONDS = 6
@@ -61,7 +61,9 @@ def register(publish, notification, registration_id, kind, name, language="en"):
     wait_for(
         lambda: any(
             item["status"] == "sent"
-            for item in notification.call("notification", "inbox_of", registration_id)
+            for item in notification.call(
+                "notification", "inbox_of", registration_id, acting_for(registration_id)
+            )
         ),
         message="the confirmation",
     )
@@ -92,7 +94,7 @@ def suggested(party_id, suggestions):
 
 
 def items_of(notification, recipient_id, kind=None):
-    items = notification.call("notification", "inbox_of", recipient_id)
+    items = notification.call("notification", "inbox_of", recipient_id, acting_for(recipient_id))
     return [item for item in items if kind is None or item["kind"] == kind]
 
 
@@ -193,14 +195,21 @@ def test_preference_off_means_no_digest_and_unsubscribe_turns_only_suggestions_o
     for investor in (quiet, loud):
         register(publish, notification, investor, "investor", "Sujin Lee")
     register(publish, notification, company, "company", "Dasom Care")
-    assert notification.call("notification", "preferences", quiet) == {"suggestion_emails": "hourly"}
-    assert notification.call("notification", "set_preferences", quiet, {"suggestion_emails": "off"}) == {
-        "suggestion_emails": "off"
+    assert notification.call("notification", "preferences", quiet, acting_for(quiet)) == {
+        "suggestion_emails": "hourly"
     }
+    assert notification.call(
+        "notification", "set_preferences", quiet, {"suggestion_emails": "off"}, acting_for(quiet)
+    ) == {"suggestion_emails": "off"}
     with pytest.raises(Invalid):
-        notification.call("notification", "set_preferences", quiet, {"suggestion_emails": "weekly"})
+        notification.call(
+            "notification", "set_preferences", quiet, {"suggestion_emails": "weekly"}, acting_for(quiet)
+        )
     with pytest.raises(NotFound):  # nobody known by that id, and no promise that they exist
-        notification.call("notification", "set_preferences", new_id("x"), {"suggestion_emails": "off"})
+        nobody = new_id("x")
+        notification.call(
+            "notification", "set_preferences", nobody, {"suggestion_emails": "off"}, acting_for(nobody)
+        )
 
     publish(suggested(company, pair(quiet, company) + pair(loud, company)[:1]))
     wait_for(lambda: items_of(notification, quiet, "suggestion"), message="in-app, even when off")
@@ -220,10 +229,16 @@ def test_preference_off_means_no_digest_and_unsubscribe_turns_only_suggestions_o
         notification.call("notification", "unsubscribe", token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
     with pytest.raises(NotFound):
         notification.call("notification", "unsubscribe", token.replace(loud, quiet))
-    assert notification.call("notification", "preferences", loud) == {"suggestion_emails": "hourly"}
+    assert notification.call("notification", "preferences", loud, acting_for(loud)) == {
+        "suggestion_emails": "hourly"
+    }
     assert notification.call("notification", "unsubscribe", token) == {"suggestion_emails": "off"}
-    assert notification.call("notification", "preferences", loud) == {"suggestion_emails": "off"}
-    assert notification.call("notification", "preferences", quiet) == {"suggestion_emails": "off"}
+    assert notification.call("notification", "preferences", loud, acting_for(loud)) == {
+        "suggestion_emails": "off"
+    }
+    assert notification.call("notification", "preferences", quiet, acting_for(quiet)) == {
+        "suggestion_emails": "off"
+    }
 
 
 def test_daily_digest_waits_for_nine_in_seoul_and_immediate_sends_one_per_event(notification, publish, sink):
@@ -231,8 +246,16 @@ def test_daily_digest_waits_for_nine_in_seoul_and_immediate_sends_one_per_event(
     for investor in (daily, immediate):
         register(publish, notification, investor, "investor", "Sujin Lee")
     register(publish, notification, company, "company", "Dasom Care")
-    notification.call("notification", "set_preferences", daily, {"suggestion_emails": "daily"})
-    notification.call("notification", "set_preferences", immediate, {"suggestion_emails": "immediate"})
+    notification.call(
+        "notification", "set_preferences", daily, {"suggestion_emails": "daily"}, acting_for(daily)
+    )
+    notification.call(
+        "notification",
+        "set_preferences",
+        immediate,
+        {"suggestion_emails": "immediate"},
+        acting_for(immediate),
+    )
     publish(suggested(company, pair(daily, company)[:1] + pair(immediate, company)[:1]))
     (waiting,) = wait_for(lambda: items_of(notification, daily, "suggestions_digest"), message="daily digest")
     assert waiting["status"] == "queued"
@@ -250,7 +273,7 @@ def test_erasure_removes_the_announcements_of_and_about_the_person(notification,
     wait_for(lambda: items_of(notification, investor, "suggestion"), message="in-app")
     publish(new_event("registration.erased", {"registration_id": company, "kind": "company", "revision": 2}))
     wait_for(lambda: not items_of(notification, investor, "suggestion"), message="the investor's, about it")
-    assert notification.call("notification", "inbox_of", company) == []
+    assert notification.call("notification", "inbox_of", company, acting_for(company)) == []
     announced = mongo["notification"]["announced_suggestions"]
     assert announced.count_documents({"recipient_id": company}) == 0
     assert announced.count_documents({"counterpart_id": company}) == 0
@@ -261,7 +284,7 @@ def test_erasure_removes_the_announcements_of_and_about_the_person(notification,
     wait_for(lambda: items_of(notification, investor, "suggestion"), message="the marker")
     assert [i["id"] for i in items_of(notification, investor, "suggestion")] == [f"{investor}|{marker}"]
     with pytest.raises(NotFound):
-        notification.call("notification", "preferences", company)
+        notification.call("notification", "preferences", company, acting_for(company))
 
 
 def test_one_event_of_many_suggestions_makes_one_digest_of_the_best_few(notification, publish, sink):

@@ -148,6 +148,17 @@ def test_broker_trust_a_raw_amqp_client_cannot_call_registration_as_an_organiser
         for caller in (email, {"email": email}):
             with pytest.raises(errors.Forbidden):
                 client.call("registration", "registrations_of", caller)
+        # matching and notification take the gateway's word only: acting for someone else, or
+        # as an organiser without the gateway's signature, is refused
+        someone_else = vouched({"registration_id": "someone-else"})
+        for caller in ({"organiser": True}, forged, someone_else):
+            with pytest.raises(errors.Forbidden):
+                client.call("notification", "inbox_of", registration_id, caller)
+            with pytest.raises(errors.Forbidden):
+                client.call("matching", "express_interest", registration_id, "any-company", caller)
+        for service in ("matching", "notification"):
+            with pytest.raises(errors.Forbidden):
+                client.call(service, "dead_letters", forged)
         # the gateway's own assertion works, and only for a minute (the key is the platform's)
         assert client.call("registration", "get", "attendee", registration_id, vouched({"organiser": True}))
     finally:

@@ -93,7 +93,8 @@ class FakeServices:
         }
         return {"id": registration_id, "status": "erased"}
 
-    def inbox_of(self, recipient_id, limit):
+    def inbox_of(self, recipient_id, caller, limit):
+        assert caller == {"registration_id": recipient_id}
         reference = self.registrations[recipient_id].get("reference")
         return [
             {
@@ -108,10 +109,12 @@ class FakeServices:
             },
         ]
 
-    def preferences(self, recipient_id):
+    def preferences(self, recipient_id, caller):
+        assert caller == {"registration_id": recipient_id}
         return {"suggestion_emails": self.preferences_store.get(recipient_id, "hourly")}
 
-    def set_preferences(self, recipient_id, preferences, create=False):
+    def set_preferences(self, recipient_id, preferences, caller, create=False):
+        assert caller == {"registration_id": recipient_id}
         assert create is True
         self.preferences_store[recipient_id] = preferences["suggestion_emails"]
         return preferences

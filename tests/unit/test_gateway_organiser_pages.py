@@ -249,24 +249,25 @@ def test_the_csv_file_has_a_bom_a_header_korean_names_and_no_formulas(client, se
 
 
 def test_replaying_a_dead_letter_redirects_with_what_happened(client, services):
-    services.answers[("matching", "replay_dead_letter")] = lambda letter_id: {"id": letter_id}
-    services.answers[("matching", "dead_letters")] = lambda limit: []
-    services.answers[("notification", "dead_letters")] = lambda limit: []
+    services.answers[("matching", "replay_dead_letter")] = lambda letter_id, caller: {"id": letter_id}
+    services.answers[("matching", "dead_letters")] = lambda caller, limit: []
+    services.answers[("notification", "dead_letters")] = lambda caller, limit: []
     sign_in(client)
     answer = client.post("/organiser/dead-letters/matching/event-1/replay?lang=en")
     assert answer.status_code == 303 and answer.headers["Location"].endswith("/organiser/dead-letters")
-    assert ("matching", "replay_dead_letter", "event-1") in services.calls
+    organiser = {"organiser": True, "organiser_email": ORGANISER}
+    assert ("matching", "replay_dead_letter", "event-1", organiser) in services.calls
     assert "event-1 is back on the queue of Matching" in text(client.get("/organiser/dead-letters?lang=en"))
     assert client.post("/organiser/dead-letters/registration/event-1/replay").status_code == 404
 
 
 def test_a_replay_of_a_message_replayed_already_says_so(client, services):
-    def conflict(letter_id):
+    def conflict(letter_id, caller):
         upstream.abort(409, message="replayed already")
 
     services.answers[("notification", "replay_dead_letter")] = conflict
-    services.answers[("matching", "dead_letters")] = lambda limit: []
-    services.answers[("notification", "dead_letters")] = lambda limit: []
+    services.answers[("matching", "dead_letters")] = lambda caller, limit: []
+    services.answers[("notification", "dead_letters")] = lambda caller, limit: []
     sign_in(client)
     assert client.post("/organiser/dead-letters/notification/event-2/replay?lang=en").status_code == 303
     assert "event-2 was replayed already" in text(client.get("/organiser/dead-letters?lang=en"))

@@ -136,8 +136,10 @@ def company_matches(company_id: str) -> dict:
 @api.alt_response(200, schema=InterestSchema, description="Already recorded.", success=True)
 @api.doc(security=BEARER)
 def express_interest(investor_id: str, company_id: str) -> tuple[dict, int]:
-    require_party("investor", investor_id)
-    interest = upstream.call("matching", "express_interest", investor_id, company_id)
+    who = require_party("investor", investor_id)
+    interest = upstream.call(
+        "matching", "express_interest", investor_id, company_id, who.acting_for(investor_id)
+    )
     return interest, 201 if interest.pop("created") else 200
 
 
@@ -146,8 +148,9 @@ def express_interest(investor_id: str, company_id: str) -> tuple[dict, int]:
 @api.response(200, InterestSchema)
 @api.doc(security=BEARER)
 def answer_interest(answer: dict, company_id: str, investor_id: str) -> dict:
-    require_party("company", company_id)
-    return upstream.call("matching", "answer_interest", company_id, investor_id, answer["accept"])
+    who = require_party("company", company_id)
+    caller = who.acting_for(company_id)
+    return upstream.call("matching", "answer_interest", company_id, investor_id, answer["accept"], caller)
 
 
 @api.route("/notifications", methods=["GET"])
@@ -156,8 +159,9 @@ def answer_interest(answer: dict, company_id: str, investor_id: str) -> dict:
 @api.doc(security=BEARER)
 def notifications(query: dict) -> dict:
     """The caller's own notifications, newest first (organisers: anyone's, by recipient_id)."""
-    recipient, _ = _recipient(query)
-    return {"items": upstream.call("notification", "inbox_of", recipient, query["limit"])}
+    recipient, registrant = _recipient(query)
+    caller = _acting_for(recipient, registrant)
+    return {"items": upstream.call("notification", "inbox_of", recipient, caller, query["limit"])}
 
 
 @api.route("/notification-preferences", methods=["GET"])
@@ -166,8 +170,8 @@ def notifications(query: dict) -> dict:
 @api.doc(security=BEARER)
 def notification_preferences(query: dict) -> dict:
     """How the caller hears of new suggestions by e-mail (organisers: anyone's, by recipient_id)."""
-    recipient, _ = _recipient(query)
-    return upstream.call("notification", "preferences", recipient)
+    recipient, registrant = _recipient(query)
+    return upstream.call("notification", "preferences", recipient, _acting_for(recipient, registrant))
 
 
 @api.route("/notification-preferences", methods=["PUT"])
@@ -180,7 +184,13 @@ def change_notification_preferences(preferences: dict, query: dict) -> dict:
     recipient, registrant = _recipient(query)
     # a registrant's own preference may come before notification has their contact; an
     # organiser may only change the preference of someone notification knows
-    return upstream.call("notification", "set_preferences", recipient, preferences, create=registrant)
+    caller = _acting_for(recipient, registrant)
+    return upstream.call("notification", "set_preferences", recipient, preferences, caller, create=registrant)
+
+
+def _acting_for(recipient: str, registrant: bool) -> str:
+    """The caller of ``_recipient`` as the gateway vouches for it: the registrant, or an organiser."""
+    return upstream.vouched({"registration_id": recipient} if registrant else {"organiser": True})
 
 
 def _recipient(query: dict) -> tuple[str, bool]:
@@ -278,11 +288,11 @@ def organiser_summary() -> dict:
 @api.doc(security=BEARER)
 def dead_letters() -> dict:
     """Messages each consuming service parked after its attempts, newest first."""
-    require_organiser()
+    organiser = require_organiser().as_rpc()
     items = [
         {"service": service, **letter}
         for service in DEAD_LETTER_SERVICES
-        for letter in upstream.call(service, "dead_letters")
+        for letter in upstream.call(service, "dead_letters", organiser)
     ]
     return {"items": sorted(items, key=lambda letter: letter["parked_at"] or "", reverse=True)}
 
@@ -291,8 +301,11 @@ def dead_letters() -> dict:
 @api.response(200, DeadLetterSchema)
 @api.doc(security=BEARER)
 def dead_letter(service: str, letter_id: str) -> dict:
-    require_organiser()
-    return {"service": service, **upstream.call(_dead_letter_service(service), "dead_letter", letter_id)}
+    organiser = require_organiser().as_rpc()
+    return {
+        "service": service,
+        **upstream.call(_dead_letter_service(service), "dead_letter", letter_id, organiser),
+    }
 
 
 @api.route("/organiser/dead-letters/<string:service>/<string:letter_id>/replay", methods=["POST"])
@@ -300,10 +313,10 @@ def dead_letter(service: str, letter_id: str) -> dict:
 @api.alt_response(409, description="Not parked (already replayed).")
 @api.doc(security=BEARER)
 def replay_dead_letter(service: str, letter_id: str) -> dict:
-    require_organiser()
+    organiser = require_organiser().as_rpc()
     return {
         "service": service,
-        **upstream.call(_dead_letter_service(service), "replay_dead_letter", letter_id),
+        **upstream.call(_dead_letter_service(service), "replay_dead_letter", letter_id, organiser),
     }
 
 

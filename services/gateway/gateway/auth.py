@@ -20,6 +20,13 @@ class Caller:
     token: str
     organiser: bool
 
+    def acting_for(self, registration_id: str) -> str:
+        """How the caller is passed to a service that takes the gateway's word that it may act
+        for ``registration_id`` (once ``require_party`` checked it): vouched for by the gateway."""
+        return upstream.vouched(
+            {"organiser": True} if self.organiser else {"registration_id": registration_id}
+        )
+
     def as_rpc(self) -> str:
         """How the caller is passed to a service, which checks the token itself: vouched for by
         the gateway."""

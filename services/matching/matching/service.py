@@ -8,6 +8,7 @@ from matching.store import MatchingStore
 
 # imported as a module: `nameko run` would take a class named here for a service of its own
 from shared import deadletters, metrics
+from shared.caller_assertions import require_vouched
 from shared.errors import EXPECTED, Invalid
 from shared.inbox import Inbox
 from shared.messaging import on_events
@@ -58,12 +59,16 @@ class MatchingService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
         return self.matching.suggestions(kind, party_id, max(1, min(int(limit), 200)))
 
     @rpc(expected_exceptions=EXPECTED)
-    def express_interest(self, investor_id: str, company_id: str) -> dict:
+    def express_interest(self, investor_id: str, company_id: str, caller: str) -> dict:
+        """For the investor, as the gateway vouches (``caller``)."""
+        require_vouched(caller, self.settings.caller_signing_key, investor_id)
         interest, created = self.matching.express_interest(investor_id, company_id)
         return {**interest, "created": created}
 
     @rpc(expected_exceptions=EXPECTED)
-    def answer_interest(self, company_id: str, investor_id: str, accept: bool) -> dict:
+    def answer_interest(self, company_id: str, investor_id: str, accept: bool, caller: str) -> dict:
+        """For the company, as the gateway vouches (``caller``)."""
+        require_vouched(caller, self.settings.caller_signing_key, company_id)
         return self.matching.answer_interest(company_id, investor_id, bool(accept))
 
     @rpc

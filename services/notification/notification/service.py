@@ -11,6 +11,7 @@ from notification.store import NotificationStore
 
 # imported as a module: `nameko run` would take a class named here for a service of its own
 from shared import deadletters, metrics
+from shared.caller_assertions import require_vouched
 from shared.errors import EXPECTED
 from shared.inbox import Inbox
 from shared.messaging import on_events
@@ -78,18 +79,25 @@ class NotificationService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
             "matching.interest_answered": notifier.notify,
         }
 
-    @rpc
-    def inbox_of(self, recipient_id: str, limit: int = 50) -> list[dict]:
+    # each for the recipient or an organiser, as the gateway vouches (``caller``)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def inbox_of(self, recipient_id: str, caller: str, limit: int = 50) -> list[dict]:
+        require_vouched(caller, self.settings.caller_signing_key, recipient_id)
         return self.notifier.notifications_of(recipient_id, max(1, min(int(limit), 200)))
 
     @rpc(expected_exceptions=EXPECTED)
-    def preferences(self, recipient_id: str) -> dict:
+    def preferences(self, recipient_id: str, caller: str) -> dict:
+        require_vouched(caller, self.settings.caller_signing_key, recipient_id)
         return self.notifier.preferences_of(recipient_id)
 
     @rpc(expected_exceptions=EXPECTED)
-    def set_preferences(self, recipient_id: str, preferences: dict, create: bool = False) -> dict:
-        """``create``: the caller vouches that the recipient exists (a registrant with their own
-        token), so a preference may be kept before their contact arrives."""
+    def set_preferences(
+        self, recipient_id: str, preferences: dict, caller: str, create: bool = False
+    ) -> dict:
+        """``create``: the recipient exists (a registrant with their own token), so a preference
+        may be kept before their contact arrives."""
+        require_vouched(caller, self.settings.caller_signing_key, recipient_id)
         return self.notifier.set_preferences(recipient_id, preferences, create=bool(create))
 
     @rpc(expected_exceptions=EXPECTED)

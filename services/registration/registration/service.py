@@ -94,12 +94,12 @@ class RegistrationService(metrics.IoCountsRpc):
         return {**domain.owner_view(stored), "manage_token": token}
 
     @rpc(expected_exceptions=EXPECTED)
-    def get(self, kind: str, registration_id: str, caller: dict) -> dict:
+    def get(self, kind: str, registration_id: str, caller: str) -> dict:
         who = self._caller(caller)
         return self._answer(self._authorised(kind, registration_id, who), who)
 
     @rpc(expected_exceptions=EXPECTED)
-    def update(self, kind: str, registration_id: str, changes: dict, caller: dict) -> dict:
+    def update(self, kind: str, registration_id: str, changes: dict, caller: str) -> dict:
         who = self._caller(caller)
         clean = _validated(kind, changes, partial=True)
         changed = self._change(
@@ -111,11 +111,11 @@ class RegistrationService(metrics.IoCountsRpc):
         return self._answer(changed, who)
 
     @rpc(expected_exceptions=EXPECTED)
-    def cancel(self, kind: str, registration_id: str, caller: dict) -> dict:
+    def cancel(self, kind: str, registration_id: str, caller: str) -> dict:
         return domain.owner_view(self._change(kind, registration_id, self._caller(caller), domain.cancel))
 
     @rpc(expected_exceptions=EXPECTED)
-    def erase(self, kind: str, registration_id: str, caller: dict) -> dict:
+    def erase(self, kind: str, registration_id: str, caller: str) -> dict:
         self._change(kind, registration_id, self._caller(caller), domain.erase)
         return {"id": registration_id, "status": "erased"}
 
@@ -175,7 +175,7 @@ class RegistrationService(metrics.IoCountsRpc):
         return {doc["_id"]: domain.contact_card(doc) for doc in self.store.active_parties(clean["ids"])}
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_registrations(self, query: dict, caller: dict) -> dict:
+    def list_registrations(self, query: dict, caller: str) -> dict:
         """One page of an organiser's search of registrations, newest first."""
         self._organiser(caller)
         clean = _loaded(RegistrationQuerySchema(), query)
@@ -190,7 +190,7 @@ class RegistrationService(metrics.IoCountsRpc):
         }
 
     @rpc(expected_exceptions=EXPECTED)
-    def export_registrations(self, query: dict, caller: dict) -> list[dict]:
+    def export_registrations(self, query: dict, caller: str) -> list[dict]:
         """Every registration an organiser's search finds (up to EXPORT_LIMIT), for a CSV file.
         The export is audited before anything is read."""
         who = self._organiser(caller)
@@ -200,7 +200,7 @@ class RegistrationService(metrics.IoCountsRpc):
         return [domain.row(document) for document in documents]
 
     @rpc(expected_exceptions=EXPECTED)
-    def audit_log(self, caller: dict, limit: int = 100) -> list[dict]:
+    def audit_log(self, caller: str, limit: int = 100) -> list[dict]:
         """Organisers' reads of accessibility needs and exports, newest first."""
         self._organiser(caller)
         return self.store.audit_log(_loaded(AuditLogSchema(), {"limit": limit})["limit"])

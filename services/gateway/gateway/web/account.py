@@ -332,7 +332,8 @@ def erased() -> str:
 def inbox() -> str:
     items = []
     for found in signed_in.my_registrations():
-        for item in upstream.call("notification", "inbox_of", found["id"], INBOX_LIMIT):
+        caller = signed_in.acting_for(found["id"])
+        for item in upstream.call("notification", "inbox_of", found["id"], caller, INBOX_LIMIT):
             items.append({**item, "registration": found})
     items.sort(key=lambda item: item.get("created_at") or "", reverse=True)
     return render_template("account/inbox.html", items=items)
@@ -346,7 +347,8 @@ def _parties() -> list[dict]:
 
 def _preference(recipient_id: str) -> str:
     try:
-        return upstream.call("notification", "preferences", recipient_id)["suggestion_emails"]
+        caller = signed_in.acting_for(recipient_id)
+        return upstream.call("notification", "preferences", recipient_id, caller)["suggestion_emails"]
     except HTTPException as error:
         if error.code == 404:
             return DEFAULT_SUGGESTION_EMAILS
@@ -404,8 +406,9 @@ def preferences() -> Any:
             errors[field_id] = gettext("Choose how often we e-mail you about new suggestions.")
             continue
         if value != current[party["id"]]:
+            caller = signed_in.acting_for(party["id"])
             _, failed = forms.call(
-                "notification", "set_preferences", party["id"], {"suggestion_emails": value}, True
+                "notification", "set_preferences", party["id"], {"suggestion_emails": value}, caller, True
             )
             if failed:
                 errors[field_id] = next(iter(failed.values()))

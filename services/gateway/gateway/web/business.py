@@ -761,7 +761,9 @@ def _name_of(counterpart_id: str) -> str:
 def express_interest(investor_id: str, company_id: str) -> Any:
     signed_in.my_registration(investor_id, "investor")
     try:
-        upstream.call("matching", "express_interest", investor_id, company_id)
+        upstream.call(
+            "matching", "express_interest", investor_id, company_id, signed_in.acting_for(investor_id)
+        )
         mark_changed()
     except HTTPException as error:
         if error.code != 404:
@@ -788,7 +790,8 @@ def answer_interest(company_id: str, investor_id: str) -> Any:
         abort(400)
     accept = choice == "yes"
     try:
-        upstream.call("matching", "answer_interest", company_id, investor_id, accept)
+        caller = signed_in.acting_for(company_id)
+        upstream.call("matching", "answer_interest", company_id, investor_id, accept, caller)
         mark_changed()
     except HTTPException as error:
         if error.code == 404:

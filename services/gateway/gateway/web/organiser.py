@@ -466,9 +466,12 @@ def audit() -> str:
 @blueprint.get("/dead-letters")
 @signed_in.organiser_required
 def dead_letters() -> str:
+    organiser = signed_in.organiser_caller()
     answers = _at_once(
         {
-            service: (lambda service=service: upstream.call(service, "dead_letters", DEAD_LETTER_LIMIT))
+            service: (
+                lambda service=service: upstream.call(service, "dead_letters", organiser, DEAD_LETTER_LIMIT)
+            )
             for service in DEAD_LETTER_SERVICES
         }
     )
@@ -505,7 +508,7 @@ def replay(service: str, letter_id: str) -> Response:
         abort(404)
     service_name = str(SERVICE_LABELS[service])
     try:
-        upstream.call(service, "replay_dead_letter", letter_id)
+        upstream.call(service, "replay_dead_letter", letter_id, signed_in.organiser_caller())
     except HTTPException as error:
         if error.code == 409:
             flash(gettext("Message %(id)s was replayed already; nothing was done.", id=letter_id))

@@ -39,6 +39,12 @@ def person_caller() -> str:
     return upstream.vouched({"email": session["email"]})
 
 
+def acting_for(registration_id: str) -> str:
+    """The signed-in person acting for one of their registrations (found by ``my_registration``),
+    as the gateway vouches to the services that take its word for it."""
+    return upstream.vouched({"registration_id": registration_id})
+
+
 def organiser_caller() -> str:
     return upstream.vouched({"organiser": True, "organiser_email": session["email"]})
 
