@@ -450,7 +450,9 @@ def test_interest_is_sent_with_csrf_and_the_page_comes_back_as_it_was_with_a_sta
     assert sent.headers["Location"] == "/my/inv-1/suggestions?stage=seed&page=2"
     company_id = re.search(r"/suggestions/(c\d+)/interest", action).group(1)
     acting = {"registration_id": INVESTOR_ID}
-    assert services.made("express_interest") == [("matching", "express_interest", INVESTOR_ID, company_id, acting)]
+    assert services.made("express_interest") == [
+        ("matching", "express_interest", INVESTOR_ID, company_id, acting)
+    ]
     after = page_text(client.get(sent.headers["Location"]))
     status = '<p class="notice" role="status" tabindex="-1" data-focus>'
     assert f"{status}We told Company {company_id[1:]} that you are interested" in after
@@ -511,7 +513,9 @@ def test_a_company_sees_who_is_interested_and_answers(client, services):
     accepted = client.post(f"/my/{COMPANY_ID}/interests/i1", data={"csrf_token": token, "accept": "yes"})
     assert accepted.status_code == 303
     acting = {"registration_id": COMPANY_ID}
-    assert services.made("answer_interest") == [("matching", "answer_interest", COMPANY_ID, "i1", True, acting)]
+    assert services.made("answer_interest") == [
+        ("matching", "answer_interest", COMPANY_ID, "i1", True, acting)
+    ]
     assert "You accepted the interest of Fund i1" in page_text(client.get(accepted.headers["Location"]))
     client.post(f"/my/{COMPANY_ID}/interests/i1", data={"csrf_token": token, "accept": "no"})
     assert services.made("answer_interest")[-1][-2] is False
