@@ -185,6 +185,9 @@ def mail_to(platform, address: str, subject_contains: str = "") -> list[EmailMes
     ]
 
 
+SIGN_IN_LINK = r"https?://\S+/sign-in/[A-Za-z0-9_\-]+"
+
+
 def link_in(message: EmailMessage, pattern: str) -> str:
     body = message.get_body(preferencelist=("plain",)).get_content()
     found = re.search(pattern, body)
@@ -199,10 +202,15 @@ def sign_in(page: Page, platform, address: str) -> None:
     type_into(page, "#email", address)
     page.keyboard.press("Enter")
     page.wait_for_selector("h1[data-focus]")
-    message = wait_for(
-        lambda: (mail_to(platform, address)[before:] or [None])[-1], 30, message="the sign-in e-mail"
-    )
-    link = link_in(message, r"https?://\S+/sign-in/[A-Za-z0-9_\-]+")
+
+    def sign_in_mail() -> EmailMessage | None:
+        # other e-mails (a suggestions digest, say) may arrive to the same address meanwhile
+        for message in reversed(mail_to(platform, address)[before:]):
+            if re.search(SIGN_IN_LINK, message.get_body(preferencelist=("plain",)).get_content()):
+                return message
+        return None
+
+    link = link_in(wait_for(sign_in_mail, 30, message="the sign-in e-mail"), SIGN_IN_LINK)
     page.goto(link)
     tab_to(page, "main button[type=submit]")
     with page.expect_navigation():
