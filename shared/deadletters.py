@@ -69,6 +69,9 @@ def main(argv: list[str]) -> int:
         command.add_argument("letter_id")
     arguments = parser.parse_args(argv)
     settings = Settings.from_env()
+    if not settings.caller_signing_key:
+        print("Set CALLER_SIGNING_KEY to the platform's (make run: var/caller-signing.key).", file=sys.stderr)
+        return 2
     client = RpcClient(settings.amqp_uri, timeout=10)
     # an operator holding the platform's CALLER_SIGNING_KEY acts as an organiser
     organiser = vouch({"organiser": True}, settings.caller_signing_key)
