@@ -31,6 +31,8 @@ ATTENDEE_TYPES = (
 # companion to this expo: sensitive information (PIPA Art. 23), kept only with the separate
 # consent, sealed with the accessibility needs, destroyed with them
 SENSITIVE_ATTENDEE_TYPES = ("person_with_disability", "senior", "companion")
+# a sensitive visitor type is sealed: no search finds it (an organiser sees it on the record)
+SEARCHABLE_ATTENDEE_TYPES = tuple(kind for kind in ATTENDEE_TYPES if kind not in SENSITIVE_ATTENDEE_TYPES)
 SENSITIVE_TYPE_WITHOUT_CONSENT = (
     "This visitor type is sensitive information, kept only with consent to sensitive information "
     '("consents": {"sensitive": true}).'
@@ -248,8 +250,7 @@ class RegistrationQuerySchema(_NoEmptyFilters):
             "or a whole registration number."
         },
     )
-    # a sensitive visitor type is sealed: no search finds it (an organiser sees it on the record)
-    attendee_type = Choice(tuple(kind for kind in ATTENDEE_TYPES if kind not in SENSITIVE_ATTENDEE_TYPES))
+    attendee_type = Choice(SEARCHABLE_ATTENDEE_TYPES)
     page = _PageNumber(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = _PageNumber(load_default=25, validate=validate.Range(min=1, max=100))
 

@@ -159,9 +159,9 @@ def answer_interest(answer: dict, company_id: str, investor_id: str) -> dict:
 @api.doc(security=BEARER)
 def notifications(query: dict) -> dict:
     """The caller's own notifications, newest first (organisers: anyone's, by recipient_id)."""
-    recipient, registrant = _recipient(query)
-    caller = _acting_for(recipient, registrant)
-    return {"items": upstream.call("notification", "inbox_of", recipient, caller, query["limit"])}
+    recipient, _ = _recipient(query)
+    vouched = caller().acting_for(recipient)
+    return {"items": upstream.call("notification", "inbox_of", recipient, vouched, query["limit"])}
 
 
 @api.route("/notification-preferences", methods=["GET"])
@@ -170,8 +170,8 @@ def notifications(query: dict) -> dict:
 @api.doc(security=BEARER)
 def notification_preferences(query: dict) -> dict:
     """How the caller hears of new suggestions by e-mail (organisers: anyone's, by recipient_id)."""
-    recipient, registrant = _recipient(query)
-    return upstream.call("notification", "preferences", recipient, _acting_for(recipient, registrant))
+    recipient, _ = _recipient(query)
+    return upstream.call("notification", "preferences", recipient, caller().acting_for(recipient))
 
 
 @api.route("/notification-preferences", methods=["PUT"])
@@ -184,13 +184,10 @@ def change_notification_preferences(preferences: dict, query: dict) -> dict:
     recipient, registrant = _recipient(query)
     # a registrant's own preference may come before notification has their contact; an
     # organiser may only change the preference of someone notification knows
-    caller = _acting_for(recipient, registrant)
-    return upstream.call("notification", "set_preferences", recipient, preferences, caller, create=registrant)
-
-
-def _acting_for(recipient: str, registrant: bool) -> str:
-    """The caller of ``_recipient`` as the gateway vouches for it: the registrant, or an organiser."""
-    return upstream.vouched({"registration_id": recipient} if registrant else {"organiser": True})
+    vouched = caller().acting_for(recipient)
+    return upstream.call(
+        "notification", "set_preferences", recipient, preferences, vouched, create=registrant
+    )
 
 
 def _recipient(query: dict) -> tuple[str, bool]:

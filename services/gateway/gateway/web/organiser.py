@@ -43,7 +43,7 @@ from gateway.web.labels import ATTENDEE_TYPE_LABELS, KIND_LABELS
 from shared import clock, taxonomy
 from shared.contracts.registration import (
     KINDS,
-    SENSITIVE_ATTENDEE_TYPES,
+    SEARCHABLE_ATTENDEE_TYPES,
     AccessibilityNeedsSchema,
     RegistrationQuerySchema,
     reference_of,
@@ -120,9 +120,7 @@ MATCHING_COUNTS = (
 )
 # a sensitive visitor type is sealed: it shows on a registration's (audited) page, never in a
 # search, a list or an export
-SEARCHABLE_TYPE_LABELS = {
-    kind: label for kind, label in ATTENDEE_TYPE_LABELS.items() if kind not in SENSITIVE_ATTENDEE_TYPES
-}
+SEARCHABLE_TYPE_LABELS = {kind: ATTENDEE_TYPE_LABELS[kind] for kind in SEARCHABLE_ATTENDEE_TYPES}
 # the columns of the CSV file, in this order; never any accessibility need
 CSV_COLUMNS = (
     ("reference", lazy_gettext("Registration number")),
