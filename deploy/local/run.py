@@ -8,6 +8,8 @@ a process supervisor would; and stops everything it started on Ctrl-C or SIGTERM
 
 Each process writes its log to ``var/log/<name>.log``. Settings come from the environment
 (see the README's configuration table); ``--scale matching=2`` runs more instances of a service.
+A process connects with its own URIs where ``<SERVICE>_AMQP_URI`` or ``<SERVICE>_MONGO_URI`` is
+set (a user per service), and with ``AMQP_URI`` and ``MONGO_URI`` otherwise.
 """
 
 import argparse
@@ -56,6 +58,23 @@ def store_command(data_dir: Path, port: int) -> list[str]:
     ]
 
 
+def own_environment(env: dict[str, str], process: str) -> dict[str, str]:
+    """The environment of one process: a service's own broker and store URIs, when given as
+    ``<SERVICE>_AMQP_URI`` and ``<SERVICE>_MONGO_URI``, become its ``AMQP_URI`` and ``MONGO_URI``
+    (so that each connects as its own user), and no process sees another's."""
+    service = process.partition("-")[0]
+    own = {key: value for key, value in env.items() if not _per_service(key)}
+    for name in ("AMQP_URI", "MONGO_URI"):
+        if f"{service.upper()}_{name}" in env:
+            own[name] = env[f"{service.upper()}_{name}"]
+    return own
+
+
+def _per_service(key: str) -> bool:
+    service, _, name = key.partition("_")
+    return name in ("AMQP_URI", "MONGO_URI") and service.lower() in (*SERVICES, "gateway")
+
+
 @dataclass
 class Process:
     name: str
@@ -72,7 +91,7 @@ class Process:
         self.popen = subprocess.Popen(
             self.command,
             cwd=ROOT,
-            env=env,
+            env=own_environment(env, self.name),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the runner, which stops children in order
@@ -191,6 +210,9 @@ def main() -> int:
         vhost = _own_virtual_host(var)
         env["AMQP_URI"] = f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"
         broker_note = f"RabbitMQ on 127.0.0.1:5672, virtual host {vhost!r} (this var directory's own)"
+    own_users = sorted(key for key in os.environ if _per_service(key))
+    if own_users:
+        broker_note += f"; own URIs: {', '.join(own_users)}"
     amqp_uri = env["AMQP_URI"]
     if not broker_reachable(amqp_uri, timeout=3):
         print(
