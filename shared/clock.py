@@ -6,8 +6,11 @@ datetimes written by ``$set`` into naive strings, real MongoDB keeps BSON dates)
 """
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# where the events take place: times without an offset are Seoul's, and pages show Seoul's
+SEOUL = ZoneInfo("Asia/Seoul")
 
 
 def to_iso(moment: datetime) -> str:
@@ -24,3 +27,8 @@ def iso_after(seconds: float) -> str:
 
 def parse_iso(value: str) -> datetime:
     return datetime.strptime(value, _FORMAT).replace(tzinfo=UTC)
+
+
+def in_seoul(value: str) -> datetime:
+    """A stored time as Seoul's local date and time."""
+    return parse_iso(value).astimezone(SEOUL)

@@ -6,11 +6,12 @@ belongs, no object (such as ``{"$ne": null}``) where a string belongs.
 
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
-from shared import taxonomy
+from shared import clock, taxonomy
 from shared.settings import Settings
 
 MAX_TEXT = 2000
@@ -176,3 +177,24 @@ class Amount(fields.Integer):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, validate=validate.Range(min=0, max=10**13), **kwargs)
+
+
+class SeoulTime(fields.String):
+    """A moment, in ISO 8601: with its offset (``2026-06-21T14:00:00+09:00``, ``...Z``), or
+    without one as Seoul's local time (``2026-06-21 14:00``, as organisers type it). Loaded as a
+    stored time (UTC, ``shared.clock``), answered as stored."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        try:
+            if len(text) > 40:
+                raise ValueError(text[:40])
+            moment = datetime.fromisoformat(text)
+        except ValueError as error:
+            raise ValidationError("Enter a date and time such as 2026-06-21 14:00.") from error
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=clock.SEOUL)
+        # a typing slip (2206 for 2026) is refused rather than kept as a date nobody meant
+        if not 2000 <= moment.year <= 2100:
+            raise ValidationError("Enter a date between the years 2000 and 2100.")
+        return clock.to_iso(moment)

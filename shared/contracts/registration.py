@@ -68,7 +68,13 @@ class _RegistrationSchema(Schema):
     name = Text(required=True, max_length=100)
     email = Email(required=True)
     language = Choice(LANGUAGES, load_default="ko")
-    expo_id = Text(max_length=64, metadata={"description": "Defaults to the current expo."})
+    event_id = Text(
+        max_length=64,
+        metadata={"description": "The event to register for (GET /api/v1/events); defaults to the expo."},
+    )
+    expo_id = Text(
+        max_length=64, metadata={"description": "The same as event_id, its earlier name.", "deprecated": True}
+    )
     consents = fields.Nested(ConsentsSchema, required=True)
 
 
@@ -145,7 +151,7 @@ REGISTRATION_SCHEMAS: dict[str, type[Schema]] = {
     "investor": InvestorSchema,
 }
 # fields that may not be changed after registration
-IMMUTABLE_FIELDS = ("expo_id",)
+IMMUTABLE_FIELDS = ("event_id", "expo_id")
 
 
 def reference_of(registration_id: str) -> str:
@@ -169,7 +175,7 @@ class RegistrationOutSchema(Schema):
     id = fields.String()
     kind = fields.String()
     status = fields.String(metadata={"description": "active or cancelled"})
-    expo_id = fields.String()
+    event_id = fields.String(metadata={"description": "The event it is for."})
     revision = fields.Integer()
     created_at = fields.String()
     updated_at = fields.String()
@@ -251,6 +257,7 @@ class RegistrationQuerySchema(_NoEmptyFilters):
         },
     )
     attendee_type = Choice(SEARCHABLE_ATTENDEE_TYPES)
+    event_id = Text(max_length=64, metadata={"description": "Only the registrations for this event."})
     page = _PageNumber(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = _PageNumber(load_default=25, validate=validate.Range(min=1, max=100))
 

@@ -71,7 +71,7 @@ def test_the_key_rotates_under_load_without_losing_a_record(amqp_uri, store_uri,
     loader.start()
     mongo = MongoClient(store_uri)
     try:
-        store = RegistrationStore(mongo["registration"], Sealer(f"{NEW_KEY},{OLD_KEY}"), default_expo={})
+        store = RegistrationStore(mongo["registration"], Sealer(f"{NEW_KEY},{OLD_KEY}"), default_event={})
         during = store.reseal_with_newest_key()
         stop.set()
         loader.join(30)
@@ -79,7 +79,7 @@ def test_the_key_rotates_under_load_without_losing_a_record(amqp_uri, store_uri,
         assert during["resealed"] >= 1 and after["left"] == 0
 
         # only the new key is needed now: every registration opens with it alone, as it was
-        new_only = RegistrationStore(mongo["registration"], Sealer(NEW_KEY), default_expo={})
+        new_only = RegistrationStore(mongo["registration"], Sealer(NEW_KEY), default_event={})
         stored = {document["_id"]: document for document in mongo["registration"]["registrations"].find()}
         assert len(stored) == len(before) + len(made_meanwhile)
         for made in before + made_meanwhile:

@@ -117,8 +117,8 @@ def test_invalid_input_is_refused_with_field_errors(registration):
     with pytest.raises(errors.Invalid) as raised:
         registration.call("registration", "create", "company", company(name={"$ne": None}, tags=["x"]))
     assert set(raised.value.fields) == {"name", "tags"}
-    with pytest.raises(errors.Invalid):
-        registration.call("registration", "create", "company", company(expo_id="no-such-expo"))
+    with pytest.raises(errors.NotFound):
+        registration.call("registration", "create", "company", company(event_id="no-such-event"))
 
 
 def test_accessibility_needs_are_sealed_at_rest_and_destroyed_on_erase(registration, mongo):

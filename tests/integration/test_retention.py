@@ -54,7 +54,7 @@ def test_notifications_finished_before_the_cut_off_are_deleted_and_no_others(dat
 
 
 def test_registrations_cancelled_before_the_cut_off_are_found_and_no_others(database):
-    store = RegistrationStore(database, Sealer(Fernet.generate_key().decode()), default_expo={})
+    store = RegistrationStore(database, Sealer(Fernet.generate_key().decode()), default_event={})
     made = {}
     for name, cancelled_at in (("long ago", LONG_AGO), ("recently", RECENTLY), ("active", None)):
         data = {

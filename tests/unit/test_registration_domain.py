@@ -73,7 +73,7 @@ def test_accessibility_needs_never_leave_in_an_event():
     assert "accessibility" not in str(events) and "wheelchair" not in str(events)
 
 
-def test_one_active_registration_per_email_kind_and_expo_is_keyed_case_insensitively():
+def test_one_active_registration_per_email_kind_and_event_is_keyed_case_insensitively():
     assert domain.active_key("e", "company", "CEO@Sori.kr") == domain.active_key(
         "e", "company", "ceo@sori.kr"
     )
@@ -154,7 +154,7 @@ def test_erasing_keeps_no_personal_field():
         "_id",
         "_v",
         "kind",
-        "expo_id",
+        "event_id",
         "created_at",
         "outbox",
         "status",

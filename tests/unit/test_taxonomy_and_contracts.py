@@ -102,10 +102,11 @@ def test_investor_ticket_range_must_be_ordered():
     assert "ticket_max_krw" in raised.value.messages
 
 
-def test_partial_change_validates_only_given_fields_and_never_the_expo():
+def test_partial_change_validates_only_given_fields_and_never_the_event():
     assert load_registration("company", {"tags": ["vr"]}, partial=True) == {"tags": ["vr_ar"]}
-    with pytest.raises(ValidationError):
-        load_registration("company", {"expo_id": "other"}, partial=True)
+    for field in ("event_id", "expo_id"):
+        with pytest.raises(ValidationError):
+            load_registration("company", {field: "other"}, partial=True)
 
 
 def test_events_round_trip_and_are_checked_both_ways():

@@ -28,6 +28,7 @@ from gateway.schemas import (
 from gateway.web.security import registrations_limit
 from shared import taxonomy
 from shared.contracts.registration import (
+    IMMUTABLE_FIELDS,
     REGISTRATION_SCHEMAS,
     RegisteredSchema,
     RegistrationOutSchema,
@@ -43,7 +44,7 @@ COLLECTIONS = {"attendees": "attendee", "companies": "company", "investors": "in
 def _registration_routes(collection: str, kind: str) -> None:
     """POST, GET, PATCH and DELETE for one kind of registration."""
     schema = REGISTRATION_SCHEMAS[kind]
-    partial_schema = schema(partial=True, exclude=("expo_id",))
+    partial_schema = schema(partial=True, exclude=IMMUTABLE_FIELDS)
 
     @api.route(f"/{collection}", methods=["POST"], endpoint=f"register_{kind}")
     @api.arguments(schema, description=f"A new {kind} registration.")

@@ -1,5 +1,7 @@
 """Registration rules, free of I/O: what a registration document holds, how it changes, which
-events each change raises, and what each reader may see of it."""
+events each change raises, and what each reader may see of it; and the events of the programme
+(town halls and the expo) people register for: what they hold, how they change, and whether one
+takes registrations."""
 
 import hashlib
 import hmac
@@ -8,7 +10,7 @@ import re
 import secrets
 import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from shared import clock
 from shared.contracts.events import derived_id, new_event
@@ -20,7 +22,7 @@ from shared.contracts.registration import (
     AccessibilityNeedsSchema,
     reference_of,
 )
-from shared.errors import Conflict, Invalid, TooManyRequests
+from shared.errors import Conflict, Invalid, NotFound, TooManyRequests
 
 CONTACT_FIELDS = ("name", "email", "language")
 CARD_FIELDS = ("organisation", "contact_person", "website")
@@ -58,9 +60,9 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def active_key(expo_id: str, kind: str, email: str) -> str:
-    """One active registration per e-mail, per kind, per expo (a unique index holds this)."""
-    return f"{expo_id}/{kind}/{email.casefold()}"
+def active_key(event_id: str, kind: str, email: str) -> str:
+    """One active registration per e-mail, per kind, per event (a unique index holds this)."""
+    return f"{event_id}/{kind}/{email.casefold()}"
 
 
 def email_key(email: str) -> str:
@@ -70,25 +72,28 @@ def email_key(email: str) -> str:
 
 
 def register(
-    kind: str, data: dict, expo_id: str, token_hash: str, now: str, idempotency_key: str | None = None
+    kind: str, data: dict, event_id: str, token_hash: str, now: str, idempotency_key: str | None = None
 ) -> tuple[dict, list[dict]]:
-    """A new registration document and the events it raises. With an idempotency key, its id is
-    derived from the key, so the same request sent twice can only make one registration."""
+    """A new registration for the event ``event_id``, and the events it raises. With an idempotency
+    key, its id is derived from the key, so the same request sent twice can only make one
+    registration."""
     fields = {
-        key: value for key, value in data.items() if key not in ("consents", "expo_id") and value is not None
+        key: value
+        for key, value in data.items()
+        if key not in ("consents", "event_id", "expo_id") and value is not None
     }
     registration_id = derived_id("registration", idempotency_key) if idempotency_key else str(uuid.uuid4())
     document = {
         "_id": registration_id,
         "reference": reference_of(registration_id),
         "kind": kind,
-        "expo_id": expo_id,
+        "event_id": event_id,
         "status": "active",
         "revision": 1,
         "created_at": now,
         "updated_at": now,
         "token_hash": token_hash,
-        "active_key": active_key(expo_id, kind, data["email"]),
+        "active_key": active_key(event_id, kind, data["email"]),
         "email_key": email_key(data["email"]),
         "consents": _consents({}, data["consents"], now),
         **fields,
@@ -134,7 +139,7 @@ def change(
         updated.pop("accessibility_needs", None)
     if updated == document:
         return document, []
-    updated["active_key"] = active_key(updated["expo_id"], updated["kind"], updated["email"])
+    updated["active_key"] = active_key(updated["event_id"], updated["kind"], updated["email"])
     updated["email_key"] = email_key(updated["email"])
     if updated["email_key"] != document.get("email_key"):
         # a new address has not been proved by a sign-in link yet
@@ -169,6 +174,9 @@ def upgrade(document: dict) -> dict:
     the old shapes, applied to every registration the store reads (and, at start-up, written back).
     Works on partial documents (projections) too: it changes only what is there."""
     upgraded = dict(document)
+    if "expo_id" in upgraded:
+        # before there were events, every registration was for the one expo, named in expo_id
+        upgraded.setdefault("event_id", upgraded.pop("expo_id"))
     needs = upgraded.get("accessibility_needs")
     if needs is not None and "companions" in needs:
         # companions were counted among the (sealed) accessibility needs until the web app; they
@@ -227,9 +235,9 @@ def cancel(document: dict, now: str) -> tuple[dict, list[dict]]:
 
 
 def erase(document: dict, now: str) -> tuple[dict, list[dict]]:
-    """Destroy every personal field; a tombstone keeps only the id, kind and expo."""
+    """Destroy every personal field; a tombstone keeps only the id, kind and event."""
     # events not yet published go too: consumers that never saw them need only the erasure
-    tombstone = {key: document[key] for key in ("_id", "_v", "kind", "expo_id", "created_at")}
+    tombstone = {key: document[key] for key in ("_id", "_v", "kind", "event_id", "created_at")}
     tombstone["outbox"] = []
     tombstone.update(status="erased", revision=document["revision"] + 1, erased_at=now)
     return tombstone, [_erased_event(tombstone)]
@@ -315,7 +323,8 @@ def _contact_event(event_type: str, document: dict) -> dict:
         {
             "registration_id": document["_id"],
             "kind": document["kind"],
-            "expo_id": document["expo_id"],
+            # the event it is for (version 1 of these events names it expo_id)
+            "expo_id": document["event_id"],
             "revision": document["revision"],
             "contact": contact,
         },
@@ -421,7 +430,7 @@ def registration_filter(query: dict) -> dict:
     """The store filter for an organiser's search (``query`` as RegistrationQuerySchema loads it).
     Erased registrations are never found."""
     conditions: dict = {"status": query["status"] if "status" in query else {"$in": list(LISTED_STATUSES)}}
-    for key in ("kind", "attendee_type"):
+    for key in ("kind", "attendee_type", "event_id"):
         if key in query:
             conditions[key] = query[key]
     if "q" in query:
@@ -468,3 +477,219 @@ def accessibility_counts(records: list[dict]) -> tuple[dict, dict]:
             people += 1
             companions += record["companions"]
     return dict(needs), {"attendees_with_companions": people, "companions": companions}
+
+
+# --- events of the programme -----------------------------------------------------------------
+
+# the statuses an event may go to from each: a cancelled event stays cancelled, and one that
+# people may have registered for never goes back to being a draft
+STATUS_CHANGES = {
+    "draft": ("open", "cancelled"),
+    "open": ("closed", "cancelled"),
+    "closed": ("open", "cancelled"),
+    "cancelled": (),
+}
+CREATED_STATUSES = ("draft", "open")
+EVENT_VIEW_FIELDS = (
+    "kind",
+    "name_ko",
+    "name_en",
+    "starts_at",
+    "ends_at",
+    "registration_opens_at",
+    "registration_closes_at",
+    "status",
+)
+COUNTED = ("attendee", "company", "investor", "companions", "total")
+# what the registration service answers when an event takes no registrations now
+REFUSALS = {
+    "closed": "Registration for this event is closed.",
+    "cancelled": "This event is cancelled, so it takes no registrations.",
+}
+OPENS_AT = "Registration for this event opens at {} (Seoul time)."
+NEEDS_START = "An event is opened only with its start time."
+
+
+def default_event(event_id: str, name_ko: str, name_en: str, now: str) -> dict:
+    """The expo every registration was for before there were events: open, and without a date
+    until an organiser gives it one (an event is opened only with a start time, but this one was
+    open already)."""
+    return {
+        "_id": event_id,
+        "kind": "expo",
+        "name_ko": name_ko,
+        "name_en": name_en,
+        "venue": {},
+        "status": "open",
+        "revision": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def new_programme_event(data: dict, now: str) -> dict:
+    """A new event from what an organiser sent (as EventSchema loads it): a draft unless sent
+    open. Raises Invalid for fields that do not agree with each other."""
+    document = {
+        "_id": str(uuid.uuid4()),
+        "status": "draft",
+        **_given(data),
+        "venue": _given(data.get("venue") or {}),
+        "revision": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if document["status"] not in CREATED_STATUSES:
+        raise Invalid("Some fields are invalid.", {"status": ["A new event is a draft or open."]})
+    _check_event(document, None)
+    return document
+
+
+def change_programme_event(document: dict, changes: dict, now: str) -> dict:
+    """The event with ``changes`` applied (a partial EventSchema load: what it does not name stays,
+    a field given as null goes; the venue changes field by field). Raises Invalid for a status
+    that may not follow the current one, or for fields that do not agree with each other."""
+    given = dict(changes)
+    if "venue" in given:
+        # null removes the whole venue
+        given["venue"] = {} if given["venue"] is None else {**document.get("venue", {}), **given["venue"]}
+    updated = {**document, **_given(given)}
+    for key in [key for key, value in given.items() if value is None]:
+        updated.pop(key, None)
+    updated["venue"] = _given(updated.get("venue") or {})
+    before, after = document["status"], updated["status"]
+    if after != before and after not in STATUS_CHANGES[before]:
+        raise Invalid("Some fields are invalid.", {"status": [_status_refusal(before, after)]})
+    _check_event(updated, document)
+    if updated == document:
+        return document
+    return {**updated, "revision": document["revision"] + 1, "updated_at": now}
+
+
+def _status_refusal(before: str, after: str) -> str:
+    """Why ``after`` may not follow ``before`` (see STATUS_CHANGES)."""
+    if before == "cancelled":
+        return "A cancelled event stays cancelled."
+    if after == "draft":
+        return "An event that has been open never goes back to being a draft."
+    return "A draft is opened before it is closed."
+
+
+def _given(values: dict) -> dict:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _check_event(event: dict, before: dict | None) -> None:
+    """Raises Invalid, field by field, where the times or the status of ``event`` do not agree."""
+    problems = {}
+    start, end = event.get("starts_at"), event.get("ends_at")
+    if end and not start:
+        problems["ends_at"] = ["Give the start time too."]
+    elif start and end and end <= start:
+        problems["ends_at"] = ["Must be after the start."]
+    opens, closes = event.get("registration_opens_at"), event.get("registration_closes_at")
+    if opens and closes and closes <= opens:
+        problems["registration_closes_at"] = ["Must be after registration opens."]
+    elif closes and end and closes > end:
+        problems["registration_closes_at"] = ["Must not be after the event ends."]
+    # an event open without a start time is only the default expo, opened before events had
+    # dates: it may stay so until it gets one, but nothing else opens, or loses its start, so
+    opened = before is None or before["status"] != "open" or before.get("starts_at")
+    if event["status"] == "open" and not start and opened:
+        problems["starts_at"] = [NEEDS_START]
+    if problems:
+        raise Invalid("Some fields are invalid.", problems)
+
+
+def ends_of(event: dict) -> str | None:
+    """When the event ends: its end time, else the end of its first day in Seoul, else (no date
+    yet) None."""
+    if event.get("ends_at"):
+        return event["ends_at"]
+    if not event.get("starts_at"):
+        return None
+    next_day = clock.in_seoul(event["starts_at"]).date() + timedelta(days=1)
+    return clock.to_iso(datetime.combine(next_day, time(), tzinfo=clock.SEOUL))
+
+
+def is_past(event: dict, now: str) -> bool:
+    end = ends_of(event)
+    return end is not None and end <= now
+
+
+def registration_state(event: dict, now: str) -> str:
+    """Whether the event takes registrations now: "open" when its status is open and ``now`` is
+    inside its registration window (from its opening, if set, to its closing, or else the end of
+    the event); otherwise why not: "not_yet_open", "closed", "cancelled" or "draft"."""
+    if event["status"] != "open":
+        return event["status"]
+    if event.get("registration_opens_at") and now < event["registration_opens_at"]:
+        return "not_yet_open"
+    closes = event.get("registration_closes_at") or ends_of(event)
+    if closes and now >= closes:
+        return "closed"
+    return "open"
+
+
+def require_taking_registrations(event: dict | None, event_id: str, now: str) -> None:
+    """Raises NotFound for an event nobody may see (unknown, or a draft), Conflict for one that
+    takes no registrations now, saying why."""
+    if event is None or event["status"] == "draft":
+        raise NotFound(f"No event {event_id!r}.")
+    state = registration_state(event, now)
+    if state == "not_yet_open":
+        opens = clock.in_seoul(event["registration_opens_at"]).strftime("%Y-%m-%d %H:%M")
+        raise Conflict(OPENS_AT.format(opens))
+    if state != "open":
+        raise Conflict(REFUSALS[state])
+
+
+def is_listed(event: dict, now: str) -> bool:
+    """Whether everyone sees it in the list of events: not a draft, and not over."""
+    return event["status"] != "draft" and not is_past(event, now)
+
+
+def programme_order(events: list[dict]) -> list[dict]:
+    """Events by their start, the soonest first; those without a date yet last."""
+    return sorted(
+        events, key=lambda event: (not event.get("starts_at"), event.get("starts_at") or "", event["_id"])
+    )
+
+
+def public_event_view(event: dict, now: str) -> dict:
+    """What everyone sees of an event (a draft is never shown to them)."""
+    return {
+        "id": event["_id"],
+        **{key: event.get(key) for key in EVENT_VIEW_FIELDS},
+        "venue": dict(event.get("venue") or {}),
+        "registration_state": registration_state(event, now),
+        "past": is_past(event, now),
+    }
+
+
+def organiser_event_view(event: dict, now: str, registrations: dict | None) -> dict:
+    """What organisers see of an event: also its capacity, its history and the active
+    registrations for it (``counts_by_event``)."""
+    return {
+        **public_event_view(event, now),
+        "capacity": event.get("capacity"),
+        "revision": event["revision"],
+        "created_at": event["created_at"],
+        "updated_at": event["updated_at"],
+        "registrations": registrations or dict.fromkeys(COUNTED, 0),
+    }
+
+
+def counts_by_event(records: list[dict], default_event_id: str) -> dict[str, dict[str, int]]:
+    """Active registrations of each kind, companions and in all, per event, over records of
+    ``kind``, ``status``, ``companions`` and ``event_id`` (a record without one is for the
+    default expo: stored before there were events)."""
+    counts: dict[str, dict[str, int]] = {}
+    for record in records:
+        if record["status"] != "active":
+            continue
+        event = counts.setdefault(record.get("event_id") or default_event_id, dict.fromkeys(COUNTED, 0))
+        event[record["kind"]] += 1
+        event["total"] += 1
+        event["companions"] += record.get("companions") or 0
+    return counts

@@ -22,7 +22,7 @@ def main() -> None:
     client = connect(settings.mongo_uri)
     try:
         sealer = Sealer(settings.sensitive_data_key)
-        store = RegistrationStore(client["registration"], sealer, default_expo={})
+        store = RegistrationStore(client["registration"], sealer, default_event={})
         result = store.reseal_with_newest_key()
     finally:
         client.close()

@@ -1,4 +1,5 @@
-"""Entrypoints of the registration service: RPC for the gateway, and the outbox relay."""
+"""Entrypoints of the registration service: RPC for the gateway (registrations, and the events of
+the programme they are for), and the outbox relay."""
 
 import logging
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from registration.sensitive import Sealer
 from registration.store import RegistrationStore
 from shared import clock, metrics
 from shared.caller_assertions import NotVouched, vouched_caller
+from shared.contracts.programme import EventSchema
 from shared.contracts.registration import (
     KINDS,
     CallerSchema,
@@ -50,12 +52,13 @@ class AuditLogSchema(Schema):
 
 def _store(database: Database) -> RegistrationStore:
     settings = Settings.from_env()
-    default_expo = {
-        "_id": settings.default_expo_id,
-        "name_ko": settings.default_expo_name_ko,
-        "name_en": settings.default_expo_name_en,
-    }
-    return RegistrationStore(database, Sealer(settings.sensitive_data_key), default_expo)
+    default_event = domain.default_event(
+        settings.default_expo_id,
+        settings.default_expo_name_ko,
+        settings.default_expo_name_en,
+        clock.now_iso(),
+    )
+    return RegistrationStore(database, Sealer(settings.sensitive_data_key), default_event)
 
 
 class RegistrationService(metrics.IoCountsRpc):
@@ -69,21 +72,22 @@ class RegistrationService(metrics.IoCountsRpc):
 
     @rpc(expected_exceptions=EXPECTED)
     def create(self, kind: str, data: dict, idempotency_key: str | None = None) -> dict:
-        """Register; the answer carries the manage token, shown this once only.
+        """Register for an event (the default expo unless ``event_id`` names another); the answer
+        carries the manage token, shown this once only. NotFound for an event nobody may see,
+        Conflict for one that takes no registrations now.
 
         The same ``idempotency_key`` again (a double submit, a retry after a lost answer) answers
-        the registration the first request made, without its token, instead of a conflict."""
+        the registration the first request made, without its token, instead of a conflict, even
+        once its event stopped taking registrations."""
         _check_kind(kind)
         clean = _validated(kind, data, partial=False)
         key = _idempotency_key(idempotency_key)
-        expo_id = clean.get("expo_id") or self._default_expo()
-        if not self.store.expo_exists(expo_id):
-            raise Invalid("Unknown expo.", {"expo_id": [f"No expo {expo_id!r}."]})
+        event_id = clean.get("event_id") or clean.get("expo_id") or self.settings.default_expo_id
+        now = clock.now_iso()
         token = domain.new_manage_token()
-        document, events = domain.register(
-            kind, clean, expo_id, domain.hash_token(token), clock.now_iso(), idempotency_key=key
-        )
+        document, events = domain.register(kind, clean, event_id, domain.hash_token(token), now, key)
         try:
+            domain.require_taking_registrations(self.store.event(event_id), event_id, now)
             stored = self.store.add(document, events)
         except Conflict:
             earlier = self.store.get(document["_id"]) if key else None
@@ -205,6 +209,62 @@ class RegistrationService(metrics.IoCountsRpc):
         self._organiser(caller)
         return self.store.audit_log(_loaded(AuditLogSchema(), {"limit": limit})["limit"])
 
+    # --- events of the programme ----------------------------------------------------------
+
+    @rpc
+    def public_events(self) -> list[dict]:
+        """The events everyone sees listed (not drafts, not over), the soonest first."""
+        now = clock.now_iso()
+        listed = [event for event in self.store.all_events() if domain.is_listed(event, now)]
+        return [domain.public_event_view(event, now) for event in domain.programme_order(listed)]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def public_event(self, event_id: str) -> dict:
+        """One event as everyone sees it, over or not; NotFound for a draft."""
+        event = self._event(event_id)
+        if event["status"] == "draft":
+            raise NotFound(f"No event {event_id!r}.")
+        return domain.public_event_view(event, clock.now_iso())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_events(self, caller: str) -> list[dict]:
+        """Every event, the soonest first, with the active registrations for each (one pass over
+        the registrations)."""
+        self._organiser(caller)
+        now = clock.now_iso()
+        counts = domain.counts_by_event(self.store.event_census(), self.settings.default_expo_id)
+        return [
+            domain.organiser_event_view(event, now, counts.get(event["_id"]))
+            for event in domain.programme_order(self.store.all_events())
+        ]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_event(self, event_id: str, caller: str) -> dict:
+        self._organiser(caller)
+        event = self._event(event_id)
+        counts = domain.counts_by_event(self.store.event_census(), self.settings.default_expo_id)
+        return domain.organiser_event_view(event, clock.now_iso(), counts.get(event["_id"]))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def create_event(self, data: dict, caller: str) -> dict:
+        self._organiser(caller)
+        now = clock.now_iso()
+        document = self.store.add_event(domain.new_programme_event(_loaded(EventSchema(), data), now))
+        return domain.organiser_event_view(document, now, None)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def update_event(self, event_id: str, changes: dict, caller: str) -> dict:
+        """Change an event's fields or its status (the domain says which status may follow which)."""
+        self._organiser(caller)
+        event_id = _event_id(event_id)
+        clean = _loaded(EventSchema(partial=True), changes)
+        now = clock.now_iso()
+        changed = self.store.modify_event(
+            event_id, lambda document: domain.change_programme_event(document, clean, now)
+        )
+        counts = domain.counts_by_event(self.store.event_census(), self.settings.default_expo_id)
+        return domain.organiser_event_view(changed, now, counts.get(event_id))
+
     @rpc
     def stats(self) -> dict:
         census = self.store.census()
@@ -295,8 +355,11 @@ class RegistrationService(metrics.IoCountsRpc):
             self.outbox.flush("registrations", registration_id)
         return stored
 
-    def _default_expo(self) -> str:
-        return self.settings.default_expo_id
+    def _event(self, event_id: Any) -> dict:
+        event = self.store.event(_event_id(event_id))
+        if event is None:
+            raise NotFound(f"No event {event_id!r}.")
+        return event
 
     def _authorised(self, kind: str, registration_id: str, who: dict) -> dict:
         """The registration if ``who`` may act on it (see domain.may_act)."""
@@ -321,6 +384,12 @@ def _idempotency_key(key: object) -> str | None:
             "Not a valid idempotency key.", {"idempotency_key": ["Use 8 to 100 printable ASCII characters."]}
         )
     return key
+
+
+def _event_id(event_id: Any) -> str:
+    if not isinstance(event_id, str) or not 1 <= len(event_id) <= 100:
+        raise NotFound("No such event.")
+    return event_id
 
 
 def _check_kind(kind: str) -> None:

@@ -1,6 +1,7 @@
-"""The registration service's own database: registrations (with their outbox), expos, one-time
-sign-in links (with their outbox) and the audit log of organisers' reads."""
+"""The registration service's own database: registrations (with their outbox), the events they
+are for, one-time sign-in links (with their outbox) and the audit log of organisers' reads."""
 
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -10,9 +11,10 @@ from pymongo.errors import DuplicateKeyError
 
 from registration import domain
 from registration.sensitive import Sealer
+from shared import clock
 from shared.aggregates import AggregateCollection, ConcurrentUpdate
 from shared.contracts.registration import REGISTRATION_ROW_FIELDS, SENSITIVE_ATTENDEE_TYPES
-from shared.errors import Conflict
+from shared.errors import Conflict, NotFound
 
 SEALED = "accessibility_needs_sealed"
 # a visitor type that reveals a disability or a need for care is sealed like the needs (the
@@ -27,17 +29,22 @@ ROW_PROJECTION = [
 ]
 # expired sign-in links deleted per round (the rest go in the next)
 FORGET_BATCH = 1000
+# registrations given their event per write when they were stored before there were events
+MOVE_BATCH = 1000
+# where an earlier version kept the one expo registrations were for
+EXPOS = "expos"
 
 
 class RegistrationStore:
-    def __init__(self, database: Database, sealer: Sealer, default_expo: dict) -> None:
+    def __init__(self, database: Database, sealer: Sealer, default_event: dict) -> None:
+        self.database = database
         self.registrations = AggregateCollection(database["registrations"])
         self.sign_in_links = AggregateCollection(database["sign_in_links"])
+        self.events = AggregateCollection(database["events"])
         self.audit = database["audit_log"]
-        self.expos = database["expos"]
         self.sealer = sealer
-        self.default_expo = default_expo
-        self._known_expos: set[str] = set()
+        # the expo registrations are for unless they name another event (domain.default_event)
+        self.default_event = default_event
 
     def prepare(self) -> None:
         collection = self.registrations.collection
@@ -47,6 +54,7 @@ class RegistrationStore:
         collection.create_index([("kind", ASCENDING), ("status", ASCENDING)])
         collection.create_index([("email_key", ASCENDING)], sparse=True)
         collection.create_index([("reference", ASCENDING)], sparse=True)
+        collection.create_index([("event_id", ASCENDING)], sparse=True)
         links = self.sign_in_links.collection
         self.sign_in_links.ensure_indexes()
         links.create_index([("email", ASCENDING)])
@@ -54,11 +62,47 @@ class RegistrationStore:
         # at most SIGN_IN_LINKS_PER_ADDRESS unexpired links per address, even for requests at once
         links.create_index([("slot_key", ASCENDING)], unique=True)
         self.audit.create_index([("at", ASCENDING)])
-        expo = self.default_expo
-        self.expos.update_one(
-            {"_id": expo["_id"]}, {"$setOnInsert": {k: v for k, v in expo.items() if k != "_id"}}, upsert=True
-        )
+        self.add_default_events()
+        self.move_to_events()
         self.upgrade_stored()
+
+    def add_default_events(self) -> None:
+        """Make the default expo an event if it is not one yet, and likewise each expo an earlier
+        version kept apart (the default expo of its day), then forget those. Every instance does
+        this as it starts: an event is inserted only if absent, so the first one's stays."""
+        now = clock.now_iso()
+        earlier = [
+            domain.default_event(expo["_id"], expo["name_ko"], expo["name_en"], now)
+            for expo in self.database[EXPOS].find()
+        ]
+        for event in [self.default_event, *earlier]:
+            try:
+                self.events.insert(event)
+            except DuplicateKeyError:
+                continue
+        self.database.drop_collection(EXPOS)
+
+    def move_to_events(self) -> int:
+        """Give every registration stored before there were events the event it was for: the
+        expo it names in ``expo_id`` (or else the default expo), MOVE_BATCH at a time, each batch
+        in one write per event. Returns how many were moved; moving twice moves nothing."""
+        moved = 0
+        while True:
+            batch = self.registrations.collection.find({"event_id": {"$exists": False}}, {"expo_id": 1})
+            by_event = defaultdict(list)
+            for document in batch.limit(MOVE_BATCH):
+                by_event[document.get("expo_id") or self.default_event["_id"]].append(document["_id"])
+            written = 0
+            for event_id, ids in by_event.items():
+                written += self.registrations.collection.update_many(
+                    {"_id": {"$in": ids}, "event_id": {"$exists": False}},
+                    # the version moves on, so a change read before this is saved only after
+                    # reading the registration again, with its event
+                    {"$set": {"event_id": event_id}, "$unset": {"expo_id": ""}, "$inc": {"_v": 1}},
+                ).modified_count
+            if not written:
+                return moved
+            moved += written
 
     def upgrade_stored(self) -> int:
         """Write registrations stored by an earlier version back in today's shape (domain.upgrade;
@@ -85,15 +129,7 @@ class RegistrationStore:
         return written
 
     def ping(self) -> None:
-        self.expos.database.command("ping")
-
-    def expo_exists(self, expo_id: str) -> bool:
-        # expos are never removed, so one found is remembered: no read per registration
-        if expo_id not in self._known_expos:
-            if self.expos.find_one({"_id": expo_id}, {"_id": 1}) is None:
-                return False
-            self._known_expos.add(expo_id)
-        return True
+        self.database.command("ping")
 
     def get(self, registration_id: str) -> dict | None:
         return self._open(self.registrations.get(registration_id))
@@ -173,6 +209,39 @@ class RegistrationStore:
         this one; on MongoDB too it is one scan of small projections."""
         cursor = self.registrations.collection.find({}, {"kind": 1, "status": 1, "companions": 1, SEALED: 1})
         return [self._open(document) for document in cursor]
+
+    def event_census(self) -> list[dict]:
+        """Kind, status, companions and event of every registration, in one pass (see census)."""
+        projection = {"kind": 1, "status": 1, "companions": 1, "event_id": 1, "expo_id": 1}
+        return [domain.upgrade(document) for document in self.registrations.collection.find({}, projection)]
+
+    # --- events -----------------------------------------------------------------------------
+
+    def event(self, event_id: str) -> dict | None:
+        """One event, or None; read with the other reads made at the same moment (every
+        registration reads its event)."""
+        return self.events.get(event_id)
+
+    def all_events(self) -> list[dict]:
+        return list(self.events.collection.find())
+
+    def add_event(self, document: dict) -> dict:
+        return self.events.insert(document)
+
+    def modify_event(self, event_id: str, decide: Callable[[dict], dict]) -> dict:
+        """Read, decide the change, save; read again and decide again if someone else won."""
+        for _ in range(SAVE_ATTEMPTS):
+            current = self.event(event_id)
+            if current is None:
+                raise NotFound(f"No event {event_id!r}.")
+            changed = decide(current)
+            if changed is current:
+                return current
+            try:
+                return self.events.save(changed)
+            except ConcurrentUpdate:
+                continue
+        raise Conflict("The event is being changed by another request; try again.")
 
     # --- key rotation ----------------------------------------------------------------------
 
@@ -269,4 +338,4 @@ class RegistrationStore:
 
 
 def _conflict(document: dict) -> Conflict:
-    return Conflict(f"A {document['kind']} registration with this e-mail already exists for this expo.")
+    return Conflict(f"A {document['kind']} registration with this e-mail already exists for this event.")
