@@ -81,6 +81,7 @@ def assert_refused(response, status):
                 "contact_name",
                 "business_number",
                 "language",
+                "event_id",
                 "expo_id",
             ],
         ),

@@ -73,6 +73,7 @@ def test_bola_one_registrants_token_cannot_read_change_or_cancel_anothers(
         {"status": "cancelled"},
         {"kind": "company"},
         {"expo_id": "another-expo"},
+        {"event_id": "another-event"},
         {"email_verified_at": "2026-01-01T00:00:00Z"},
         {"reference": "TCX-AAAA-AAAA"},
         {"token_hash": "0" * 64},

@@ -27,6 +27,13 @@ from gateway.schemas import (
 )
 from gateway.web.security import registrations_limit
 from shared import taxonomy
+from shared.contracts.programme import (
+    EventSchema,
+    OrganiserEventSchema,
+    OrganiserEventsSchema,
+    PublicEventSchema,
+    PublicEventsSchema,
+)
 from shared.contracts.registration import (
     IMMUTABLE_FIELDS,
     REGISTRATION_SCHEMAS,
@@ -49,7 +56,12 @@ def _registration_routes(collection: str, kind: str) -> None:
     @api.route(f"/{collection}", methods=["POST"], endpoint=f"register_{kind}")
     @api.arguments(schema, description=f"A new {kind} registration.")
     @api.response(201, RegisteredSchema)
-    @api.alt_response(409, description="Already registered with this e-mail for this expo.")
+    @api.alt_response(404, description="No such event (drafts are not shown).")
+    @api.alt_response(
+        409,
+        description="Already registered with this e-mail for this event, or the event takes no "
+        "registrations now (the message says why).",
+    )
     @api.alt_response(
         429, description="Too many registrations from this client this minute; see the Retry-After header."
     )
@@ -255,6 +267,64 @@ def _unsubscribe_token(query: dict) -> str:
 def tags() -> dict:
     """The tag taxonomy, with Korean and English labels and accepted synonyms."""
     return taxonomy.as_document()
+
+
+@api.route("/events", methods=["GET"])
+@api.response(200, PublicEventsSchema)
+def events() -> dict:
+    """The town halls and expos to come: open, closed or cancelled (never drafts, nothing over),
+    the soonest first, each saying whether it takes registrations now."""
+    return {"items": upstream.call("registration", "public_events")}
+
+
+@api.route("/events/<string:event_id>", methods=["GET"])
+@api.response(200, PublicEventSchema)
+@api.alt_response(404, description="No such event (drafts are not shown).")
+def event(event_id: str) -> dict:
+    """One event, over or not: when, where, how to get in step-free, and whether it takes
+    registrations now."""
+    return upstream.call("registration", "public_event", event_id)
+
+
+@api.route("/organiser/events", methods=["GET"])
+@api.response(200, OrganiserEventsSchema)
+@api.doc(security=BEARER)
+def organiser_events() -> dict:
+    """Every event, drafts and past ones too, the soonest first, with the active registrations
+    for each."""
+    return {"items": upstream.call("registration", "list_events", require_organiser().as_rpc())}
+
+
+@api.route("/organiser/events", methods=["POST"])
+@api.arguments(EventSchema, description="A new event: a draft unless its status is open.")
+@api.response(201, OrganiserEventSchema)
+@api.doc(security=BEARER)
+def create_event(data: dict) -> tuple[dict, int]:
+    organiser = require_organiser().as_rpc()
+    return upstream.call("registration", "create_event", data, organiser), 201
+
+
+@api.route("/organiser/events/<string:event_id>", methods=["GET"])
+@api.response(200, OrganiserEventSchema)
+@api.alt_response(404, description="No such event.")
+@api.doc(security=BEARER)
+def organiser_event(event_id: str) -> dict:
+    return upstream.call("registration", "get_event", event_id, require_organiser().as_rpc())
+
+
+@api.route("/organiser/events/<string:event_id>", methods=["PATCH"])
+@api.arguments(
+    EventSchema(partial=True),
+    description="Only the fields to change (null removes an optional one; the venue changes field "
+    "by field). A status change: draft to open or cancelled, open to closed or cancelled, closed "
+    "to open or cancelled.",
+)
+@api.response(200, OrganiserEventSchema)
+@api.alt_response(404, description="No such event.")
+@api.doc(security=BEARER)
+def change_event(changes: dict, event_id: str) -> dict:
+    organiser = require_organiser().as_rpc()
+    return upstream.call("registration", "update_event", event_id, changes, organiser)
 
 
 @api.route("/organiser/summary", methods=["GET"])

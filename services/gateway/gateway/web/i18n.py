@@ -40,6 +40,11 @@ _MESSAGES_WITH_VALUES = (
     ),
     (re.compile(r"Must be one of: .*\."), N_("Choose one of the options.")),
     (re.compile(r"Unknown tag (.*); see GET /api/v1/tags\."), N_("Unknown tag %(a)s.")),
+    (
+        re.compile(r"Registration for this event opens at (.*) \(Seoul time\)\."),
+        N_("Registration for this event opens at %(a)s (Seoul time)."),
+    ),
+    (re.compile(r"No event (.*)\."), N_("There is no event %(a)s.")),
 )
 # the messages without values that the shared schemas and the services give, so that extraction
 # puts them in the catalog
@@ -75,6 +80,21 @@ VALIDATION_MESSAGES = (
         '("consents": {"sensitive": true}).'
     ),
     N_("Some fields are invalid."),
+    # the events of the programme
+    N_("Enter a date and time such as 2026-06-21 14:00."),
+    N_("Enter a date between the years 2000 and 2100."),
+    N_("Give the start time too."),
+    N_("Must be after the start."),
+    N_("Must be after registration opens."),
+    N_("Must not be after the event ends."),
+    N_("An event is opened only with its start time."),
+    N_("A new event is a draft or open."),
+    N_("A cancelled event stays cancelled."),
+    N_("An event that has been open never goes back to being a draft."),
+    N_("A draft is opened before it is closed."),
+    N_("Registration for this event is closed."),
+    N_("This event is cancelled, so it takes no registrations."),
+    N_("No such event."),
 )
 
 def init(app: Flask) -> None:
