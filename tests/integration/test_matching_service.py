@@ -64,6 +64,16 @@ def handled(mongo, events):
     )
 
 
+def floor_of(mongo, party_id):
+    """The party's floor, once recorded in its ``party_tags`` entries."""
+    # not {"$ne": None}: the embedded store counts a missing field as not equal to None
+    entry = wait_for(
+        lambda: mongo["matching"]["party_tags"].find_one({"party_id": party_id, "floor": {"$gt": 0}}),
+        message=f"the floor of {party_id}",
+    )
+    return entry["floor"]
+
+
 def recipients(events):
     """Who the suggestion events among ``events`` tell of a new suggestion."""
     return {
@@ -304,14 +314,46 @@ def test_a_party_records_its_floor_and_pairs_below_both_cut_offs_are_not_kept(ma
     investor = new_id("i")
     publish(profile(investor, "investor", ["kiosk_accessibility", "digital_use", "education"], ["seed"]))
     items = suggestions_of(matching, "investor", investor, count=5)
-    entry = wait_for(
-        lambda: mongo["matching"]["party_tags"].find_one({"party_id": investor, "floor": {"$ne": None}}),
-        message="the investor's floor",
-    )
+    floor = floor_of(mongo, investor)
     # no company had an investor when it registered, so none has a floor: all 5 pairs are kept,
     # the investor's 3 best for its own sake and the other 2 for the companies'
     assert len(items) == 5
-    assert entry["floor"] == [items[2]["score"], f"{investor}:{items[2]['company_id']}"]
+    assert floor == items[2]["score"]
+
+
+def test_a_list_filling_from_the_other_side_raises_its_floor(matching, publish, mongo):
+    """MATCHING_TOP_N is 3. Four investors share the companies' tags; ties go to the lowest
+    pair id, so no company counts the last investor among its own best 3. Its list fills from
+    the companies' side; once it holds 3, its floor is raised, and a company merely tying with
+    its floor is no longer stored for it, while a better one is."""
+    tags = ["career_break_women", "multicultural"]
+    investors = sorted(new_id("i") for _ in range(4))
+    last = investors[-1]
+    events = [profile(investor, "investor", tags, ["seed"]) for investor in investors]
+    for event in events:
+        publish(event)
+    handled(mongo, events)
+    pairs = mongo["matching"]["suggestions"]
+
+    def company_event(stage):
+        return profile(new_id("c"), "company", tags, [stage])
+
+    first = [company_event("pre_a") for _ in range(3)]  # next to the investors' stage: 90 points
+    for event in first:
+        publish(event)
+    handled(mongo, first)
+    assert pairs.count_documents({"investor_id": last}) == 3
+    floor = floor_of(mongo, last)
+    tied = [company_event("pre_a") for _ in range(2)]
+    for event in tied:
+        publish(event)
+    handled(mongo, tied)
+    assert pairs.count_documents({"investor_id": last}) == 3
+    better = company_event("seed")
+    publish(better)
+    handled(mongo, [better])
+    stored = pairs.find_one({"_id": f"{last}:{better['payload']['registration_id']}"})
+    assert stored is not None and stored["score"] > floor
 
 
 def test_the_rematch_brings_stale_scores_up_to_date_and_announces_nothing(

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from matching.domain import Floor, Profile, matches_for, rematch, score, select, tag_weights
+from matching.domain import GrownLists, Profile, matches_for, rematch, score, select, tag_weights
 from shared import taxonomy
 
 
@@ -125,45 +125,88 @@ def test_rematch_keeps_the_best_of_either_side_and_every_floor():
         best = _one_by_one(party, counterparts, weights)[:5]
         for match in best:
             expected[match.company_id].add(match.id)
-        assert rematched.floors[party.id] == (Floor(best[4].score, best[4].id) if len(best) == 5 else None)
+        assert rematched.floors[party.id] == (best[4].score if len(best) == 5 else None)
     assert {cid: {m.id for m in ms} for cid, ms in rematched.pairs.items()} == expected
     # some pairs are kept only for the investor's sake: the company holds more than its 5 best
     assert any(len(kept) > 5 for kept in rematched.pairs.values())
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_select_keeps_own_best_and_pairs_beating_the_counterparts_floor(seed):
+def test_select_keeps_own_best_pairs_above_the_counterparts_floor_and_stored_ties(seed):
     rng = random.Random(seed)
     company_ = _random_party("company", 0, rng)
     investors = [_random_party("investor", n, rng) for n in range(300)]
     weights = tag_weights([*investors, company_])
-    # floors at, above and below this company's own pairs, some tied with it on score
+    # floors at, above and below this company's own pairs, many tied with one of them
     every = _one_by_one(company_, investors, weights)
     scores = [match.score for match in every]
     investors = [
-        Profile(p.id, p.kind, p.tags, p.stages, floor=rng.choice([None, *_floors_around(scores, p.id, rng)]))
+        Profile(p.id, p.kind, p.tags, p.stages, floor=rng.choice([None, rng.choice(scores), 101.0]))
         for p in investors
     ]
     floors = {i.id: i.floor for i in investors}
+    stored = {match.id for match in every if rng.random() < 0.5}
 
-    def beats(match):
+    def within(match):
         floor = floors[match.investor_id]
-        return floor is None or (-match.score, match.id) <= (-floor.score, floor.pair_id)
+        return floor is None or match.score > floor or (match.score == floor and match.id in stored)
 
-    selection = select(company_, investors, weights, top_n=10)
+    selection = select(company_, investors, weights, top_n=10, stored=stored)
     own = {match.id for match in every[:10]}
-    expected = [m for m in every if m.id in own or beats(m)]
+    expected = [m for m in every if m.id in own or within(m)]
     assert [item.match for item in selection.kept] == expected
     assert len(expected) < len(every)  # some pairs are below both cut-offs
     for item in selection.kept:
         assert item.for_party == (item.match.id in own)
-        assert item.for_counterpart == beats(item.match)
-    assert selection.floor == Floor(every[9].score, every[9].id)
+        assert item.for_counterpart == within(item.match)
+    assert selection.floor == every[9].score
 
 
-def _floors_around(scores, investor_id, rng):
-    score_ = rng.choice(scores) if scores else 50.0
-    return [Floor(score_, f"{investor_id}:company-0"), Floor(score_, f"{investor_id}:a"), Floor(101.0, "")]
+def test_a_newcomer_tied_with_a_full_list_does_not_enter_it():
+    """Of equal scores the earlier suggestion keeps its place: a newcomer scoring just an
+    investor's floor is not stored for it, one scoring above is."""
+    investors = [investor(["elderly", "ai"], id_=f"i{n}") for n in range(3)]
+    tied = company(["elderly", "ai"], stage="growth", id_="c-tied")
+    better = company(["elderly", "ai"], stage="seed", id_="c-better")  # the investors invest at seed
+    weights = tag_weights([*investors, tied, better])
+    floor = score(investors[0], tied, weights).score
+    full = [Profile(i.id, i.kind, i.tags, i.stages, floor=floor) for i in investors]
+    (own, *others) = select(tied, full, weights, top_n=1).kept
+    assert own.for_party and not own.for_counterpart and others == []
+    # the same pair, already stored, stays within the investor's floor
+    assert select(tied, full, weights, top_n=1, stored={own.match.id}).kept[0].for_counterpart
+    assert score(investors[0], better, weights).score > floor
+    kept = select(better, full, weights, top_n=1).kept
+    assert len(kept) == 3 and all(item.for_counterpart for item in kept)
+
+
+def test_a_list_is_due_to_have_its_floor_worked_out_once_it_may_be_full():
+    grown = GrownLists(top_n=3)
+    grown.note("investor", ["i1", "i2"])
+    grown.note("investor", ["i1", "i2"])
+    # never worked out in this process: due once grown by N
+    assert grown.take_due(limit=10) == []
+    grown.note("investor", ["i1", "i2"])
+    assert sorted(grown.take_due(limit=10)) == [("investor", "i1"), ("investor", "i2")]
+    assert grown.take_due(limit=10) == []
+    grown.worked_out("i1", listed=1)  # lacks 2 of 3
+    grown.worked_out("i2", listed=3)  # full: any growth may raise its floor
+    grown.note("investor", ["i1", "i2"])
+    assert grown.take_due(limit=10) == [("investor", "i2")]
+    grown.note("investor", ["i1"])
+    assert grown.take_due(limit=10) == [("investor", "i1")]
+    grown.forget("i1")
+    grown.note("investor", ["i1"])
+    assert grown.take_due(limit=10) == []
+
+
+def test_at_most_so_many_floors_are_worked_out_at_once_those_grown_most_first():
+    grown = GrownLists(top_n=1)
+    for party, times in [("i1", 1), ("i2", 3), ("i3", 2)]:
+        for _ in range(times):
+            grown.note("investor", [party])
+    assert grown.take_due(limit=2) == [("investor", "i2"), ("investor", "i3")]
+    assert grown.take_due(limit=2) == [("investor", "i1")]
 
 
 def test_select_with_fewer_counterparts_than_n_keeps_all_and_has_no_floor():

@@ -17,7 +17,7 @@ where N is the number of active companies and investors and df(tag) how many of 
 import functools
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,21 +35,14 @@ CATEGORY_LABELS = {
 
 
 @dataclass(frozen=True)
-class Floor:
-    score: float
-    pair_id: str
-
-
-@dataclass(frozen=True)
 class Profile:
     id: str
     kind: str  # "company" or "investor"
     tags: tuple[str, ...]
     stages: tuple[str, ...]  # a company has one stage, an investor the stages it invests in
-    # the last of this party's best N when its own list was last worked out, as (score, pair
-    # id): a pair enters its suggestions from the other side by ranking at or above it. None
-    # while it has fewer than N
-    floor: Floor | None = None
+    # the score of this party's N-th best suggestion, when last worked out: a new pair enters
+    # its suggestions from the other side by scoring above it. None while it has fewer than N
+    floor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -77,19 +70,56 @@ class Kept:
 
     match: Match
     for_party: bool  # among the party's own best N
-    for_counterpart: bool  # ranks at or above the counterpart's floor
+    for_counterpart: bool  # within the counterpart's floor
 
 
 @dataclass(frozen=True)
 class Selection:
     kept: list[Kept]  # best first
-    floor: Floor | None  # the party's own floor after this change
+    floor: float | None  # the party's own floor after this change
 
 
 @dataclass(frozen=True)
 class Rematched:
     pairs: dict[str, list[Match]]  # company id -> every kept pair of that company, best first
-    floors: dict[str, Floor | None]  # party id -> its floor
+    floors: dict[str, float | None]  # party id -> its floor
+
+
+class GrownLists:
+    """The parties whose suggestion lists grew from the other side since their floor was last
+    worked out, and which of them are due to have it worked out again.
+
+    A party is due once its list has grown by as many pairs as it lacked of N when last worked
+    out (by N, if never worked out in this process): until then its floor would still be None.
+    Held in each process's memory: a floor only spares storing pairs that cannot be among the
+    best, so one not raised after a restart costs storage until the party's next change or the
+    rematch, never a suggestion."""
+
+    def __init__(self, top_n: int) -> None:
+        self.top_n = top_n
+        self._grown: dict[tuple[str, str], int] = {}  # (kind, party id) -> pairs added since
+        self._lacking: dict[str, int] = {}  # party id -> pairs it lacked of N when worked out
+
+    def note(self, kind: str, party_ids: Iterable[str]) -> None:
+        for party_id in party_ids:
+            key = (kind, party_id)
+            self._grown[key] = self._grown.get(key, 0) + 1
+
+    def take_due(self, limit: int) -> list[tuple[str, str]]:
+        """The (kind, party id) of at most ``limit`` parties due, those grown most first; they
+        are no longer counted as grown."""
+        due = [key for key, grown in self._grown.items() if grown >= self._lacking.get(key[1], self.top_n)]
+        due = sorted(due, key=self._grown.__getitem__, reverse=True)[:limit]
+        for key in due:
+            del self._grown[key]
+        return due
+
+    def worked_out(self, party_id: str, listed: int) -> None:
+        """The party's floor was worked out from its ``listed`` best pairs (at most N)."""
+        self._lacking[party_id] = max(1, self.top_n - listed)
+
+    def forget(self, party_id: str) -> None:
+        self._lacking.pop(party_id, None)
 
 
 def pair_id(investor_id: str, company_id: str) -> str:
@@ -143,11 +173,16 @@ def matches_for(
 
 
 def select(
-    party: Profile, counterparts: Sequence[Profile], weights: Mapping[str, float], top_n: int
+    party: Profile,
+    counterparts: Sequence[Profile],
+    weights: Mapping[str, float],
+    top_n: int,
+    stored: Collection[str] = (),
 ) -> Selection:
-    """The pairs of ``party`` worth storing: its own ``top_n`` best, and every other pair that
-    ranks at or above the counterpart's floor. A pair below both sides' cut-off is not kept."""
-    return Ranking(counterparts, weights).select(party, top_n)
+    """The pairs of ``party`` worth storing: its own ``top_n`` best, and every other pair within
+    the counterpart's floor (``stored``: the ids of the party's pairs stored now). A pair below
+    both sides' cut-off is not kept."""
+    return Ranking(counterparts, weights).select(party, top_n, stored)
 
 
 def rematch(
@@ -158,24 +193,30 @@ def rematch(
     by_company = Ranking(investors, weights)
     by_investor = Ranking(companies, weights)
     pairs: dict[str, dict[str, Match]] = {company.id: {} for company in companies}
-    floors: dict[str, Floor | None] = {}
+    floors: dict[str, float | None] = {}
     for party, ranking in [(c, by_company) for c in companies] + [(i, by_investor) for i in investors]:
         best = ranking.best(party, top_n)
-        floors[party.id] = floor_of(best, top_n)
+        floors[party.id] = floor_of([match.score for match in best], top_n)
         for match in best:
             pairs[match.company_id][match.id] = match
     return Rematched({company_id: _best_first(kept.values()) for company_id, kept in pairs.items()}, floors)
 
 
-def floor_of(best: Sequence[Match], top_n: int) -> Floor | None:
-    """The floor of a party whose ``top_n`` best matches (best first) are ``best``."""
-    return Floor(best[top_n - 1].score, best[top_n - 1].id) if len(best) >= top_n else None
+def floor_of(best: Sequence[float], top_n: int) -> float | None:
+    """The floor of a party whose ``top_n`` best scores (best first) are ``best``."""
+    return best[top_n - 1] if len(best) >= top_n else None
 
 
-def within_floor(match: Match, party: Profile) -> bool:
-    """Whether ``match`` ranks among the best N of ``party`` as of its floor (in the order of
-    the lists: score, highest first, then pair id)."""
-    return party.floor is None or (-match.score, match.id) <= (-party.floor.score, party.floor.pair_id)
+def within_floor(match: Match, party: Profile, stored: Collection[str]) -> bool:
+    """Whether ``match`` belongs among the best N of ``party`` as of its floor.
+
+    A pair scoring above the floor does. One scoring just the floor keeps its place if it is
+    ``stored`` already, but a newcomer does not displace it: of equal scores the earlier
+    suggestion stays. Otherwise, with many parties tied on the same popular tags, every newcomer
+    whose pair id happened to sort first would enter, to be pushed out again by the next."""
+    if party.floor is None or match.score > party.floor:
+        return True
+    return match.score == party.floor and match.id in stored
 
 
 def _best_first(matches: Iterable[Match]) -> list[Match]:
@@ -204,15 +245,15 @@ class Ranking:
         found = _best_first(self._scored(party, candidates))
         return found if limit is None else found[:limit]
 
-    def select(self, party: Profile, top_n: int) -> Selection:
+    def select(self, party: Profile, top_n: int, stored: Collection[str]) -> Selection:
         tags = np.uint64(_tag_mask(party.tags))
         shared = self._tags & tags
         candidates = np.flatnonzero(shared)
         if len(candidates) == 0:
-            return Selection([], 0.0)
+            return Selection([], None)
         unrounded = self._unrounded(party, tags, shared, candidates)
         own = _could_be_among(unrounded, top_n)
-        # rounding moves a score by at most 0.05: keep all that could beat the floor once rounded
+        # rounding moves a score by at most 0.05: keep all that could reach the floor once rounded
         beats_floor = unrounded > self._floors[candidates] - 0.1
         found = _best_first(self._scored(party, candidates[own | beats_floor]))
         # the party's own best are all among those scored: its best are theirs
@@ -221,10 +262,10 @@ class Ranking:
         kept = []
         for match in found:
             other = self.counterparts[self._position[match.counterpart_of(party.id)]]
-            for_party, for_counterpart = match.id in own_ids, within_floor(match, other)
+            for_party, for_counterpart = match.id in own_ids, within_floor(match, other, stored)
             if for_party or for_counterpart:
                 kept.append(Kept(match, for_party, for_counterpart))
-        return Selection(kept, floor_of(best, top_n))
+        return Selection(kept, floor_of([match.score for match in best], top_n))
 
     def _scored(self, party: Profile, indexes: np.ndarray) -> list[Match]:
         found = []
@@ -246,7 +287,7 @@ class Ranking:
 
     @functools.cached_property
     def _floors(self) -> np.ndarray:
-        return np.array([p.floor.score if p.floor else -np.inf for p in self.counterparts], dtype=float)
+        return np.array([-np.inf if p.floor is None else p.floor for p in self.counterparts], dtype=float)
 
     @functools.cached_property
     def _position(self) -> dict[str, int]:

@@ -16,12 +16,23 @@ from shared.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
 
+# floors worked out again per call of ``raise_floors`` (once a second)
+FLOORS_PER_CALL = 50
+
 
 class Matching:
-    def __init__(self, store: MatchingStore, relay: OutboxRelay, inbox: Inbox, top_n: int) -> None:
+    def __init__(
+        self,
+        store: MatchingStore,
+        relay: OutboxRelay,
+        inbox: Inbox,
+        grown_lists: domain.GrownLists,
+        top_n: int,
+    ) -> None:
         self.store = store
         self.inbox = inbox
         self.relay = relay
+        self.grown_lists = grown_lists
         self.top_n = top_n
 
     def profile_changed(self, event: Event) -> None:
@@ -29,12 +40,13 @@ class Matching:
 
         The party is stored, and entered under its tags, before its counterparts are read: of
         two parties changing at the same moment, at least one then sees the other, so no pair
-        is missed. The pairs worth keeping (``domain.select``) replace the party's stored pairs
-        in one bulk write, and every pair that write made new is announced, to each side it is
-        worth telling, in one event in the party's outbox. A pair stays marked unannounced until
-        that event is staged, so a retried event announces what an interrupted attempt did not;
-        a pair two handlers insert at once may be announced by both (notification announces a
-        pair once). An older revision than the stored one is ignored.
+        is missed. Every pair worth keeping (``domain.select``) that is not stored yet is
+        announced, to each side it is worth telling, in one event staged in the party's outbox;
+        then the kept pairs replace the party's stored pairs in one bulk write. Staged first, a
+        retried event announces what an interrupted attempt did not; a pair two handlers store
+        at once may be announced by both (notification announces a pair once). The counterparts
+        whose lists this grew are noted, for their floors to be worked out again. An older
+        revision than the stored one is ignored.
         """
         change = event.payload
         party_id, kind = change["registration_id"], change["kind"]
@@ -67,22 +79,45 @@ class Matching:
         if first_seen and not counterparts:
             # nothing to suggest, and a party new to matching has no suggestions to withdraw
             return
-        selection = domain.select(party, counterparts, self.store.tag_weights(), self.top_n)
+        stored = {doc["_id"]: doc for doc in self.store.suggestions_of(kind, party_id)}
+        selection = domain.select(party, counterparts, self.store.tag_weights(), self.top_n, stored)
         latest = self.store.party(party_id)
         if latest is None or latest["revision"] != change["revision"] or latest["status"] != "active":
             return  # a newer change of this party arrived while scoring: its handler decides
-        stored = {doc["_id"]: doc for doc in self.store.suggestions_of(kind, party_id)}
-        inserted = self.store.store_pairs(stored, selection.kept)
-        self.store.set_floor(latest, selection.floor)
-        unannounced = [
+        # a pair an earlier version stored is marked "no" until it was announced
+        new = [
             item
             for item in selection.kept
-            if item.match.id in inserted or stored.get(item.match.id, {}).get(ANNOUNCED) == "no"
+            if item.match.id not in stored or stored[item.match.id].get(ANNOUNCED) == "no"
         ]
-        if unannounced:
-            self.store.stage_party_events(latest, _announcements(event, party, unannounced))
-            self.store.mark_announced([item.match.id for item in unannounced])
+        if new:
+            self.store.stage_party_events(latest, _announcements(event, party, new))
+        self.store.store_pairs(stored, selection.kept)
+        self.store.set_floor(latest, selection.floor)
+        grown = [item.match.counterpart_of(party_id) for item in new if item.for_counterpart]
+        self.grown_lists.note(COUNTERPART_KIND[kind], grown)
+        if new:
             self.relay.flush("parties", party_id)
+
+    def raise_floors(self, limit: int = FLOORS_PER_CALL) -> int:
+        """Work out again the floor of at most ``limit`` parties whose lists have grown enough
+        (see ``domain.GrownLists``), from their best stored pairs: as a list fills, pairs that
+        cannot be among its best are no longer stored for it. Returns how many were worked out.
+        The limit bounds the store round trips this costs a second (three a party), however
+        many counterparts the changes meanwhile reached.
+
+        A pair of a list scores at most its party's N-th best, so the N-th best stored is never
+        above the true one: a floor raised this way never turns away a pair that belongs."""
+        due = self.grown_lists.take_due(limit)
+        for kind, party_id in due:
+            party = self.store.party(party_id)
+            if party is None or party["status"] != "active":
+                self.grown_lists.forget(party_id)
+                continue
+            scores = self.store.best_scores(kind, party_id, self.top_n)
+            self.store.set_floor(party, domain.floor_of(scores, self.top_n))
+            self.grown_lists.worked_out(party_id, len(scores))
+        return len(due)
 
     def erased(self, event: Event) -> None:
         change = event.payload
@@ -242,15 +277,24 @@ def _announcements(cause: Event, party: domain.Profile, pairs: list[domain.Kept]
                     **told,
                 }
             )
+    chunks = [
+        suggestions[start : start + MAX_SUGGESTIONS_PER_EVENT]
+        for start in range(0, len(suggestions), MAX_SUGGESTIONS_PER_EVENT)
+    ]
+    # named after what they announce: a retry that finds other pairs new stages another event
     return [
         new_event(
             "matching.suggested",
-            {"party_id": party.id, "suggestions": suggestions[start : start + MAX_SUGGESTIONS_PER_EVENT]},
-            event_id=derived_id(cause.event_id, "suggested", str(start)),
+            {"party_id": party.id, "suggestions": chunk},
+            event_id=derived_id(cause.event_id, "suggested", *map(_announced_pair, chunk)),
             version=2,
         )
-        for start in range(0, len(suggestions), MAX_SUGGESTIONS_PER_EVENT)
+        for chunk in chunks
     ]
+
+
+def _announced_pair(suggestion: dict) -> str:
+    return f"{suggestion['recipient_id']}>{suggestion['counterpart_id']}"
 
 
 def _interest_view(document: dict) -> dict:

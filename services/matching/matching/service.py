@@ -1,8 +1,10 @@
 """Entrypoints of the matching service: the events it consumes, RPC for the gateway, and the
 outbox relay."""
 
+from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
+from matching.domain import GrownLists
 from matching.handlers import Matching, Rematch
 from matching.store import MatchingStore
 
@@ -21,6 +23,16 @@ SERVICE = "matching"
 PARTY_KINDS = ("company", "investor")
 
 
+class GrownListsProvider(DependencyProvider):
+    """Hands out the process's one ``GrownLists``, which its workers share."""
+
+    def setup(self) -> None:
+        self.grown_lists = GrownLists(Settings.from_env().matching_top_n)
+
+    def get_dependency(self, worker_ctx: object) -> GrownLists:
+        return self.grown_lists
+
+
 class MatchingService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
     name = SERVICE
 
@@ -29,13 +41,14 @@ class MatchingService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
     # suggestions held events in their own outboxes before version 2 of matching.suggested:
     # any such event left unpublished by an upgrade is still relayed
     outbox = Outbox(SERVICE, ("parties", "suggestions", "interests"))
+    grown_lists: GrownLists = GrownListsProvider()
 
     def __init__(self) -> None:
         self.settings = Settings.from_env()
 
     @property
     def matching(self) -> Matching:
-        return Matching(self.store, self.outbox, self.inbox, self.settings.matching_top_n)
+        return Matching(self.store, self.outbox, self.inbox, self.grown_lists, self.settings.matching_top_n)
 
     @property
     def rematch(self) -> Rematch:
@@ -87,6 +100,10 @@ class MatchingService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
     @timer(interval=1.0)
     def relay_outbox(self) -> None:
         self.outbox.sweep()
+
+    @timer(interval=1.0)
+    def raise_floors(self) -> None:
+        self.matching.raise_floors()
 
     @timer(interval=60.0)
     def rematch_when_due(self) -> None:

@@ -13,11 +13,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from pymongo import ASCENDING, DESCENDING, DeleteOne, UpdateOne
+from pymongo import ASCENDING, DESCENDING, DeleteOne, InsertOne, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from matching.domain import Floor, Kept, Match, Profile, Rematched, weights_from_counts
+from matching.domain import Kept, Match, Profile, Rematched, weights_from_counts
 from shared import clock
 from shared.aggregates import VERSION, AggregateCollection
 from shared.mongo import delete_by_index, write_unordered
@@ -25,9 +25,7 @@ from shared.mongo import delete_by_index, write_unordered
 COUNTERPART_FIELD = {"investor": "company_id", "company": "investor_id"}
 COUNTERPART_KIND = {"investor": "company", "company": "investor"}
 OWN_FIELD = {"investor": "investor_id", "company": "company_id"}
-# whether a new pair has been put in an announcement ("yes"/"no": the embedded store turns
-# booleans written by $set into integers); a pair stored by an earlier version has no such field
-# and was announced then
+# an earlier version stored a new pair marked "no" here until it had put it in an announcement
 ANNOUNCED = "announced"
 WEIGHTS_MAX_AGE_SECONDS = 5.0
 # marks that party_tags holds every party stored before it existed
@@ -125,19 +123,19 @@ class MatchingStore:
                 counterpart_kind,
                 tuple(entry["tags"]),
                 tuple(entry["stages"]),
-                Floor(*entry["floor"]) if entry.get("floor") else None,
+                _floor(entry.get("floor")),
             )
             for party_id, entry in newest.items()
         ]
 
-    def set_floor(self, party: dict, floor: Floor | None) -> None:
+    def set_floor(self, party: dict, floor: float | None) -> None:
         """Record the party's floor in its entries (where its counterparts read it), unless the
         party has changed since."""
         entry_ids = list(_tag_entries(party))
         if entry_ids:
             self.party_tags.update_many(
                 {"_id": {"$in": entry_ids}, "revision": party["revision"]},
-                {"$set": {"floor": _stored(floor)}},
+                {"$set": {"floor": floor}},
             )
 
     def active_parties(self) -> list[dict]:
@@ -177,10 +175,15 @@ class MatchingStore:
         )
         return list(cursor.limit(limit) if limit else cursor)
 
-    def store_pairs(self, stored: Mapping[str, dict], kept: list[Kept]) -> set[str]:
+    def best_scores(self, kind: str, party_id: str, limit: int) -> list[float]:
+        """The scores of the party's ``limit`` best stored pairs, best first."""
+        cursor = self.suggestions.collection.find({OWN_FIELD[kind]: party_id}, {"score": 1})
+        cursor = cursor.sort([("score", DESCENDING), ("_id", ASCENDING)]).limit(limit)
+        return [doc["score"] for doc in cursor]
+
+    def store_pairs(self, stored: Mapping[str, dict], kept: list[Kept]) -> None:
         """Make a party's stored pairs (``stored``, by id) those ``kept``, in one bulk write:
-        new pairs inserted as not yet announced, changed ones updated, the others removed.
-        Returns the ids of the pairs this write inserted."""
+        new pairs inserted, changed ones updated, the others removed."""
         now = clock.now_iso()
         writes: list = []
         for match in (item.match for item in kept):
@@ -188,25 +191,16 @@ class MatchingStore:
             current = stored.get(match.id)
             if current is None:
                 new = {"investor_id": match.investor_id, "company_id": match.company_id, "created_at": now}
-                writes.append(
-                    UpdateOne(
-                        {"_id": match.id},
-                        {"$set": fields, "$setOnInsert": {**new, ANNOUNCED: "no"}},
-                        upsert=True,
-                    )
-                )
+                writes.append(InsertOne({"_id": match.id, **new, **fields}))
+            elif current.get(ANNOUNCED) == "no":
+                writes.append(UpdateOne({"_id": match.id}, {"$set": fields, "$unset": {ANNOUNCED: ""}}))
             elif (current["score"], current["reasons"]) != (match.score, match.reasons):
                 writes.append(UpdateOne({"_id": match.id}, {"$set": fields}))
         kept_ids = {item.match.id for item in kept}
         writes += [DeleteOne({"_id": pair_id}) for pair_id in stored if pair_id not in kept_ids]
-        if not writes:
-            return set()
-        # a duplicate key: a pair another worker inserted at the same moment
-        result, _ = write_unordered(self.suggestions.collection, writes)
-        return {upserted["_id"] for upserted in result["upserted"]}
-
-    def mark_announced(self, pair_ids: list[str]) -> None:
-        self.suggestions.collection.update_many({"_id": {"$in": pair_ids}}, {"$set": {ANNOUNCED: "yes"}})
+        if writes:
+            # a duplicate key: a pair another worker inserted at the same moment
+            write_unordered(self.suggestions.collection, writes)
 
     def stage_party_events(self, party: dict, events: list[dict]) -> None:
         """Add ``events`` to the party's outbox, once (a retried change derives the same ids)."""
@@ -289,7 +283,7 @@ class MatchingStore:
         floors = [
             UpdateOne(
                 {"_id": entry_id, "revision": party["revision"]},
-                {"$set": {"floor": _stored(rematched.floors[party["_id"]])}},
+                {"$set": {"floor": rematched.floors[party["_id"]]}},
             )
             for party in parties
             for entry_id in _entry_ids(party["kind"], party["_id"], party["tags"])
@@ -313,7 +307,7 @@ class MatchingStore:
             if current is None:
                 new = {"investor_id": match.investor_id, "company_id": company_id, "created_at": now}
                 # not announced: a pair the rematch finds is shown in the lists, not e-mailed
-                document = {**new, **fields, ANNOUNCED: "yes"}
+                document = {**new, **fields}
                 write = UpdateOne({"_id": match.id}, {"$setOnInsert": document}, upsert=True)
                 changes.append(_PairChange(parties, "added", write))
             elif (current["score"], current["reasons"]) != (match.score, match.reasons):
@@ -378,8 +372,9 @@ class _PairChange:
     write: UpdateOne | DeleteOne
 
 
-def _stored(floor: Floor | None) -> list | None:
-    return [floor.score, floor.pair_id] if floor else None
+def _floor(stored: float | list | None) -> float | None:
+    # earlier versions stored a floor as [score, pair id]
+    return stored[0] if isinstance(stored, list) else stored
 
 
 def _without_id(fields: dict) -> dict:
