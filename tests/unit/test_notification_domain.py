@@ -180,21 +180,19 @@ def test_hourly_first_digest_goes_at_once_then_at_least_a_window_after_the_last(
     assert idle.due_at == NOW + timedelta(hours=5)
 
 
-def test_hourly_digests_take_their_id_from_the_window_of_their_due_time():
+def test_an_hourly_digest_is_named_after_the_e_mail_it_follows():
     last_sent = NOW
     a = digest("hourly", now=NOW + timedelta(minutes=1), last_sent=last_sent, event_id="e1")
     b = digest("hourly", now=NOW + timedelta(minutes=50), last_sent=last_sent, event_id="e2")
-    assert a == b  # two events before the next window opens: one digest
-    assert domain.window_index(a.due_at, HOUR) == domain.window_index(NOW, HOUR) + 1
-    # any two due times a window apart fall in different windows: at most one per window
-    for minutes in range(0, 180, 7):
-        moment = NOW + timedelta(minutes=minutes)
-        nxt = moment + timedelta(minutes=HOUR)
-        assert domain.window_index(nxt, HOUR) == domain.window_index(moment, HOUR) + 1
-    # windows are aligned on the epoch: 03:00-04:00 UTC is one window of an hour
-    assert domain.window_index(datetime(2026, 11, 23, 3, 0, tzinfo=UTC), HOUR) == domain.window_index(
-        datetime(2026, 11, 23, 3, 59, 59, tzinfo=UTC), HOUR
-    )
+    assert a == b  # two events before the next may go: one digest
+    # suggestions announced while the first is being sent, on either side of the turn of an hour,
+    # join it: its e-mail is not recorded yet, and the moment does not name it
+    before_the_hour = datetime(2026, 11, 23, 2, 59, 59, tzinfo=UTC)
+    first = digest("hourly", now=before_the_hour, event_id="e1")
+    assert digest("hourly", now=before_the_hour + timedelta(seconds=2), event_id="e2").id == first.id
+    # once it is recorded, the next one is another, at least a window later
+    after_it = digest("hourly", now=before_the_hour + timedelta(seconds=3), last_sent=before_the_hour)
+    assert after_it.id != first.id and after_it.due_at == before_the_hour + timedelta(minutes=HOUR)
     assert digest("hourly", recipient="someone-else").id != digest("hourly").id
     # another window length never meets this one's ids
     assert digest("hourly", window=30).id != digest("hourly").id

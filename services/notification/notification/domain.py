@@ -4,7 +4,6 @@ them goes out; what a sign-in e-mail leaves behind. Pure: no I/O but reading the
 templates."""
 
 import hashlib
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -376,10 +375,11 @@ def next_digest(
     they chose no suggestion e-mails.
 
     - immediate: one per event, due now;
-    - hourly (and anything unknown: the default): due at max(now, last sent + W), in window
-      floor(due / W) of W = ``window_minutes``. The first goes at once; the next are at least
-      W apart, so at most one falls in any window; and suggestions arriving while one is due
-      join it, as they get its id;
+    - hourly (and anything unknown: the default): due at max(now, last sent + W), with W =
+      ``window_minutes``. The first goes at once; the next are at least W apart, so at most one
+      falls in any window of W. It is named after the e-mail it follows, not after the moment:
+      every suggestion announced until it is sent and recorded joins it, even one announced
+      while it is being sent, across the turn of an hour;
     - daily: due at the next ``daily_hour``:00 in Seoul after max(now, last sent), one per date.
     """
     if preference == "off":
@@ -391,14 +391,9 @@ def next_digest(
         date = due.astimezone(SEOUL).date().isoformat()
         return Digest(derived_id(DIGEST_KIND, recipient_id, "daily", date), due)
     due = now if last_sent is None else max(now, last_sent + timedelta(minutes=window_minutes))
-    window = window_index(due, window_minutes)
-    # the window's length is in the id: a changed setting does not meet an old window's id
-    return Digest(derived_id(DIGEST_KIND, recipient_id, f"{window_minutes:g}min", str(window)), due)
-
-
-def window_index(moment: datetime, window_minutes: float) -> int:
-    """The digest window ``moment`` falls in: windows of W minutes counted from the epoch."""
-    return math.floor(moment.timestamp() / (window_minutes * 60))
+    follows = "none" if last_sent is None else last_sent.isoformat()
+    # the window's length is in the id: a changed setting does not meet an earlier digest's id
+    return Digest(derived_id(DIGEST_KIND, recipient_id, f"{window_minutes:g}min", "after", follows), due)
 
 
 def next_daily_hour(after: datetime, hour: int) -> datetime:
