@@ -30,10 +30,17 @@ from pymongo.errors import DuplicateKeyError
 from shared import clock, metrics
 from shared.batching import GroupedReads, GroupedWrites
 from shared.contracts.events import Event, InvalidEvent, parse_event
+from shared.logs import error_summary, scrubbed
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# the keys under which a message names a registration
+PARTY_ID_KEYS = frozenset(
+    {"registration_id", "recipient_id", "counterpart_id", "party_id", "investor_id", "company_id"}
+)
+# a hostile body may be huge: ids are looked for among its first so many dicts and lists
+MAX_VALUES_SEARCHED = 100_000
 BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0)
 
 Handler = Callable[[Event], None]
@@ -83,7 +90,8 @@ class Inbox:
             if attempt >= MAX_ATTEMPTS:
                 self.park(event.event_id, body, reason=_describe(error), attempts=attempt)
                 return
-            self.records.update_one({"_id": event.event_id}, {"$set": {"last_error": _describe(error)}})
+            # the record outlives an erasure of the person: what went wrong, without the message
+            self.records.update_one({"_id": event.event_id}, {"$set": {"last_error": error_summary(error)}})
             eventlet.sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS)) - 1])
             raise
         self._record_writes.update_one(
@@ -110,7 +118,8 @@ class Inbox:
         return record["attempts"]
 
     def park(self, key: str, body: Any, *, reason: str, attempts: int) -> None:
-        log.error("event parked as a dead letter", extra={"event_id": key, "reason": _ascii(reason)[:500]})
+        # the reason is read from the dead letter, which an erasure of the person removes
+        log.error("event parked as a dead letter", extra={"event_id": key, "attempts": attempts})
         self.dead_letters.update_one(
             {"_id": key},
             {
@@ -196,12 +205,23 @@ def _from_text(text: str) -> Any:
 
 
 def _subjects(body: Any) -> list[str]:
-    """The registrations a message is about, so erasing a person also erases its dead letters."""
-    payload = body.get("payload") if isinstance(body, dict) else None
-    if not isinstance(payload, dict):
-        return []
-    keys = ("registration_id", "recipient_id", "investor_id", "company_id")
-    return [payload[key] for key in keys if isinstance(payload.get(key), str) and payload[key].isascii()]
+    """The registrations a message is about, so erasing a person also erases its dead letters:
+    every id under a key naming a party, wherever it is in the body (a suggestion event names
+    its recipients in a list; a message that broke its contract may hold them anywhere)."""
+    found: set[str] = set()
+    pending, seen = [body], 0
+    while pending and seen < MAX_VALUES_SEARCHED:
+        value = pending.pop()
+        seen += 1
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in PARTY_ID_KEYS and isinstance(item, str) and item.isascii() and len(item) <= 100:
+                    found.add(item)
+                elif isinstance(item, dict | list):
+                    pending.append(item)
+        elif isinstance(value, list):
+            pending.extend(item for item in value if isinstance(item, dict | list))
+    return sorted(found)
 
 
 def _ascii(text: str) -> str:
@@ -222,4 +242,5 @@ def _letter_view(letter: dict, with_body: bool = False) -> dict:
 
 
 def _describe(error: BaseException) -> str:
-    return _ascii(f"{type(error).__name__}: {error}")[:2000]
+    """Why a handler failed, kept with the dead letter (and erased with it)."""
+    return _ascii(scrubbed(f"{type(error).__name__}: {error}"))[:2000]

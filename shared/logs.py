@@ -91,6 +91,15 @@ def exception_text(error: BaseException) -> str:
     return "\n".join(lines)
 
 
+def error_summary(error: BaseException, limit: int = 2000) -> str:
+    """One line saying what went wrong, fit to be stored beside a record (a retry's last error,
+    a dead letter's reason): the exception's kind, and its message only where it cannot hold
+    personal data, with e-mail addresses and tokens scrubbed even then (a relay's refusal quotes
+    the address)."""
+    message = str(error) if isinstance(error, MESSAGES_WITHOUT_DATA) else MESSAGE_WITHHELD
+    return scrubbed(f"{type(error).__name__}: {message}")[:limit]
+
+
 class _Redacting(logging.Formatter):
     def formatException(
         self, exc_info: tuple[type[BaseException], BaseException, TracebackType | None]

@@ -140,6 +140,56 @@ def test_inbox_retries_a_failing_handler_then_parks_it_and_never_runs_it_again(d
     assert json.loads(parked["body"]) == event and inbox.count_parked() == 1
 
 
+def test_a_failed_attempt_keeps_no_personal_data_in_the_inbox_record_which_outlives_erasure(db):
+    inbox = Inbox(db)
+    event = cancelled_event()
+
+    def failing(event):
+        raise ValueError("no such person: 김비밀 <secret.person@example.org>")
+
+    with pytest.raises(ValueError):
+        inbox.process(event, {"registration.erased": failing})
+    record = db["inbox"].find_one({"_id": event["event_id"]})
+    assert record["last_error"] == "ValueError: [message withheld: it may hold personal data]"
+
+
+def test_a_dead_letter_is_found_by_every_party_it_names_wherever_the_body_names_them(db):
+    """Erasing a person erases the dead letters about them: a suggestion event names its
+    recipients in a list, and a message that broke its contract may name them anywhere."""
+    inbox = Inbox(db)
+    suggested = new_event(
+        "matching.suggested",
+        {
+            "party_id": "c1",
+            "suggestions": [
+                {
+                    "recipient_id": "i1",
+                    "recipient_kind": "investor",
+                    "counterpart_id": "c1",
+                    "score": 80.0,
+                    "shared_tags": ["ai"],
+                },
+                {
+                    "recipient_id": "c1",
+                    "recipient_kind": "company",
+                    "counterpart_id": "i2",
+                    "score": 70.0,
+                    "shared_tags": ["ai"],
+                },
+            ],
+        },
+        version=2,
+    )
+    inbox.park(suggested["event_id"], suggested, reason="RuntimeError: test", attempts=5)
+    broken = {"type": "registration.created", "payload": {"extra": [{"wrapped": {"registration_id": "r9"}}]}}
+    inbox.process(broken, {})
+    assert inbox.count_parked() == 2
+    inbox.forget_about("i2")  # a counterpart named in the list only
+    assert inbox.count_parked() == 1
+    inbox.forget_about("r9")
+    assert inbox.count_parked() == 0
+
+
 def test_inbox_counts_attempts_before_running_so_a_crashing_message_is_parked(db):
     inbox = Inbox(db)
     event = cancelled_event()

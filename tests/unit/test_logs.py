@@ -10,7 +10,7 @@ import pytest
 from pymongo.errors import DuplicateKeyError
 
 from shared.errors import NotFound
-from shared.logs import JsonFormatter, TextFormatter
+from shared.logs import MESSAGE_WITHHELD, JsonFormatter, TextFormatter, error_summary
 
 NAME, EMAIL = "김비밀", "secret.person@example.org"
 
@@ -92,3 +92,13 @@ def test_personal_extra_keys_are_replaced_in_json(logged):
     if text.startswith("{"):
         entry = json.loads(text)
         assert entry["carer_name"] == "[redacted]" and entry["registration_id"] == "r-1"
+
+
+def test_an_error_stored_beside_a_record_keeps_its_kind_and_only_messages_without_data():
+    assert error_summary(a_duplicate_key_from_the_store()) == f"DuplicateKeyError: {MESSAGE_WITHHELD}"
+    assert error_summary(ValueError(f"bad name {NAME}")) == f"ValueError: {MESSAGE_WITHHELD}"
+    refused = ConnectionRefusedError(f"550 no mailbox <{EMAIL}>")
+    assert error_summary(refused) == "ConnectionRefusedError: 550 no mailbox <[e-mail]>"
+    assert (
+        error_summary(NotFound("No registration with that id.")) == "NotFound: No registration with that id."
+    )

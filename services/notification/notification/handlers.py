@@ -17,6 +17,7 @@ from shared import clock
 from shared.contracts.events import Event
 from shared.errors import Invalid, NotFound
 from shared.inbox import Inbox
+from shared.logs import error_summary, scrubbed
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,8 @@ class Notifier:
             )
         except PermanentFailure as error:
             log.warning("notification refused for good", extra={"notification_id": notification["_id"]})
-            self._give_up(notification, attempts, str(error))
+            # the relay's own words say why; an address it quotes is scrubbed
+            self._give_up(notification, attempts, scrubbed(str(error)))
         except Exception as error:  # a relay outage, or anything unforeseen: retry, then give up
             if attempts >= domain.MAX_SEND_ATTEMPTS:
                 self._give_up(notification, attempts, _describe(error))
@@ -482,4 +484,4 @@ class Notifier:
 
 
 def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:1000]
+    return error_summary(error, limit=1000)
