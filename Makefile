@@ -46,7 +46,7 @@ translations: $(CATALOGS)
 # after changing the pages' text: extract each part's messages and merge them into its Korean
 # catalog (then fill the new msgstr entries and run make translations)
 GATEWAY := services/gateway/gateway
-PARTS := attendee account business organiser
+PARTS := attendee account business organiser events
 catalogs: $(VENV)/.installed
 	@mkdir -p var
 	$(VENV)/bin/pybabel extract -F services/gateway/babel.cfg -k lazy_gettext -o var/base.pot $(GATEWAY)/templates/base.html \
@@ -78,8 +78,10 @@ seed: $(VENV)/.installed
 	$(PY) -m deploy.local.seed
 
 # bring every stored suggestion's score up to date now (the services also do it on their own)
+# through matching's own embedded store (see make run), unless MATCHING_MONGO_URI or MONGO_URI is set
 rematch: $(VENV)/.installed
-	$(PY) -m matching.rematch
+	MONGO_URI="$${MATCHING_MONGO_URI:-$${MONGO_URI:-mongodb://127.0.0.1:$$(( $${MONGO_PORT:-27017} + 1 ))/?directConnection=true}}" \
+		$(PY) -m matching.rematch
 
 # reseal the sensitive data with the newest key of SENSITIVE_DATA_KEY (see README: key rotation)
 rotate-keys: $(VENV)/.installed

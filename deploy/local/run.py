@@ -2,7 +2,8 @@
 
 Checks the broker (starting a local RabbitMQ if it is installed but stopped) and makes a virtual
 host of its own for this var directory unless AMQP_URI is set, starts the embedded
-MongoDB wire-protocol store unless MONGO_URI is set, a local mail sink unless SMTP_HOST is set,
+MongoDB wire-protocol store unless MONGO_URI is set (one store process per service), a local mail
+sink unless SMTP_HOST is set,
 the three services and the gateway; prints where to open it; restarts any process that dies, as
 a process supervisor would; and stops everything it started on Ctrl-C or SIGTERM.
 
@@ -35,12 +36,12 @@ RESTART_BACKOFF_MAX = 30.0
 STOP_GRACE_SECONDS = 20.0
 
 
-def store_command(data_dir: Path, port: int) -> list[str]:
+def store_command(data_dir: Path, port: int, pid_name: str = "nx.pid") -> list[str]:
     """The command that runs the embedded store on 127.0.0.1:``port`` with its data in ``data_dir``.
 
-    Its pid file is kept with its data: nx-27017 refuses to start while another instance's file
-    exists. Its log goes to standard error only; by default it would also append to one file in
-    the system's temporary directory, shared by every instance on the machine.
+    Its pid file (``pid_name``) is kept with its data: nx-27017 refuses to start while another
+    instance's file exists. Its log goes to standard error only; by default it would also append
+    to one file in the system's temporary directory, shared by every instance on the machine.
     """
     store = shutil.which("nx-27017", path=str(ROOT / ".venv-store" / "bin")) or "nx-27017"
     return [
@@ -52,7 +53,7 @@ def store_command(data_dir: Path, port: int) -> list[str]:
         "-p",
         str(port),
         "--pid-file",
-        str(data_dir / "nx.pid"),
+        str(data_dir / pid_name),
         "--log-file",
         os.devnull,
     ]
@@ -226,9 +227,11 @@ def main() -> int:
     store_note = f"MONGO_URI={_without_password(env.get('MONGO_URI', ''))} (external)"
     if "MONGO_URI" not in os.environ:
         port = int(env.get("MONGO_PORT", "27017"))
-        if _port_open(port):
+        taken = [number for number in range(port, port + 3) if _port_open(number)]
+        if taken:
             print(
-                f"Port {port} is taken; set MONGO_PORT to a free port or MONGO_URI to your MongoDB.",
+                f"Port {taken[0]} is taken: the embedded stores use ports {port} to {port + 2}. "
+                "Set MONGO_PORT to the first of three free ports, or MONGO_URI to your MongoDB.",
                 file=sys.stderr,
             )
             return 1
@@ -236,6 +239,19 @@ def main() -> int:
         env["MONGO_URI"] = f"mongodb://127.0.0.1:{port}/?directConnection=true"
         processes.append(Process("store", store_command(var / "mongo", port), var / "log/store.log", port))
         store_note = f"embedded (nx-27017) on 127.0.0.1:{port}, data in {var / 'mongo'}"
+        # The embedded store is one Python process: it works on one core, one operation at a time.
+        # Matching and notification get store processes of their own on the next ports, so a
+        # burst of their bulk writes never holds up a registration. All three serve the same
+        # data directory, where each database is a file of its own: each service writes only its
+        # own, and tools may read any database through any of them.
+        for offset, service in enumerate(("matching", "notification"), start=1):
+            if f"{service.upper()}_MONGO_URI" in os.environ:
+                continue
+            own_port = port + offset
+            env[f"{service.upper()}_MONGO_URI"] = f"mongodb://127.0.0.1:{own_port}/?directConnection=true"
+            command = store_command(var / "mongo", own_port, pid_name=f"nx-{service}.pid")
+            processes.append(Process(f"store-{service}", command, var / f"log/store-{service}.log", own_port))
+        store_note += f"; matching's on port {port + 1}, notification's on port {port + 2}"
 
     mail_note = f"SMTP relay {env.get('SMTP_HOST')}:{env.get('SMTP_PORT', '25')}"
     if "SMTP_HOST" not in os.environ:
