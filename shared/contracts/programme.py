@@ -137,6 +137,7 @@ class OrganiserEventSchema(_EventOutSchema):
     created_at = fields.String()
     updated_at = fields.String()
     registrations = fields.Nested(EventRegistrationsSchema)
+    next_statuses = fields.List(fields.String(), metadata={"description": "The statuses it may change to."})
 
 
 class OrganiserEventsSchema(Schema):

@@ -259,6 +259,7 @@ def test_the_public_view_has_no_capacity_or_history_and_the_organisers_view_has_
     organisers = domain.organiser_event_view(event, NOW, None)
     assert organisers["capacity"] == 150
     assert organisers["registrations"] == dict.fromkeys(domain.COUNTED, 0)
+    assert organisers["next_statuses"] == ["closed", "cancelled"]
 
 
 def test_registrations_are_counted_per_event_and_one_stored_before_events_is_the_default_expos():

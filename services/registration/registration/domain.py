@@ -668,8 +668,8 @@ def public_event_view(event: dict, now: str) -> dict:
 
 
 def organiser_event_view(event: dict, now: str, registrations: dict | None) -> dict:
-    """What organisers see of an event: also its capacity, its history and the active
-    registrations for it (``counts_by_event``)."""
+    """What organisers see of an event: also its capacity, its history, the active registrations
+    for it (``counts_by_event``) and the statuses it may change to."""
     return {
         **public_event_view(event, now),
         "capacity": event.get("capacity"),
@@ -677,6 +677,7 @@ def organiser_event_view(event: dict, now: str, registrations: dict | None) -> d
         "created_at": event["created_at"],
         "updated_at": event["updated_at"],
         "registrations": registrations or dict.fromkeys(COUNTED, 0),
+        "next_statuses": list(STATUS_CHANGES[event["status"]]),
     }
 
 

@@ -227,12 +227,13 @@ class RegistrationService(metrics.IoCountsRpc):
         return domain.public_event_view(event, clock.now_iso())
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_events(self, caller: str) -> list[dict]:
+    def list_events(self, caller: str, with_counts: bool = True) -> list[dict]:
         """Every event, the soonest first, with the active registrations for each (one pass over
-        the registrations)."""
+        the registrations; without ``with_counts``, none, and every count is 0)."""
         self._organiser(caller)
         now = clock.now_iso()
-        counts = domain.counts_by_event(self.store.event_census(), self.settings.default_expo_id)
+        census = self.store.event_census() if with_counts is True else []
+        counts = domain.counts_by_event(census, self.settings.default_expo_id)
         return [
             domain.organiser_event_view(event, now, counts.get(event["_id"]))
             for event in domain.programme_order(self.store.all_events())
