@@ -14,6 +14,7 @@ from gateway.web import account, attendee
 from shared.contracts.registration import AccessibilityNeedsSchema, reference_of
 from shared.settings import Settings
 from tests.conftest import CALLER_SIGNING_KEY, unvouched
+from tests.unit.programme_views import EXPO, PublicEvents
 
 UNREACHABLE_BROKER = "pyamqp://guest:guest@127.0.0.1:1//"
 
@@ -22,6 +23,9 @@ class FakeServices:
     """Registration and notification as the pages call them."""
 
     def __init__(self):
+        self.programme = PublicEvents(dict(EXPO))
+        self.public_events = self.programme.public_events
+        self.public_event = self.programme.public_event
         self.registrations: dict[str, dict] = {}
         self.keys: dict[str, str] = {}
         self.preferences_store: dict[str, str] = {}

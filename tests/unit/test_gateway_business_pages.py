@@ -16,6 +16,7 @@ from gateway.app import create_app
 from shared import taxonomy
 from shared.settings import Settings
 from tests.conftest import CALLER_SIGNING_KEY, unvouched
+from tests.unit.programme_views import EXPO, PublicEvents
 
 UNREACHABLE_BROKER = "pyamqp://guest:guest@127.0.0.1:1//"
 ME = "owner@example.org"
@@ -45,6 +46,9 @@ class Services:
 @pytest.fixture
 def services(monkeypatch) -> Services:
     fake = Services()
+    programme = PublicEvents(dict(EXPO))
+    fake.answers[("registration", "public_events")] = programme.public_events
+    fake.answers[("registration", "public_event")] = programme.public_event
     monkeypatch.setattr(upstream, "call", fake)
     return fake
 
@@ -68,7 +72,8 @@ def app():
 
 
 @pytest.fixture
-def client(app):
+def client(app, services):
+    # (the registration form asks which events take registrations)
     return app.test_client()
 
 

@@ -77,6 +77,8 @@ class Services:
             ("registration", "stats"): REGISTRATION_STATS,
             ("matching", "stats"): MATCHING_STATS,
             ("notification", "stats"): NOTIFICATION_STATS,
+            # the registrations' filter by event
+            ("registration", "list_events"): [],
         }
         self.failing: set[str] = set()
 

@@ -1,5 +1,5 @@
-"""Registering as an attendee, step by step: about you, accessibility needs (with their own
-consent), check your answers, done.
+"""Registering as an attendee, step by step: about you (and the event, when more than one takes
+registrations), accessibility needs (with their own consent), check your answers, done.
 
 One thing per page (the GOV.UK pattern): each step validates its own fields with the shared
 ``AttendeeSchema`` and keeps them in a draft in the session; the check page sends the whole
@@ -18,7 +18,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask_babel import gettext, lazy_gettext, ngettext
 from werkzeug.exceptions import HTTPException
 
-from gateway.web import forms
+from gateway.web import events, forms
 from gateway.web.i18n import LANGUAGES, current_language
 from gateway.web.labels import ATTENDEE_TYPE_LABELS, CATEGORY_LABELS, LANGUAGE_LABELS
 from gateway.web.security import registrations_limit
@@ -39,6 +39,7 @@ MAX_COMPANIONS = 5
 # every need the API knows, in the schema's order; "other" is free text
 NEEDS = tuple(name for name in AccessibilityNeedsSchema().fields if name != "other")
 ABOUT_FIELDS = (
+    "event_id",
     "name",
     "email",
     "attendee_type",
@@ -50,6 +51,7 @@ ABOUT_FIELDS = (
 )
 # the fields of the about-you page in the order they are shown (the error summary follows it)
 ABOUT_ORDER = (
+    "event_id",
     "name",
     "email",
     "on_behalf",
@@ -84,6 +86,10 @@ NEED_HINTS = {
 
 # what to say when a field is left empty (standard, easy read): more helpful than "required"
 EMPTY_MESSAGES = {
+    "event_id": (
+        lazy_gettext("Choose the event you are registering for."),
+        lazy_gettext("Choose the event you come to."),
+    ),
     "name": (
         lazy_gettext("Enter the full name of the person who is coming."),
         lazy_gettext("Write the name of the person who comes."),
@@ -108,6 +114,10 @@ EMPTY_MESSAGES = {
 NEEDS_WITHOUT_CONSENT = (
     lazy_gettext("Tick the box to let us keep your needs, or untick the needs you do not want us to keep."),
     lazy_gettext("Tick the box to say yes. Or untick what you need."),
+)
+EVENT_CLOSED = (
+    lazy_gettext("This event is no longer taking registrations. Choose another event, or come back later."),
+    lazy_gettext("You cannot register for this event any more."),
 )
 TYPE_WITHOUT_CONSENT = (
     lazy_gettext(
@@ -319,6 +329,7 @@ def _about_values_from_draft(about: dict | None) -> dict[str, Any]:
 def _about_data(values: dict[str, Any]) -> dict:
     companions = values["companions"]
     data = {
+        "event_id": values["event_id"],
         "name": values["name"],
         "email": values["email"],
         "language": values["language"] or current_language(),
@@ -333,6 +344,12 @@ def _about_data(values: dict[str, Any]) -> dict:
     return data
 
 
+def _about_page(values: dict, errors: dict, back: bool, open_events: list[dict], status: int = 200) -> Any:
+    return _render(
+        "attendee/about_you.html", status, values=values, errors=errors, back=back, events=open_events
+    )
+
+
 @blueprint.route("", methods=["GET", "POST"])
 def about_you() -> Any:
     back_to_check = request.values.get("back") == "check"
@@ -340,16 +357,25 @@ def about_you() -> Any:
     if draft.get("done"):
         # a registration was sent from this draft: what comes now is someone else's
         draft = {}
+    open_events = events.taking_registrations()
+    if not open_events:
+        return _render("events/none_open.html")
     if request.method == "GET":
-        values = _about_values_from_draft(draft.get("about"))
-        return _render("attendee/about_you.html", values=values, errors={}, back=back_to_check)
+        about = draft.get("about") or {}
+        values = _about_values_from_draft(about)
+        # an event's page links here with ?event=
+        values["event_id"] = events.chosen_event_id(
+            open_events, request.args.get("event"), about.get("event_id")
+        )
+        return _about_page(values, {}, back_to_check, open_events)
     values = _about_values_from_form()
+    values["event_id"] = events.chosen_event_id(open_events, request.form.get("event_id"))
     # the consent to sensitive information (which a visitor type may need) is asked on the next
     # step: the schema's checks across the whole registration wait for it (partial)
     loaded, errors = forms.load(AttendeeSchema(only=ABOUT_FIELDS, partial=("consents",)), _about_data(values))
     if errors:
         errors = ordered(friendly(errors, values), ABOUT_ORDER)
-        return _render("attendee/about_you.html", 400, values=values, errors=errors, back=back_to_check)
+        return _about_page(values, errors, back_to_check, open_events, 400)
     loaded.pop("consents")
     draft["about"] = loaded
     _save(draft)
@@ -452,7 +478,9 @@ def registration_data(draft: dict) -> dict:
     return data
 
 
-def _check_page(draft: dict, errors: dict[str, str], status: int = 200) -> tuple[str, int]:
+def _check_page(
+    draft: dict, errors: dict[str, str], event: dict | None, status: int = 200
+) -> tuple[str, int]:
     done = draft.get("done")
 
     def change(field: str) -> str | None:
@@ -462,6 +490,16 @@ def _check_page(draft: dict, errors: dict[str, str], status: int = 200) -> tuple
 
     about = draft["about"]
     kept = draft["access"]
+    event_rows = []
+    if event is not None:
+        event_rows.append(
+            (
+                gettext("Event"),
+                f"{events.name_of(event)} ({events.when_text(event)})",
+                change("event_id"),
+                gettext("event"),
+            )
+        )
     need_rows = [
         (
             gettext("Accessibility needs"),
@@ -473,7 +511,7 @@ def _check_page(draft: dict, errors: dict[str, str], status: int = 200) -> tuple
     return _render(
         "attendee/check.html",
         status,
-        about_rows=attendee_rows(about, change),
+        about_rows=event_rows + attendee_rows(about, change),
         need_rows=need_rows,
         done=done,
         errors=errors,
@@ -492,29 +530,49 @@ def check() -> Any:
         # made once, when the answers are first shown: every sending of this draft carries it
         draft["key"] = str(uuid.uuid4())
         _save(draft)
+    event = events.event_of(draft["about"].get("event_id"))
+    if not draft.get("done") and not events.takes_registrations(event):
+        return _event_gone(draft, events.taking_registrations())
     if request.method == "GET":
-        return _check_page(draft, {})
+        return _check_page(draft, {}, event)
     data, errors = forms.load(AttendeeSchema(), registration_data(draft))
     if errors:
-        return _check_page(draft, errors, 400)
+        return _check_page(draft, errors, event, 400)
     try:
         answer, errors = forms.call("registration", "create", "attendee", data, draft["key"])
     except HTTPException as error:
-        if error.code == 409:
+        if error.code not in (404, 409):
+            raise
+        if error.code == 409 and events.takes_registrations(events.event_of(data.get("event_id"))):
             return _render("attendee/already_registered.html", 409, email=data["email"])
-        raise
+        # it stopped taking registrations since the answers were shown
+        return _event_gone(draft, events.taking_registrations())
     if errors:
-        return _check_page(draft, errors, 400)
+        return _check_page(draft, errors, event, 400)
     # what the confirmation shows; never the manage token
     session[DONE] = {
         "reference": answer["reference"],
         "email": answer["email"],
         "name": answer["name"],
         "carer_name": answer.get("carer_name"),
+        # both names: the confirmation may be read in the other language
+        "event": {key: event[key] for key in ("name_ko", "name_en")} if event else None,
     }
     draft["done"] = answer["reference"]
     _save(draft)
     return redirect(url_for("attendee.done"), 303)
+
+
+def _event_gone(draft: dict, open_events: list[dict]) -> Any:
+    """The answers' event takes no registrations any more (or none was chosen, in a draft kept
+    from before there were events): the first page again, to choose another or learn there is
+    none. Everything else stays as answered."""
+    if not open_events:
+        return _render("events/none_open.html", 409)
+    about = draft["about"]
+    values = {**_about_values_from_draft(about), "event_id": events.chosen_event_id(open_events)}
+    message = EVENT_CLOSED if about.get("event_id") else EMPTY_MESSAGES["event_id"]
+    return _about_page(values, {"event_id": pick(message)}, True, open_events, 409)
 
 
 # --- done -----------------------------------------------------------------------------------

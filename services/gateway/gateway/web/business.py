@@ -1,8 +1,9 @@
 """Companies and investors: registering with tags, and their ranked suggestions, interest and
 answers.
 
-Registering is one form (``/register/company`` or ``/register/investor``), then a page to check
-the answers, then a confirmation. The form is validated with the shared ``CompanySchema`` or
+Registering is one form (``/register/company`` or ``/register/investor``; it starts with the
+choice of the event when more than one takes registrations), then a page to check the answers,
+then a confirmation. The form is validated with the shared ``CompanySchema`` or
 ``InvestorSchema`` and kept as a draft in the session; the check page sends it once, with an
 idempotency key made when it is first shown, so that sending it twice (a double click, a
 refresh, going back and sending again) answers the same registration.
@@ -35,7 +36,7 @@ from flask_babel import gettext, lazy_gettext, ngettext
 from werkzeug.exceptions import HTTPException
 
 from gateway import upstream
-from gateway.web import forms, signed_in
+from gateway.web import events, forms, signed_in
 from gateway.web.i18n import LANGUAGES, current_language
 from gateway.web.labels import CATEGORY_LABELS, LANGUAGE_LABELS
 from gateway.web.recent_suggestions import RecentSuggestions, mark_changed
@@ -75,6 +76,7 @@ def _keep_recent_suggestions(state: Any) -> None:
 # the fields of each form in the order they are on the page (the error summary follows it)
 FIELDS = {
     "company": (
+        "event_id",
         "name",
         "description",
         "tags",
@@ -87,6 +89,7 @@ FIELDS = {
         "consents-privacy",
     ),
     "investor": (
+        "event_id",
         "name",
         "organisation",
         "interests",
@@ -129,8 +132,10 @@ STAGE_HINTS = {
 }
 
 # what to say when a field is left empty: more helpful than "required"
+CHOOSE_EVENT = lazy_gettext("Choose the event you are registering for.")
 EMPTY_MESSAGES = {
     "company": {
+        "event_id": CHOOSE_EVENT,
         "name": lazy_gettext("Enter the name of your company."),
         "description": lazy_gettext("Describe what your company makes and for whom, in a few sentences."),
         "tags": lazy_gettext("Choose at least one tag that describes your company."),
@@ -138,6 +143,7 @@ EMPTY_MESSAGES = {
         "contact_name": lazy_gettext("Enter the name of the person investors should contact."),
     },
     "investor": {
+        "event_id": CHOOSE_EVENT,
         "name": lazy_gettext("Enter your full name."),
         "organisation": lazy_gettext("Enter the name of your organisation."),
         "interests": lazy_gettext("Choose at least one tag you invest in."),
@@ -156,6 +162,9 @@ BETTER_MESSAGES = {
     "ticket_max_krw": lazy_gettext("Enter an amount in won using digits, such as 50,000,000."),
 }
 TICKET_ORDER = lazy_gettext("The largest amount must not be smaller than the smallest amount.")
+EVENT_CLOSED = lazy_gettext(
+    "This event is no longer taking registrations. Choose another event, or come back later."
+)
 TOO_LONG_TO_KEEP = lazy_gettext(
     "This description is too long for us to keep while you check your answers. Please shorten it."
 )
@@ -313,13 +322,16 @@ def language_options() -> list[tuple[str, str]]:
     return [(language, str(LANGUAGE_LABELS[language])) for language in LANGUAGES]
 
 
-def _form(kind: str, values: dict, errors: dict[str, str], status: int = 200) -> tuple[str, int]:
+def _form(
+    kind: str, values: dict, errors: dict[str, str], open_events: list[dict], status: int = 200
+) -> tuple[str, int]:
     return (
         render_template(
             f"business/register_{kind}.html",
             kind=kind,
             values=values,
             errors=errors,
+            events=open_events,
             tag_groups=tag_groups(values.get(TAG_FIELD[kind]) or ()),
             stage_options=stage_options(),
             investor_type_options=investor_type_options(),
@@ -335,13 +347,22 @@ def register(kind: str) -> Any:
     if draft.get("done"):
         # a registration was sent from this draft: what comes now is another one
         draft = {}
+    open_events = events.taking_registrations()
+    if not open_events:
+        return render_template("events/none_open.html")
     if request.method == "GET":
-        return _form(kind, values_from_data(kind, draft.get("data")), {})
+        values = values_from_data(kind, draft.get("data"))
+        # an event's page links here with ?event=
+        values["event_id"] = events.chosen_event_id(
+            open_events, request.args.get("event"), values.get("event_id")
+        )
+        return _form(kind, values, {}, open_events)
     values = values_from_form(kind)
+    values["event_id"] = events.chosen_event_id(open_events, values["event_id"])
     loaded, errors = forms.load(SCHEMAS[kind](), data_from_values(kind, values))
     errors = friendly(kind, errors, values)
     if errors:
-        return _form(kind, values, errors, 400)
+        return _form(kind, values, errors, open_events, 400)
     if loaded != draft.get("data"):
         # changed answers are another registration: a new key when they are next checked
         draft.pop("key", None)
@@ -349,7 +370,7 @@ def register(kind: str) -> Any:
     _save(kind, draft)
     if not _session_fits():
         session.pop(_draft_key(kind), None)
-        return _form(kind, values, {"description": str(TOO_LONG_TO_KEEP)}, 400)
+        return _form(kind, values, {"description": str(TOO_LONG_TO_KEEP)}, open_events, 400)
     return redirect(url_for("business.check", kind=kind), 303)
 
 
@@ -368,16 +389,19 @@ def won(value: int | None) -> str:
     return gettext("%(amount)s won", amount=digits)
 
 
-def answer_rows(kind: str, data: dict, change: Callable[[str], str | None]) -> list[tuple]:
-    """Summary-list rows of the answers: (label, value, change address, what the link changes)."""
+def answer_rows(kind: str, data: dict, change: Callable[[str], str | None], event: dict) -> list[tuple]:
+    """Summary-list rows of the answers: (label, value, change address, what the link changes),
+    starting with the event they are for."""
     language = current_language()
     not_given = gettext("Not given")
 
     def row(field: str, label: str, value: str, what: str) -> tuple:
         return (label, value, change(field), what)
 
+    when = f"{events.name_of(event)} ({events.when_text(event)})"
+    rows = [row("event_id", gettext("Event"), when, gettext("event"))]
     if kind == "company":
-        rows = [
+        rows += [
             row("name", gettext("Company name"), data["name"], gettext("company name")),
             row(
                 "description", gettext("What your company does"), data["description"], gettext("description")
@@ -400,7 +424,7 @@ def answer_rows(kind: str, data: dict, change: Callable[[str], str | None]) -> l
         ]
     else:
         investor_type = data.get("investor_type")
-        rows = [
+        rows += [
             row("name", gettext("Your name"), data["name"], gettext("your name")),
             row("organisation", gettext("Organisation"), data["organisation"], gettext("organisation")),
             row("interests", gettext("Interests"), tags_text(data["interests"]), gettext("interests")),
@@ -442,11 +466,24 @@ def answer_rows(kind: str, data: dict, change: Callable[[str], str | None]) -> l
     return rows
 
 
-def _check_page(kind: str, draft: dict) -> str:
+def _check_page(kind: str, draft: dict, event: dict) -> str:
     def change(field: str) -> str:
         return url_for("business.register", kind=kind, _anchor=field)
 
-    return render_template("business/check.html", kind=kind, rows=answer_rows(kind, draft["data"], change))
+    rows = answer_rows(kind, draft["data"], change, event)
+    return render_template("business/check.html", kind=kind, rows=rows)
+
+
+def _event_gone(kind: str, draft: dict) -> Any:
+    """The answers' event takes no registrations any more (or none was chosen, in a draft kept
+    from before there were events): the form again, to choose another, or the page saying there
+    is none. Everything else stays as answered."""
+    open_events = events.taking_registrations()
+    if not open_events:
+        return render_template("events/none_open.html"), 409
+    values = {**values_from_data(kind, draft["data"]), "event_id": events.chosen_event_id(open_events)}
+    message = EVENT_CLOSED if draft["data"].get("event_id") else CHOOSE_EVENT
+    return _form(kind, values, {"event_id": str(message)}, open_events, 409)
 
 
 @blueprint.route(f"/register/{KIND_PATH}/check", methods=["GET", "POST"])
@@ -461,24 +498,32 @@ def check(kind: str) -> Any:
         # made once, when the answers are first shown: every sending of these answers carries it
         draft["key"] = str(uuid.uuid4())
         _save(kind, draft)
-    if request.method == "GET":
-        return _check_page(kind, draft)
     data = draft["data"]
+    event = events.event_of(data.get("event_id"))
+    if not events.takes_registrations(event):
+        return _event_gone(kind, draft)
+    if request.method == "GET":
+        return _check_page(kind, draft, event)
     try:
         answer, errors = forms.call("registration", "create", kind, data, draft["key"])
     except HTTPException as error:
-        if error.code == 409:
+        if error.code not in (404, 409):
+            raise
+        if error.code == 409 and events.takes_registrations(events.event_of(data["event_id"])):
             return render_template("business/already_registered.html", kind=kind, email=data["email"]), 409
-        raise
+        # it stopped taking registrations since the answers were shown
+        return _event_gone(kind, draft)
     if errors:
         values = values_from_data(kind, data)
-        return _form(kind, values, friendly(kind, errors, values), 400)
+        return _form(kind, values, friendly(kind, errors, values), events.taking_registrations(), 400)
     # what the confirmation shows; never the manage token
     session[DONE] = {
         "kind": kind,
         "id": answer["id"],
         "reference": answer["reference"],
         "email": answer["email"],
+        # both names: the confirmation may be read in the other language
+        "event": {key: event[key] for key in ("name_ko", "name_en")},
     }
     draft["done"] = True
     _save(kind, draft)

@@ -19,6 +19,7 @@ DEFAULT_LANGUAGE = "ko"
 LANGUAGE_COOKIE = "lang"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
+
 def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
     """Mark a message for the catalogs without translating it here."""
     return message
@@ -96,6 +97,7 @@ VALIDATION_MESSAGES = (
     N_("This event is cancelled, so it takes no registrations."),
     N_("No such event."),
 )
+
 
 def init(app: Flask) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE

@@ -1,5 +1,5 @@
-"""Organisers' pages: the dashboard, the registrant list and its export, the audit log of
-sensitive reads, and dead letters.
+"""Organisers' pages: the dashboard, the events (list, create, change, open, close, cancel), the
+registrant list and its export, the audit log of sensitive reads, and dead letters.
 
 Every page is for organisers only (ORGANISER_EMAILS, signed in by a one-time link). The registration
 service checks the organiser again on every call (the ``organiser_caller``), and audits each read
@@ -37,10 +37,11 @@ from werkzeug.exceptions import HTTPException
 
 from gateway import upstream
 from gateway.recent_answers import FirstReadingUnderWay, RecentAnswers
-from gateway.web import signed_in
+from gateway.web import events, forms, signed_in
 from gateway.web.i18n import current_language, translate_message
 from gateway.web.labels import ATTENDEE_TYPE_LABELS, KIND_LABELS
 from shared import clock, taxonomy
+from shared.contracts.programme import VENUE_FACTS, EventSchema
 from shared.contracts.registration import (
     KINDS,
     SEARCHABLE_ATTENDEE_TYPES,
@@ -63,7 +64,7 @@ PER_PAGE = 25
 DASHBOARD_SECONDS = 10.0
 # how long the dashboard waits for a service's counts (registration's grow with the registrations)
 STATS_TIMEOUT = 30.0
-FILTERS = ("q", "kind", "status", "attendee_type")
+FILTERS = ("q", "kind", "status", "attendee_type", "event_id")
 AUDIT_LIMIT = 100
 DEAD_LETTER_LIMIT = 50
 # a dead letter's reason is shown up to this many characters
@@ -291,6 +292,235 @@ def _at_once(calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:
     return {name: future.result() for name, future in futures.items()}
 
 
+# --- events ------------------------------------------------------------------------------------
+
+EVENT_STATUS_LABELS = {
+    "draft": lazy_gettext("Draft"),
+    "open": lazy_gettext("Open"),
+    "closed": lazy_gettext("Closed"),
+    "cancelled": lazy_gettext("Cancelled"),
+}
+# the button that changes an event to each status (a cancellation is asked again first)
+STATUS_ACTIONS = {
+    "open": lazy_gettext("Open for registration"),
+    "closed": lazy_gettext("Close registration"),
+    "cancelled": lazy_gettext("Cancel the event"),
+}
+STATUS_DONE = {
+    "open": lazy_gettext("%(event)s is open: everyone sees it, and may register while registration is open."),
+    "closed": lazy_gettext("Registration for %(event)s is closed."),
+    "cancelled": lazy_gettext("%(event)s is cancelled."),
+}
+# the fields of the event form, in the order they are on the page (the error summary follows it)
+EVENT_FIELDS = (
+    "status",
+    "kind",
+    "name_ko",
+    "name_en",
+    "starts_at",
+    "ends_at",
+    "venue-name_ko",
+    "venue-name_en",
+    "venue-address_ko",
+    "venue-address_en",
+    "venue-subway_exit_ko",
+    "venue-subway_exit_en",
+    "venue-step_free_entrance",
+    "venue-accessible_toilets",
+    "venue-hearing_loop",
+    "venue-access_notes_ko",
+    "venue-access_notes_en",
+    "capacity",
+    "registration_opens_at",
+    "registration_closes_at",
+)
+EVENT_TIMES = ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at")
+VENUE_TEXTS = ("name_ko", "name_en", "address_ko", "address_en", "subway_exit_ko", "subway_exit_en")
+VENUE_NOTES = ("access_notes_ko", "access_notes_en")
+# a venue fact as a form answers it
+FACT_VALUES = {True: "yes", False: "no", None: "unknown"}
+EVENT_EMPTY = {
+    "kind": lazy_gettext("Choose whether this is a town hall or an expo."),
+    "name_ko": lazy_gettext("Enter the event's name in Korean."),
+    "name_en": lazy_gettext("Enter the event's name in English."),
+}
+CAPACITY_MESSAGE = lazy_gettext("Enter the number of people the venue takes, such as 150, or leave it empty.")
+# a time as the form shows it: Seoul's, as organisers type it
+FORM_TIME = "%Y-%m-%d %H:%M"
+
+
+def event_values(event: dict | None) -> dict[str, str]:
+    """An event (or none yet) as its form shows it: times in Seoul's time, facts as yes, no or
+    unknown."""
+    event = event or {}
+    venue = event.get("venue") or {}
+    values = {"status": "draft", "kind": event.get("kind", ""), "capacity": str(event.get("capacity") or "")}
+    for field in ("name_ko", "name_en"):
+        values[field] = event.get(field, "")
+    for field in EVENT_TIMES:
+        values[field] = clock.in_seoul(event[field]).strftime(FORM_TIME) if event.get(field) else ""
+    for field in (*VENUE_TEXTS, *VENUE_NOTES):
+        values[f"venue-{field}"] = venue.get(field, "")
+    for fact in VENUE_FACTS:
+        values[f"venue-{fact}"] = FACT_VALUES[venue.get(fact)]
+    return values
+
+
+def event_values_from_form() -> dict[str, str]:
+    return {field: forms.text(field) for field in EVENT_FIELDS}
+
+
+def event_data(values: dict[str, str], creating: bool) -> dict:
+    """The event as EventSchema reads it, from its form: an empty optional field is null (an
+    edit sends every field, so what was emptied is removed); an empty required one is left out,
+    to be said missing."""
+    data: dict[str, Any] = {field: values[field] for field in ("kind", "name_ko", "name_en") if values[field]}
+    for field in EVENT_TIMES:
+        data[field] = values[field] or None
+    capacity = values["capacity"].replace(",", "")
+    data["capacity"] = int(capacity) if capacity.isascii() and capacity.isdigit() else (capacity or None)
+    venue: dict[str, Any] = {
+        field: values[f"venue-{field}"] or None for field in (*VENUE_TEXTS, *VENUE_NOTES)
+    }
+    for fact in VENUE_FACTS:
+        venue[fact] = {"yes": True, "no": False}.get(values[f"venue-{fact}"])
+    data["venue"] = venue
+    if creating:
+        data["status"] = values["status"]
+    return data
+
+
+def event_errors(errors: dict[str, str], values: dict[str, str]) -> dict[str, str]:
+    """Errors that say what to do, in the order of the fields on the page."""
+    for field in list(errors):
+        if field in EVENT_EMPTY and not values.get(field):
+            errors[field] = str(EVENT_EMPTY[field])
+        elif field == "capacity":
+            errors[field] = str(CAPACITY_MESSAGE)
+    position = {field: index for index, field in enumerate(EVENT_FIELDS)}
+    return dict(sorted(errors.items(), key=lambda item: position.get(item[0], len(position))))
+
+
+def _event_form(
+    template: str, values: dict, errors: dict, status: int = 200, **context: Any
+) -> tuple[str, int]:
+    return (
+        render_template(
+            template,
+            values=values,
+            errors=errors,
+            kind_options=[(kind, str(label)) for kind, label in events.KIND_LABELS.items()],
+            fact_options=[
+                ("yes", gettext("Yes")),
+                ("no", gettext("No")),
+                ("unknown", gettext("Not known yet")),
+            ],
+            **context,
+        ),
+        status,
+    )
+
+
+@blueprint.app_template_global("event_status_label")
+def event_status_label(status: str) -> str:
+    return _label(EVENT_STATUS_LABELS, status)
+
+
+@blueprint.get("/events")
+@signed_in.organiser_required
+def event_list() -> str:
+    programme = upstream.call("registration", "list_events", signed_in.organiser_caller())
+    return render_template(
+        "organiser/events.html",
+        upcoming=[event for event in programme if not event["past"]],
+        past=[event for event in programme if event["past"]][::-1],
+    )
+
+
+@blueprint.route("/events/new", methods=["GET", "POST"])
+@signed_in.organiser_required
+def new_event() -> Any:
+    if request.method == "GET":
+        return _event_form("organiser/event_new.html", event_values(None), {})
+    values = event_values_from_form()
+    data, errors = forms.load(EventSchema(), event_data(values, creating=True))
+    if not errors:
+        made, errors = forms.call("registration", "create_event", data, signed_in.organiser_caller())
+    if errors:
+        return _event_form("organiser/event_new.html", values, event_errors(errors, values), 400)
+    flash(gettext("%(event)s is made.", event=events.name_of(made)))
+    return redirect(url_for("organiser.event", event_id=made["id"]), 303)
+
+
+def _organisers_event(event_id: str) -> dict:
+    if len(event_id) > 100:
+        abort(404)
+    return upstream.call("registration", "get_event", event_id, signed_in.organiser_caller())
+
+
+@blueprint.route("/events/<string:event_id>", methods=["GET", "POST"])
+@signed_in.organiser_required
+def event(event_id: str) -> Any:
+    found = _organisers_event(event_id)
+    if request.method == "GET":
+        return _event_form(
+            "organiser/event.html", event_values(found), {}, event=found, actions=STATUS_ACTIONS
+        )
+    values = event_values_from_form()
+    data, errors = forms.load(EventSchema(), event_data(values, creating=False))
+    if not errors:
+        changed, errors = forms.call(
+            "registration", "update_event", event_id, data, signed_in.organiser_caller()
+        )
+    if errors:
+        return _event_form(
+            "organiser/event.html",
+            values,
+            event_errors(errors, values),
+            400,
+            event=found,
+            actions=STATUS_ACTIONS,
+        )
+    flash(gettext("Your changes to %(event)s are saved.", event=events.name_of(changed)))
+    return redirect(url_for("organiser.event", event_id=event_id), 303)
+
+
+@blueprint.post("/events/<string:event_id>/status")
+@signed_in.organiser_required
+def event_status(event_id: str) -> Response:
+    """Open or close an event; a cancellation comes from its own page, which asks first."""
+    status = request.form.get("status")
+    if status not in ("open", "closed"):
+        abort(400)
+    return _change_status(event_id, status)
+
+
+@blueprint.route("/events/<string:event_id>/cancel", methods=["GET", "POST"])
+@signed_in.organiser_required
+def cancel_event(event_id: str) -> Any:
+    if request.method == "GET":
+        found = _organisers_event(event_id)
+        if "cancelled" not in found["next_statuses"]:
+            return redirect(url_for("organiser.event", event_id=event_id), 303)
+        return render_template("organiser/event_cancel.html", event=found)
+    return _change_status(event_id, "cancelled")
+
+
+def _change_status(event_id: str, status: str) -> Response:
+    if len(event_id) > 100:
+        abort(404)
+    changed, errors = forms.call(
+        "registration", "update_event", event_id, {"status": status}, signed_in.organiser_caller()
+    )
+    if errors:
+        # the status changed meanwhile (another organiser), or the event lacks what it needs
+        for message in errors.values():
+            flash(message)
+    else:
+        flash(str(STATUS_DONE[status]) % {"event": events.name_of(changed)})
+    return redirect(url_for("organiser.event", event_id=event_id), 303)
+
+
 # --- the registrant list and its export ----------------------------------------------------
 
 
@@ -309,6 +539,7 @@ def registrations() -> tuple[str, int]:
             {**filters, "page": page, "per_page": per_page},
             signed_in.organiser_caller(),
         )
+    programme = upstream.call("registration", "list_events", signed_in.organiser_caller(), False)
     last_page = max(1, math.ceil(found["total"] / per_page)) if found else 1
     links: dict[str, Any] = dict(filters)
     if per_page != PER_PAGE:
@@ -328,6 +559,8 @@ def registrations() -> tuple[str, int]:
         status_options=[("", gettext("Active and cancelled"))]
         + [(status, str(STATUS_LABELS[status])) for status in ("active", "cancelled")],
         attendee_type_options=_options(SEARCHABLE_TYPE_LABELS, lazy_gettext("All visitor types")),
+        event_options=[("", gettext("All events"))]
+        + [(event["id"], events.name_of(event)) for event in programme],
     ), 400 if errors else 200
 
 
