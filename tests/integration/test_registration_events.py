@@ -101,6 +101,10 @@ def test_an_organiser_creates_opens_and_closes_an_event_and_registrations_follow
     assert counted == {"attendee": 1, "company": 0, "investor": 0, "companions": 2, "total": 1}
     listed = {e["id"]: e for e in registration.call("registration", "list_events", ORGANISER)}
     assert listed[event_id]["registrations"]["total"] == 1
+    assert listed[event_id]["next_statuses"] == ["closed", "cancelled"]
+    # only the names, for a filter: nothing counted
+    names_only = {e["id"]: e for e in registration.call("registration", "list_events", ORGANISER, False)}
+    assert names_only[event_id]["registrations"]["total"] == 0
     rows = registration.call("registration", "list_registrations", {"event_id": event_id}, ORGANISER)
     assert [row["id"] for row in rows["items"]] == [made["id"]]
 
