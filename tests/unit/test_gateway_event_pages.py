@@ -65,6 +65,22 @@ class Registration(PublicEvents):
     def list_registrations(self, query: dict, caller: dict) -> dict:
         return {"items": [], "total": 0, "page": 1, "per_page": 25}
 
+    def registrations_of(self, caller: dict) -> list[dict]:
+        return [
+            {
+                "id": f"r-{number}",
+                "kind": "attendee",
+                "status": "active",
+                "name": "김하나",
+                "email": caller["email"],
+                "reference": reference_of(f"r-{number}"),
+                "attendee_type": "citizen",
+                "language": "ko",
+                "event_id": event_id,
+            }
+            for number, event_id in enumerate(("town-hall-8", "expo-2026"))
+        ]
+
 
 @pytest.fixture
 def registration(monkeypatch) -> Registration:
@@ -409,3 +425,17 @@ def test_the_registrations_can_be_filtered_by_event(client, registration):
     assert re.search(r'<option value="town-hall-8" selected>August Tech Companion Town Hall</option>', page)
     assert registration.made("list_registrations")[0][0]["event_id"] == "town-hall-8"
     assert registration.made("list_events")[0][1] is False, "the filter needs no counts"
+
+
+# --- a person's own registrations -----------------------------------------------------------
+
+
+def test_a_persons_registrations_say_which_event_each_is_for(client):
+    with client.session_transaction() as session:
+        session.update(email="hana@example.org", organiser=False)
+    mine = words(client.get("/my?lang=en"))
+    assert "Event: August Tech Companion Town Hall (Friday, August 21, 2026 14:00–17:00)" in mine
+    assert "Event: Tech Companion Expo 2026 (Date to be announced)" in mine
+    one = client.get("/my/r-0?lang=ko")
+    assert "행사: 8월 기술동행 타운홀 (2026년 8월 21일 금요일 14:00–17:00)" in words(one)
+    assert 'href="/events/town-hall-8"' in text(one)

@@ -14,7 +14,7 @@ from flask_babel import format_date, format_time, gettext, lazy_gettext
 from werkzeug.exceptions import HTTPException
 
 from gateway import upstream
-from gateway.web import attendee, forms, signed_in
+from gateway.web import attendee, events, forms, signed_in
 from gateway.web.i18n import current_language
 from gateway.web.labels import KIND_LABELS, LANGUAGE_LABELS
 from gateway.web.signed_in import person_required
@@ -75,7 +75,10 @@ def my_registrations() -> str:
     registrations = signed_in.my_registrations()
     has_parties = any(r["kind"] in MATCHABLE_KINDS and r["status"] == "active" for r in registrations)
     return render_template(
-        "account/my_registrations.html", registrations=registrations, has_parties=has_parties
+        "account/my_registrations.html",
+        registrations=registrations,
+        has_parties=has_parties,
+        events=events.events_of(registrations),
     )
 
 
@@ -144,6 +147,7 @@ def registration(registration_id: str) -> str:
     return render_template(
         "account/registration.html",
         registration=found,
+        event=events.event_of(found.get("event_id")),
         rows=_rows(found),
         need_rows=need_rows,
         created=when(found.get("created_at")),

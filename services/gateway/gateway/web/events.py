@@ -141,6 +141,14 @@ def event_of(event_id: Any) -> dict | None:
         raise
 
 
+def events_of(registrations: list[dict]) -> dict[str, dict]:
+    """The events of ``registrations`` as everyone sees them, by id (a person has registered for
+    a few: one call for each)."""
+    wanted = {registration.get("event_id") for registration in registrations} - {None}
+    found = {event_id: event_of(event_id) for event_id in sorted(wanted)}
+    return {event_id: event for event_id, event in found.items() if event is not None}
+
+
 def takes_registrations(event: dict | None) -> bool:
     return event is not None and event["registration_state"] == "open"
 
