@@ -57,6 +57,7 @@ class Settings:
     caller_signing_key: str
     notification_retention_days: float
     cancelled_retention_days: float
+    retention_days_after_expo: float
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -96,4 +97,5 @@ class Settings:
             caller_signing_key=get("CALLER_SIGNING_KEY", ""),
             notification_retention_days=float(get("NOTIFICATION_RETENTION_DAYS", "30")),
             cancelled_retention_days=float(get("CANCELLED_RETENTION_DAYS", "30")),
+            retention_days_after_expo=float(get("RETENTION_DAYS_AFTER_EXPO", "90")),
         )

@@ -138,6 +138,21 @@ class OrganiserEventSchema(_EventOutSchema):
     updated_at = fields.String()
     registrations = fields.Nested(EventRegistrationsSchema)
     next_statuses = fields.List(fields.String(), metadata={"description": "The statuses it may change to."})
+    purge_requested_at = fields.String(
+        allow_none=True,
+        metadata={"description": "When an organiser asked to destroy its registrations' personal data now."},
+    )
+    purged_at = fields.String(
+        allow_none=True,
+        metadata={"description": "When its registrations' personal data was destroyed (retention)."},
+    )
+    counts_at_purge = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "What is kept once its personal data is destroyed: registrations of each "
+            "kind by status, and the active ones' companions."
+        },
+    )
 
 
 class OrganiserEventsSchema(Schema):

@@ -164,3 +164,17 @@ def test_the_organiser_api_is_for_organisers_and_refuses_bad_events_field_by_fie
         == 404
     )
     assert platform.call("GET", f"{ORGANISER_EVENTS}/no-such-event", ORGANISER_TOKEN).status_code == 404
+
+
+def test_an_organiser_asks_over_http_to_destroy_an_events_personal_data_once_it_is_over(platform):
+    event = platform.call("POST", ORGANISER_EVENTS, ORGANISER_TOKEN, json=town_hall(status="open")).json()
+    purge = f"{ORGANISER_EVENTS}/{event['id']}/purge"
+    assert platform.call("POST", purge).status_code == 401
+    too_early = platform.call("POST", purge, ORGANISER_TOKEN, headers={"Accept-Language": "ko"})
+    assert too_early.status_code == 409 and "파기" in too_early.json()["message"]
+    platform.call("PATCH", f"{ORGANISER_EVENTS}/{event['id']}", ORGANISER_TOKEN, json={"status": "cancelled"})
+    asked = platform.call("POST", purge, ORGANISER_TOKEN)
+    assert asked.status_code == 202 and asked.json()["purge_requested_at"]
+    assert (
+        platform.call("POST", f"{ORGANISER_EVENTS}/no-such-event/purge", ORGANISER_TOKEN).status_code == 404
+    )

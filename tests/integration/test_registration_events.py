@@ -176,6 +176,21 @@ def test_events_are_for_organisers_to_make_and_change_and_bad_input_is_refused(r
 # --- registrations stored before there were events -------------------------------------------
 
 
+def test_an_organiser_asks_to_destroy_an_events_personal_data_once_nobody_is_still_to_come(registration):
+    event = registration.call("registration", "create_event", town_hall(status="open"), ORGANISER)
+    made = registration.call("registration", "create", "attendee", attendee(event_id=event["id"]))
+    with pytest.raises(errors.Conflict):
+        registration.call("registration", "request_event_purge", event["id"], ORGANISER)
+    with pytest.raises(errors.Forbidden):
+        registration.call(
+            "registration", "request_event_purge", event["id"], vouched({"registration_id": made["id"]})
+        )
+    registration.call("registration", "update_event", event["id"], {"status": "cancelled"}, ORGANISER)
+    asked = registration.call("registration", "request_event_purge", event["id"], ORGANISER)
+    assert asked["purge_requested_at"] and asked["purged_at"] is None
+    assert asked["registrations"]["total"] == 1  # erased within a minute, by the sweep
+
+
 @pytest.fixture
 def database(mongo):
     name = f"events_{uuid.uuid4().hex[:8]}"

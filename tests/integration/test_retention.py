@@ -1,5 +1,6 @@
-"""What outlives its retention is found in the real store: notifications finished long ago, and
-registrations cancelled long ago (the services' hourly sweeps delete or erase them)."""
+"""What outlives its retention is found in the real store: notifications finished long ago,
+registrations cancelled long ago (the services' hourly sweeps delete or erase them), and the
+registrations of an event whose retention ended (erased a batch a minute)."""
 
 import uuid
 
@@ -8,8 +9,12 @@ from cryptography.fernet import Fernet
 
 from notification.store import NotificationStore
 from registration import domain
+from registration.retention import EventRetention
 from registration.sensitive import Sealer
 from registration.store import RegistrationStore
+from shared.messaging import EventPublisher
+from shared.outbox import OutboxRelay
+from tests.integration.test_outbox_and_inbox import drain
 
 LONG_AGO, RECENTLY, CUT_OFF = (
     "2026-01-01T00:00:00.000000Z",
@@ -69,3 +74,70 @@ def test_registrations_cancelled_before_the_cut_off_are_found_and_no_others(data
             document, _ = domain.cancel(document, cancelled_at)
         made[name] = store.add(document, [])["_id"]
     assert store.cancelled_before(CUT_OFF, limit=10) == [made["long ago"]]
+
+
+def test_an_events_registrations_are_erased_in_batches_once_its_retention_ends_leaving_counts(
+    database, amqp_uri
+):
+    """RETENTION_DAYS_AFTER_EXPO after an event ended, each of its registrations is erased as any
+    erasure is (every service hears of it), a batch per sweep; the event keeps its counts.
+    Another event's registrations stay."""
+    store = RegistrationStore(database, Sealer(Fernet.generate_key().decode()), default_event={})
+    ended = store.add_event(
+        domain.new_programme_event(
+            {
+                "kind": "town_hall",
+                "name_ko": "지난 타운홀",
+                "name_en": "Past town hall",
+                "starts_at": LONG_AGO,
+                "status": "open",
+            },
+            LONG_AGO,
+        )
+    )
+    to_come = store.add_event(
+        domain.new_programme_event(
+            {
+                "kind": "expo",
+                "name_ko": "박람회",
+                "name_en": "Expo",
+                "starts_at": "2099-09-01T01:00:00.000000Z",
+                "status": "open",
+            },
+            RECENTLY,
+        )
+    )
+
+    def register(event: dict, companions: int = 0) -> str:
+        data = {
+            "name": "김민지",
+            "email": f"{uuid.uuid4().hex[:8]}@example.kr",
+            "attendee_type": "citizen",
+            "companions": companions,
+            "language": "ko",
+            "consents": {"privacy": True},
+        }
+        document, _ = domain.register("attendee", data, event["_id"], uuid.uuid4().hex, LONG_AGO)
+        return store.add(document, [])["_id"]
+
+    past = [register(ended, companions=1) for _ in range(3)]
+    store.modify(past[0], lambda document: domain.cancel(document, LONG_AGO))
+    kept = register(to_come)
+    relay = OutboxRelay(EventPublisher(amqp_uri), {"registrations": store.registrations})
+    drain(amqp_uri, "matching")
+    retention = EventRetention(store, relay.flush, retention_days=90, batch=2)
+
+    assert retention.sweep(RECENTLY) == 2
+    event = store.event(ended["_id"])
+    assert event["counts_at_purge"]["attendee"] == {"active": 2, "cancelled": 1}
+    assert event["counts_at_purge"]["companions"] == 2 and "purged_at" not in event
+    assert retention.sweep(RECENTLY) == 1
+    assert store.event(ended["_id"])["purged_at"] == RECENTLY
+    assert retention.sweep(RECENTLY) == 0
+    erased = [body for body in drain(amqp_uri, "matching") if body["type"] == "registration.erased"]
+    assert sorted(body["payload"]["registration_id"] for body in erased) == sorted(past)
+    for registration_id in past:
+        tombstone = store.registrations.collection.find_one({"_id": registration_id})
+        assert tombstone["status"] == "erased" and "name" not in tombstone and "email" not in tombstone
+    assert store.get(kept)["name"] == "김민지"
+    assert "counts_at_purge" not in store.event(to_come["_id"])

@@ -498,3 +498,49 @@ def test_a_cancellation_older_than_its_retention_is_erased_and_nothing_else():
     assert domain.erase_if_cancelled_before(document, LATER, LATER) == (document, [])
     assert domain.erase_if_cancelled_before(erased, LATER, LATER) == (erased, [])
     assert domain.erase_if_cancelled_before(None, LATER, LATER) == (None, [])
+
+
+def an_event(**fields) -> dict:
+    return {"_id": "ev-1", "status": "open", "starts_at": "2026-03-01T05:00:00.000000Z", **fields}
+
+
+def test_an_events_personal_data_is_due_to_go_its_retention_after_it_ended_or_when_asked():
+    ended = an_event(ends_at="2026-03-01T09:00:00.000000Z")
+    assert not domain.purge_due(ended, "2026-05-30T08:59:59.000000Z", retention_days=90)
+    assert domain.purge_due(ended, "2026-05-30T09:00:00.000000Z", retention_days=90)
+    # without an end time it ends with its first day in Seoul (15:00 UTC)
+    assert domain.purge_due(an_event(), "2026-05-30T15:00:00.000000Z", retention_days=90)
+    undated = {"_id": "ev-2", "status": "closed"}
+    assert not domain.purge_due(undated, "2099-01-01T00:00:00.000000Z", retention_days=90)
+    asked = {**undated, "purge_requested_at": "2026-04-01T00:00:00.000000Z"}
+    assert domain.purge_due(asked, "2026-04-01T00:00:00.000000Z", retention_days=90)
+    assert not domain.purge_due({**asked, "purged_at": "2026-04-01T00:01:00.000000Z"}, "2099-01-01", 90)
+
+
+def test_an_organiser_may_ask_for_the_purge_only_once_nobody_is_still_to_come():
+    now = "2026-04-01T00:00:00.000000Z"
+    coming = an_event(starts_at="2026-06-01T05:00:00.000000Z")
+    with pytest.raises(Conflict):
+        domain.request_purge(coming, now)
+    with pytest.raises(Conflict):
+        domain.request_purge({"_id": "ev-2", "status": "open"}, now)  # open, no date yet
+    for over in (an_event(), {**coming, "status": "cancelled"}, {"_id": "ev-2", "status": "closed"}):
+        asked = domain.request_purge(over, now)
+        assert asked["purge_requested_at"] == now
+        assert domain.request_purge(asked, "2026-04-02T00:00:00.000000Z") is asked  # asked once
+
+
+def test_an_event_keeps_anonymous_counts_taken_once_before_its_purge():
+    census = [
+        {"kind": "attendee", "status": "active", "companions": 2},
+        {"kind": "attendee", "status": "cancelled", "companions": 1},
+        {"kind": "company", "status": "active"},
+    ]
+    started = domain.purge_started(an_event(), census, "2026-06-01T00:00:00.000000Z")
+    assert started["counts_at_purge"] == {
+        "attendee": {"active": 1, "cancelled": 1},
+        "company": {"active": 1},
+        "investor": {},
+        "companions": 2,
+    }
+    assert domain.purge_started(started, [], "2026-06-02T00:00:00.000000Z") is started

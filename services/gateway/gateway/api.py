@@ -327,6 +327,19 @@ def change_event(changes: dict, event_id: str) -> dict:
     return upstream.call("registration", "update_event", event_id, changes, organiser)
 
 
+@api.route("/organiser/events/<string:event_id>/purge", methods=["POST"])
+@api.response(202, OrganiserEventSchema)
+@api.alt_response(404, description="No such event.")
+@api.alt_response(409, description="Someone may still come: the event is neither over nor cancelled.")
+@api.doc(security=BEARER)
+def purge_event(event_id: str) -> tuple[dict, int]:
+    """Destroy the personal data of the event's registrations now, instead of
+    RETENTION_DAYS_AFTER_EXPO days after it ended: within a minute every registration for it is
+    erased in every service, and the event keeps only anonymous counts."""
+    organiser = require_organiser().as_rpc()
+    return upstream.call("registration", "request_event_purge", event_id, organiser), 202
+
+
 @api.route("/organiser/summary", methods=["GET"])
 @api.response(200, SummarySchema)
 @api.doc(security=BEARER)

@@ -508,6 +508,10 @@ REFUSALS = {
 }
 OPENS_AT = "Registration for this event opens at {} (Seoul time)."
 NEEDS_START = "An event is opened only with its start time."
+PURGE_TOO_EARLY = (
+    "Personal data is destroyed only when nobody is still to come: once the event is over or "
+    "cancelled, or closed without a date."
+)
 
 
 def default_event(event_id: str, name_ko: str, name_en: str, now: str) -> dict:
@@ -678,7 +682,58 @@ def organiser_event_view(event: dict, now: str, registrations: dict | None) -> d
         "updated_at": event["updated_at"],
         "registrations": registrations or dict.fromkeys(COUNTED, 0),
         "next_statuses": list(STATUS_CHANGES[event["status"]]),
+        **{key: event.get(key) for key in ("purge_requested_at", "purged_at", "counts_at_purge")},
     }
+
+
+def purge_due(event: dict, now: str, retention_days: float) -> bool:
+    """Whether the personal data of the event's registrations is to be destroyed now: once an
+    organiser asked, or ``retention_days`` (RETENTION_DAYS_AFTER_EXPO) after the event ended; an
+    event without a date only on request. Once done, never again."""
+    if event.get("purged_at"):
+        return False
+    if event.get("purge_requested_at"):
+        return True
+    end = ends_of(event)
+    return end is not None and clock.to_iso(clock.parse_iso(end) + timedelta(days=retention_days)) <= now
+
+
+def request_purge(event: dict, now: str) -> dict:
+    """An organiser's request to destroy the personal data of the event's registrations now.
+    Only once nobody is still to come: the event is over or cancelled, or closed without a date."""
+    if event.get("purge_requested_at") or event.get("purged_at"):
+        return event
+    over = is_past(event, now) or event["status"] == "cancelled"
+    if not over and not (event["status"] == "closed" and ends_of(event) is None):
+        raise Conflict(PURGE_TOO_EARLY)
+    return {**event, "purge_requested_at": now, "updated_at": now}
+
+
+def purge_started(event: dict, census: list[dict], now: str) -> dict:
+    """The event as its purge starts: the anonymous counts it keeps for ever (registrations of
+    each kind and status, and companions of the active ones), from ``census`` (records of
+    ``kind``, ``status`` and ``companions``), taken once before anyone is erased."""
+    if "counts_at_purge" in event:
+        return event
+    counts: dict = {kind: {} for kind in KINDS}
+    companions = 0
+    for record in census:
+        by_status = counts[record["kind"]]
+        by_status[record["status"]] = by_status.get(record["status"], 0) + 1
+        if record["status"] == "active":
+            companions += record.get("companions") or 0
+    return {**event, "counts_at_purge": {**counts, "companions": companions}, "updated_at": now}
+
+
+def purge_done(event: dict, now: str) -> dict:
+    return {**event, "purged_at": now, "updated_at": now}
+
+
+def erase_unless_erased(document: dict | None, now: str) -> tuple[dict | None, list[dict]]:
+    """Erase a registration whatever its status (an event's retention ended), unless it is gone."""
+    if document is None or document["status"] == "erased":
+        return document, []
+    return erase(document, now)
 
 
 def counts_by_event(records: list[dict], default_event_id: str) -> dict[str, dict[str, int]]:

@@ -11,6 +11,7 @@ from nameko.timer import timer
 from pymongo.database import Database
 
 from registration import domain
+from registration.retention import ERASE_BATCH, EventRetention
 from registration.sensitive import Sealer
 from registration.store import RegistrationStore
 from shared import clock, metrics
@@ -37,7 +38,6 @@ EXPORT_LIMIT = 50_000
 MAX_IDS = 500
 # how often what has outlived its retention is looked for, and how much is erased at a time
 RETENTION_SWEEP_SECONDS = 3600
-ERASE_BATCH = 500
 
 
 class ContactCardsSchema(Schema):
@@ -266,6 +266,17 @@ class RegistrationService(metrics.IoCountsRpc):
         counts = domain.counts_by_event(self.store.event_census(), self.settings.default_expo_id)
         return domain.organiser_event_view(changed, now, counts.get(event_id))
 
+    @rpc(expected_exceptions=EXPECTED)
+    def request_event_purge(self, event_id: str, caller: str) -> dict:
+        """Destroy the personal data of the event's registrations now rather than
+        RETENTION_DAYS_AFTER_EXPO after it (within a minute, leaving its anonymous counts)."""
+        self._organiser(caller)
+        event_id = _event_id(event_id)
+        now = clock.now_iso()
+        changed = self.store.modify_event(event_id, lambda document: domain.request_purge(document, now))
+        counts = domain.counts_by_event(self.store.event_census(), self.settings.default_expo_id)
+        return domain.organiser_event_view(changed, now, counts.get(event_id))
+
     @rpc
     def stats(self) -> dict:
         census = self.store.census()
@@ -291,6 +302,13 @@ class RegistrationService(metrics.IoCountsRpc):
     @timer(interval=60.0)
     def forget_expired_sign_in_links(self) -> None:
         self.store.forget_expired_sign_in_links(clock.now_iso())
+
+    @timer(interval=60.0)
+    def purge_events_due(self) -> int:
+        """Erase the registrations of events whose retention has ended, or that an organiser
+        asked to purge (a batch per event a minute); how many."""
+        retention = EventRetention(self.store, self.outbox.flush, self.settings.retention_days_after_expo)
+        return retention.sweep(clock.now_iso())
 
     @timer(interval=RETENTION_SWEEP_SECONDS)
     def erase_old_cancellations(self) -> int:

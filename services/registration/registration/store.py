@@ -215,6 +215,18 @@ class RegistrationStore:
         projection = {"kind": 1, "status": 1, "companions": 1, "event_id": 1, "expo_id": 1}
         return [domain.upgrade(document) for document in self.registrations.collection.find({}, projection)]
 
+    def census_of_event(self, event_id: str) -> list[dict]:
+        """Kind, status and companions of every registration for the event."""
+        projection = {"kind": 1, "status": 1, "companions": 1}
+        return list(self.registrations.collection.find({"event_id": event_id}, projection))
+
+    def unerased_of_event(self, event_id: str, limit: int) -> list[str]:
+        """The ids of up to ``limit`` registrations for the event not erased yet."""
+        # by the indexed event alone, the status compared here: the embedded store would read
+        # the whole collection for a condition on two fields
+        cursor = self.registrations.collection.find({"event_id": event_id}, {"status": 1})
+        return [document["_id"] for document in cursor if document["status"] != "erased"][:limit]
+
     # --- events -----------------------------------------------------------------------------
 
     def event(self, event_id: str) -> dict | None:

@@ -96,6 +96,10 @@ VALIDATION_MESSAGES = (
     N_("Registration for this event is closed."),
     N_("This event is cancelled, so it takes no registrations."),
     N_("No such event."),
+    N_(
+        "Personal data is destroyed only when nobody is still to come: once the event is over or "
+        "cancelled, or closed without a date."
+    ),
 )
 
 
