@@ -1,8 +1,12 @@
-"""Load demo data through the HTTP API: companies like those presented at the network's launch,
-investors of every type, and attendees (``make seed``, with the platform running).
+"""Load demo data through the HTTP API: a programme (two past town halls, the next one, and the
+expo with its dates and venue), companies like those presented at the network's launch,
+investors of every type, and attendees, some of them also coming to the next town hall
+(``make seed``, with the platform running).
 
 Each registration goes through the same validation as any other. Running it again skips what
-is already registered (409). The manage tokens are written to ``var/seed-tokens.json``.
+is already there (an event of the same English name; a registration answered 409). The
+programme is made with the organiser token (``ORGANISER_TOKEN``, or ``make run``'s
+``var/organiser-token``). The manage tokens are written to ``var/seed-tokens.json``.
 """
 
 import json
@@ -10,8 +14,10 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from shared.clock import SEOUL
 from shared.contracts.registration import SENSITIVE_ATTENDEE_TYPES
 
 GATEWAY = os.environ.get("GATEWAY_URL", "http://127.0.0.1:8000")
@@ -160,12 +166,124 @@ ATTENDEES = [
 ]
 
 
-def post(path: str, body: dict) -> tuple[int, dict]:
+CITY_HALL = {
+    "name_ko": "서울시청 8층 다목적홀",
+    "name_en": "Seoul City Hall, multi-purpose hall (8th floor)",
+    "address_ko": "서울특별시 중구 세종대로 110",
+    "address_en": "110 Sejong-daero, Jung-gu, Seoul",
+    "step_free_entrance": True,
+    "accessible_toilets": True,
+    "hearing_loop": True,
+    "subway_exit_ko": "시청역 1·2호선 5번 출구 (엘리베이터)",
+    "subway_exit_en": "City Hall station, lines 1 and 2, exit 5 (lift)",
+}
+
+
+def town_hall(day: date) -> dict:
+    return {
+        "kind": "town_hall",
+        "name_ko": f"{day.year}년 {day.month}월 기술동행 타운홀",
+        "name_en": f"{day:%B %Y} Tech Companion Town Hall",
+        "starts_at": f"{day} 14:00",
+        "ends_at": f"{day} 17:00",
+        "venue": CITY_HALL,
+        "capacity": 120,
+        "status": "open",
+    }
+
+
+def third_thursday(year: int, month: int) -> date:
+    first = date(year, month, 1)
+    return first + timedelta(days=(3 - first.weekday()) % 7 + 14)
+
+
+def months_from(today: date, months: int) -> tuple[int, int]:
+    index = today.year * 12 + today.month - 1 + months
+    return index // 12, index % 12 + 1
+
+
+def programme(today: date) -> list[tuple[dict, str]]:
+    """(event, the status it ends in): a town hall every other month at City Hall, on the third
+    Thursday (the two before ``today`` and the next one), and the yearly expo's dates."""
+    upcoming = third_thursday(*months_from(today, 0))
+    if upcoming <= today:
+        upcoming = third_thursday(*months_from(today, 1))
+    past = [third_thursday(*months_from(upcoming, -months)) for months in (4, 2)]
+    return [(town_hall(day), "closed") for day in past] + [(town_hall(upcoming), "open")]
+
+
+def expo_dates(today: date) -> dict:
+    """The expo about half a year ahead: two days, from a Thursday."""
+    first = third_thursday(*months_from(today, 6))
+    return {"starts_at": f"{first} 10:00", "ends_at": f"{first + timedelta(days=1)} 18:00"}
+
+
+EXPO = {
+    "venue": {
+        "name_ko": "동대문디자인플라자(DDP) 알림1관",
+        "name_en": "Dongdaemun Design Plaza (DDP), Art Hall 1",
+        "address_ko": "서울특별시 중구 을지로 281",
+        "address_en": "281 Eulji-ro, Jung-gu, Seoul",
+        "step_free_entrance": True,
+        "accessible_toilets": True,
+        "hearing_loop": None,
+        "subway_exit_ko": "동대문역사문화공원역 1번 출구 (엘리베이터)",
+        "subway_exit_en": "Dongdaemun History & Culture Park station, exit 1 (lift)",
+    },
+    "capacity": 2000,
+}
+# visitors who also come to the next town hall
+TOWN_HALL_VISITORS = ("Yoon Mira", "Kang Dongsu", "Lim Sunja")
+
+
+def organiser_token() -> str:
+    token = os.environ.get("ORGANISER_TOKEN")
+    if token:
+        return token
+    return (Path(os.environ.get("VAR_DIR", "var")) / "organiser-token").read_text().strip()
+
+
+def seed_programme(token: str) -> str:
+    """Make the programme's events that are not there yet and give the default expo its dates;
+    returns the id of the next town hall."""
+    status, answer = call("GET", "/api/v1/organiser/events", token=token)
+    if status != 200:
+        raise RuntimeError(f"listing events: {status} {answer}")
+    existing = {event["name_en"]: event for event in answer["items"]}
+    today = datetime.now(SEOUL).date()
+    next_town_hall = ""
+    for event, final_status in programme(today):
+        made = existing.get(event["name_en"])
+        if made is None:
+            status, made = call("POST", "/api/v1/organiser/events", event, token)
+            if status != 201:
+                raise RuntimeError(f"{event['name_en']}: {status} {made}")
+            if final_status != "open":
+                call("PATCH", f"/api/v1/organiser/events/{made['id']}", {"status": final_status}, token)
+        if final_status == "open":
+            next_town_hall = made["id"]
+    expo = next((event for event in answer["items"] if event["kind"] == "expo"), None)
+    if expo is not None and not expo.get("starts_at"):
+        dated = {**EXPO, **expo_dates(today)}
+        status, changed = call("PATCH", f"/api/v1/organiser/events/{expo['id']}", dated, token)
+        if status != 200:
+            raise RuntimeError(f"the expo: {status} {changed}")
+    return next_town_hall
+
+
+def post(path: str, body: dict, token: str | None = None) -> tuple[int, dict]:
+    return call("POST", path, body, token)
+
+
+def call(method: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(  # noqa: S310 - our own gateway
         GATEWAY + path,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers=headers,
     )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 - our own gateway
@@ -178,7 +296,7 @@ def email(name: str, domain: str) -> str:
     return f"{name.lower().replace(' ', '.')}@{domain}"
 
 
-def registrations() -> list[tuple[str, dict]]:
+def registrations(town_hall_id: str) -> list[tuple[str, dict]]:
     items = []
     for name, description, tags, stage in COMPANIES:
         items.append(
@@ -229,16 +347,20 @@ def registrations() -> list[tuple[str, dict]]:
         if needs:
             body["accessibility_needs"] = needs
         items.append(("attendees", body))
+        if name in TOWN_HALL_VISITORS:
+            items.append(("attendees", {**body, "event_id": town_hall_id}))
     return items
 
 
 def main() -> int:
+    town_hall_id = seed_programme(organiser_token())
     tokens, created, skipped = {}, 0, 0
-    for collection, body in registrations():
+    for collection, body in registrations(town_hall_id):
         status, answer = post(f"/api/v1/{collection}", body)
         if status == 201:
             created += 1
-            tokens[f"{collection}/{body['name']}"] = {
+            at = f"@{body['event_id']}" if "event_id" in body else ""
+            tokens[f"{collection}/{body['name']}{at}"] = {
                 "id": answer["id"],
                 "manage_token": answer["manage_token"],
             }
