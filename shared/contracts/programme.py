@@ -133,6 +133,10 @@ class OrganiserEventSchema(_EventOutSchema):
     registrations for it."""
 
     capacity = fields.Integer(allow_none=True)
+    seats_taken = fields.Integer(
+        metadata={"description": "Places held by admitted people and their companions."}
+    )
+    waiting = fields.Integer(metadata={"description": "Registrations on the waiting list."})
     revision = fields.Integer()
     created_at = fields.String()
     updated_at = fields.String()

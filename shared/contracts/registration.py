@@ -198,6 +198,15 @@ class RegistrationOutSchema(Schema):
     business_number = fields.String()
     website = fields.String()
     reference = fields.String(metadata={"description": "The registration number, e.g. TCX-ABCD-EFGH."})
+    admission = fields.String(
+        metadata={
+            "description": "At an event with a capacity: admitted (places held for the person and their "
+            "companions) or waiting (on the waiting list); absent once cancelled."
+        }
+    )
+    waiting_since = fields.String(metadata={"description": "When it joined the waiting list."})
+    waiting_position = fields.Integer(metadata={"description": "Its place in the waiting list (1: next)."})
+    admitted_at = fields.String(metadata={"description": "When it left the waiting list with its places."})
     companions = fields.Integer()
     carer_name = fields.String()
     email_verified_at = fields.String(

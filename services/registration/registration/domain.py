@@ -6,6 +6,7 @@ takes registrations."""
 import hashlib
 import hmac
 import math
+import random
 import re
 import secrets
 import uuid
@@ -224,6 +225,9 @@ def cancel(document: dict, now: str) -> tuple[dict, list[dict]]:
     cancelled = {**document, "status": "cancelled", "revision": document["revision"] + 1}
     cancelled.update(updated_at=now, cancelled_at=now)
     cancelled.pop("active_key", None)
+    # neither admitted nor waiting any longer: its seats are released and its place in line goes
+    cancelled.pop("admission", None)
+    cancelled.pop("waiting_since", None)
     # the sensitive data is no longer needed once the person does not come
     cancelled.pop("accessibility_needs", None)
     if has_sensitive_type(cancelled):
@@ -355,6 +359,83 @@ def _profile_event(document: dict) -> dict:
             "stages": list(stages),
         },
     )
+
+
+# --- capacity and waiting list ---------------------------------------------------------------
+
+ADMITTED, WAITING = "admitted", "waiting"
+NO_SEATS_FOR_COMPANIONS = (
+    "There are no free places for more companions at this event; the registration is unchanged."
+)
+
+
+def party_size(document: dict) -> int:
+    """The places a registration takes: the person and their companions, together or not at all."""
+    return 1 + (document.get("companions") or 0)
+
+
+def has_capacity(event: dict | None) -> bool:
+    return event is not None and event.get("capacity") is not None
+
+
+def seat_id(event_id: str, number: int) -> str:
+    """A place at an event: its unique id is what holds the capacity, however many claim at once."""
+    return f"{event_id}#{number}"
+
+
+def seat_number(seat: str) -> int:
+    return int(seat.rsplit("#", 1)[1])
+
+
+def choose_seats(capacity: int, taken: set[int], count: int, rng: random.Random) -> list[int]:
+    """Up to ``count`` free place numbers at random: people claiming at the same moment then
+    seldom reach for the same ones (the lowest free numbers would be the same for all of them)."""
+    free = [number for number in range(1, capacity + 1) if number not in taken]
+    return rng.sample(free, min(count, len(free)))
+
+
+def surplus_seats(held: list[str], size: int) -> list[str]:
+    """The places beyond ``size`` a registration holds (two promotions of the same person at
+    once may both claim): the highest numbers, so every process that trims drops the same ones."""
+    return sorted(held, key=seat_number)[size:]
+
+
+def admit(document: dict) -> dict:
+    """A new registration with its places (see register)."""
+    return {**document, "admission": ADMITTED}
+
+
+def wait(document: dict, now: str) -> dict:
+    """A new registration on the waiting list, in line from ``now``."""
+    return {**document, "admission": WAITING, "waiting_since": now}
+
+
+def promote(document: dict | None, now: str) -> tuple[dict | None, list[dict]]:
+    """A waiting registration whose places were claimed becomes admitted; the event lets every
+    service hear of it. Anything else (cancelled, erased, admitted already) stays as it is."""
+    if document is None or document.get("admission") != WAITING or document["status"] != "active":
+        return document, []
+    promoted = {**document, "admission": ADMITTED, "revision": document["revision"] + 1, "updated_at": now}
+    promoted.pop("waiting_since")
+    promoted["admitted_at"] = now
+    return promoted, [_contact_event("registration.updated", promoted)]
+
+
+def waiting_line(waiting: list[dict]) -> list[dict]:
+    """Waiting registrations in the order they joined the line (the id settles a tie)."""
+    return sorted(waiting, key=lambda document: (document["waiting_since"], document["_id"]))
+
+
+def waiting_position(document: dict, waiting: list[dict]) -> int | None:
+    """Where a waiting registration stands in its event's line (1: next to get places)."""
+    if document.get("admission") != WAITING:
+        return None
+    ahead = [
+        other
+        for other in waiting
+        if (other["waiting_since"], other["_id"]) < (document["waiting_since"], document["_id"])
+    ]
+    return len(ahead) + 1
 
 
 # --- who may act ---------------------------------------------------------------------------
@@ -671,12 +752,17 @@ def public_event_view(event: dict, now: str) -> dict:
     }
 
 
-def organiser_event_view(event: dict, now: str, registrations: dict | None) -> dict:
+def organiser_event_view(
+    event: dict, now: str, registrations: dict | None, places: tuple[int, int] = (0, 0)
+) -> dict:
     """What organisers see of an event: also its capacity, its history, the active registrations
-    for it (``counts_by_event``) and the statuses it may change to."""
+    for it (``counts_by_event``), the places taken and the registrations waiting (``places``),
+    and the statuses it may change to."""
     return {
         **public_event_view(event, now),
         "capacity": event.get("capacity"),
+        "seats_taken": places[0],
+        "waiting": places[1],
         "revision": event["revision"],
         "created_at": event["created_at"],
         "updated_at": event["updated_at"],

@@ -2,8 +2,10 @@
 the programme they are for), and the outbox relay."""
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -38,6 +40,12 @@ EXPORT_LIMIT = 50_000
 MAX_IDS = 500
 # how often what has outlived its retention is looked for, and how much is erased at a time
 RETENTION_SWEEP_SECONDS = 3600
+# how often waiting lists are looked at, in case a promotion was not finished when places freed
+PROMOTE_SECONDS = 1.0
+# places claimed this long ago for no admitted registration were left by a crash; looked for
+# every STRAY_SEATS_SWEEP_SECONDS
+STRAY_SEATS_SECONDS = 60.0
+STRAY_SEATS_SWEEP_SECONDS = 15.0
 
 
 class ContactCardsSchema(Schema):
@@ -87,15 +95,31 @@ class RegistrationService(metrics.IoCountsRpc):
         token = domain.new_manage_token()
         document, events = domain.register(kind, clean, event_id, domain.hash_token(token), now, key)
         try:
-            domain.require_taking_registrations(self.store.event(event_id), event_id, now)
-            stored = self.store.add(document, events)
+            event = self.store.event(event_id)
+            domain.require_taking_registrations(event, event_id, now)
+            stored = self.store.add(self._admitted_or_waiting(event, document, now), events)
         except Conflict:
             earlier = self.store.get(document["_id"]) if key else None
+            if earlier is None:
+                # refused (an address registered already): the places claimed for it go back
+                self.store.release_seats_of(document["_id"])
             if earlier is None or earlier["kind"] != kind or earlier["status"] == "erased":
                 raise
-            return {**domain.owner_view(earlier), "repeated": True}
+            return {**self._owner_view(earlier), "repeated": True}
         self.outbox.flush("registrations", stored["_id"])
-        return {**domain.owner_view(stored), "manage_token": token}
+        return {**self._owner_view(stored), "manage_token": token}
+
+    def _admitted_or_waiting(self, event: dict, document: dict, now: str) -> dict:
+        """The new registration admitted, with its places claimed before it is stored (a crash in
+        between leaves places the sweeper gives back), or waiting: when its party does not fit,
+        and whenever someone is waiting already, so nobody jumps the line."""
+        if not domain.has_capacity(event):
+            return domain.admit(document)
+        if not self.store.waiting_for(event["_id"]) and self.store.claim_seats(
+            event["_id"], document["_id"], event["capacity"], domain.party_size(document), now
+        ):
+            return domain.admit(document)
+        return domain.wait(document, now)
 
     @rpc(expected_exceptions=EXPECTED)
     def get(self, kind: str, registration_id: str, caller: str) -> dict:
@@ -106,22 +130,83 @@ class RegistrationService(metrics.IoCountsRpc):
     def update(self, kind: str, registration_id: str, changes: dict, caller: str) -> dict:
         who = self._caller(caller)
         clean = _validated(kind, changes, partial=True)
-        changed = self._change(
-            kind,
-            registration_id,
-            who,
-            lambda doc, now: domain.change(doc, clean, now, self.settings.profile_changes_per_hour),
+        current = self._authorised(kind, registration_id, who)
+        seated = current.get("admission") == domain.ADMITTED and domain.has_capacity(
+            self.store.event(current["event_id"])
         )
+        if seated and "companions" in clean:
+            self._claim_for_companions(current, clean["companions"])
+        try:
+            changed = self._change(
+                kind,
+                registration_id,
+                who,
+                lambda doc, now: domain.change(doc, clean, now, self.settings.profile_changes_per_hour),
+            )
+        finally:
+            if seated:
+                # fewer companions, or a change refused after more places were claimed
+                self.store.trim_seats(registration_id, domain.party_size(self.store.get(registration_id)))
         return self._answer(changed, who)
+
+    def _claim_for_companions(self, document: dict, companions: int) -> None:
+        """Claim the places more companions of an admitted registration need; Conflict if there
+        are none (the registration stays as it was)."""
+        event = self.store.event(document["event_id"])
+        size = domain.party_size({**document, "companions": companions})
+        if size > domain.party_size(document) and not self.store.claim_seats(
+            event["_id"], document["_id"], event["capacity"], size, clock.now_iso()
+        ):
+            raise Conflict(domain.NO_SEATS_FOR_COMPANIONS)
 
     @rpc(expected_exceptions=EXPECTED)
     def cancel(self, kind: str, registration_id: str, caller: str) -> dict:
-        return domain.owner_view(self._change(kind, registration_id, self._caller(caller), domain.cancel))
+        cancelled = self._change(kind, registration_id, self._caller(caller), domain.cancel)
+        self._release(cancelled)
+        return self._owner_view(cancelled)
 
     @rpc(expected_exceptions=EXPECTED)
     def erase(self, kind: str, registration_id: str, caller: str) -> dict:
-        self._change(kind, registration_id, self._caller(caller), domain.erase)
+        self._release(self._change(kind, registration_id, self._caller(caller), domain.erase))
         return {"id": registration_id, "status": "erased"}
+
+    def _release(self, document: dict) -> None:
+        """Give back the places of a registration that no longer comes, and let the first in its
+        event's line have them at once (the promotion timer catches up on anything missed)."""
+        self.store.release_seats_of(document["_id"])
+        self._promote(document["event_id"])
+
+    def _promote(self, event_id: str) -> int:
+        """Admit the event's waiting registrations in line order while the whole party of the
+        first in line fits; how many. Strictly in order: a smaller party behind one that does not
+        fit waits too. Interrupted, it is done again: places held already count."""
+        event = self.store.event(event_id)
+        if not domain.has_capacity(event):
+            return 0
+        promoted = 0
+        for waiting in self.store.waiting_for(event_id):
+            now = clock.now_iso()
+            if not self.store.claim_seats(
+                event_id, waiting["_id"], event["capacity"], domain.party_size(waiting), now
+            ):
+                break
+            stored, events = self.store.modify(waiting["_id"], partial(domain.promote, now=now))
+            if events:
+                self.outbox.flush("registrations", waiting["_id"])
+                promoted += 1
+            elif stored is None or stored.get("admission") != domain.ADMITTED:
+                # cancelled or erased meanwhile: its places go to the next in line
+                self.store.release_seats_of(waiting["_id"])
+        return promoted
+
+    def _owner_view(self, document: dict) -> dict:
+        """The owner's view, with the place in line of a waiting registration."""
+        view = domain.owner_view(document)
+        if document.get("admission") == domain.WAITING:
+            view["waiting_position"] = domain.waiting_position(
+                document, self.store.waiting_for(document["event_id"])
+            )
+        return view
 
     @rpc
     def identify(self, token: str) -> dict | None:
@@ -165,7 +250,7 @@ class RegistrationService(metrics.IoCountsRpc):
         if not who.get("email"):
             raise Forbidden("Only someone signed in with an e-mailed link sees their registrations.")
         key = domain.email_key(who["email"])
-        return [domain.owner_view(document) for document in self.store.registrations_of(key)]
+        return [self._owner_view(document) for document in self.store.registrations_of(key)]
 
     @rpc
     def public_profiles(self, ids: list[str]) -> dict:
@@ -234,8 +319,17 @@ class RegistrationService(metrics.IoCountsRpc):
         now = clock.now_iso()
         census = self.store.event_census() if with_counts is True else []
         counts = domain.counts_by_event(census, self.settings.default_expo_id)
+        taken = self.store.seats_taken() if with_counts is True else {}
+        waiting = (
+            Counter(document["event_id"] for document in self.store.waiting()) if with_counts is True else {}
+        )
         return [
-            domain.organiser_event_view(event, now, counts.get(event["_id"]))
+            domain.organiser_event_view(
+                event,
+                now,
+                counts.get(event["_id"]),
+                (taken.get(event["_id"], 0), waiting.get(event["_id"], 0)),
+            )
             for event in domain.programme_order(self.store.all_events())
         ]
 
@@ -244,7 +338,7 @@ class RegistrationService(metrics.IoCountsRpc):
         self._organiser(caller)
         event = self._event(event_id)
         counts = domain.counts_by_event(self.store.event_census(), self.settings.default_expo_id)
-        return domain.organiser_event_view(event, clock.now_iso(), counts.get(event["_id"]))
+        return self._event_view(event, clock.now_iso(), counts.get(event["_id"]))
 
     @rpc(expected_exceptions=EXPECTED)
     def create_event(self, data: dict, caller: str) -> dict:
@@ -264,7 +358,7 @@ class RegistrationService(metrics.IoCountsRpc):
             event_id, lambda document: domain.change_programme_event(document, clean, now)
         )
         counts = domain.counts_by_event(self.store.event_census(), self.settings.default_expo_id)
-        return domain.organiser_event_view(changed, now, counts.get(event_id))
+        return self._event_view(changed, now, counts.get(event_id))
 
     @rpc(expected_exceptions=EXPECTED)
     def request_event_purge(self, event_id: str, caller: str) -> dict:
@@ -275,7 +369,11 @@ class RegistrationService(metrics.IoCountsRpc):
         now = clock.now_iso()
         changed = self.store.modify_event(event_id, lambda document: domain.request_purge(document, now))
         counts = domain.counts_by_event(self.store.event_census(), self.settings.default_expo_id)
-        return domain.organiser_event_view(changed, now, counts.get(event_id))
+        return self._event_view(changed, now, counts.get(event_id))
+
+    def _event_view(self, event: dict, now: str, registrations: dict | None) -> dict:
+        places = (self.store.seats_taken_at(event["_id"]), len(self.store.waiting_for(event["_id"])))
+        return domain.organiser_event_view(event, now, registrations, places)
 
     @rpc
     def stats(self) -> dict:
@@ -298,6 +396,19 @@ class RegistrationService(metrics.IoCountsRpc):
     @timer(interval=1.0)
     def relay_outbox(self) -> None:
         self.outbox.sweep()
+
+    @timer(interval=PROMOTE_SECONDS)
+    def promote_waiting(self) -> int:
+        """Catch up on promotions a request did not finish (a crash, places freed otherwise)."""
+        return sum(self._promote(event_id) for event_id in {doc["event_id"] for doc in self.store.waiting()})
+
+    @timer(interval=STRAY_SEATS_SWEEP_SECONDS)
+    def release_stray_seats(self) -> int:
+        """Give back places claimed over STRAY_SEATS_SECONDS ago for no admitted registration."""
+        before = clock.to_iso(clock.parse_iso(clock.now_iso()) - timedelta(seconds=STRAY_SEATS_SECONDS))
+        stray = self.store.stray_seats(before)
+        self.store.release_seats(stray)
+        return len(stray)
 
     @timer(interval=60.0)
     def forget_expired_sign_in_links(self) -> None:
@@ -363,7 +474,7 @@ class RegistrationService(metrics.IoCountsRpc):
         if who["organiser"] and document.get("accessibility_needs"):
             record = domain.audit_record(who, "read_accessibility_needs", document["_id"], clock.now_iso())
             self.store.add_audit(record)
-        return domain.owner_view(document)
+        return self._owner_view(document)
 
     def _change(self, kind: str, registration_id: str, who: dict, decide: Callable) -> dict:
         """Apply ``decide(document, now)`` to a registration the caller may act on, and publish."""

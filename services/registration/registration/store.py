@@ -1,13 +1,14 @@
 """The registration service's own database: registrations (with their outbox), the events they
 are for, one-time sign-in links (with their outbox) and the audit log of organisers' reads."""
 
-from collections import defaultdict
+import random
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from registration import domain
 from registration.sensitive import Sealer
@@ -33,6 +34,9 @@ FORGET_BATCH = 1000
 MOVE_BATCH = 1000
 # where an earlier version kept the one expo registrations were for
 EXPOS = "expos"
+# rounds of claiming other free places after losing some to claims made at the same moment
+CLAIM_ROUNDS = 5
+DUPLICATE_KEY = 11000
 
 
 class RegistrationStore:
@@ -42,6 +46,9 @@ class RegistrationStore:
         self.sign_in_links = AggregateCollection(database["sign_in_links"])
         self.events = AggregateCollection(database["events"])
         self.audit = database["audit_log"]
+        # one document per place taken at an event with a capacity (domain.seat_id)
+        self.seats = database["seats"]
+        self.rng = random.Random()
         self.sealer = sealer
         # the expo registrations are for unless they name another event (domain.default_event)
         self.default_event = default_event
@@ -55,6 +62,11 @@ class RegistrationStore:
         collection.create_index([("email_key", ASCENDING)], sparse=True)
         collection.create_index([("reference", ASCENDING)], sparse=True)
         collection.create_index([("event_id", ASCENDING)], sparse=True)
+        # only registrations on a waiting list have it "waiting": the lines are read by this alone
+        collection.create_index([("admission", ASCENDING)], sparse=True)
+        self.seats.create_index([("event_id", ASCENDING)])
+        self.seats.create_index([("registration_id", ASCENDING)])
+        self.seats.create_index([("claimed_at", ASCENDING)])
         links = self.sign_in_links.collection
         self.sign_in_links.ensure_indexes()
         links.create_index([("email", ASCENDING)])
@@ -254,6 +266,99 @@ class RegistrationStore:
             except ConcurrentUpdate:
                 continue
         raise Conflict("The event is being changed by another request; try again.")
+
+    # --- places and waiting lists --------------------------------------------------------
+
+    def claim_seats(self, event_id: str, registration_id: str, capacity: int, size: int, now: str) -> bool:
+        """Hold ``size`` places at the event for the registration, all or none; True if it holds
+        them. Places it holds already count (claiming again, after a crash, claims the rest).
+        The unique id of each place keeps the capacity whatever claims at the same moment: an
+        insert that loses a place to another is retried on other free ones, a few rounds; if
+        fewer than ``size`` can be had, those this call obtained are given back."""
+        held = self.seats_of(registration_id)
+        obtained: list[str] = []
+        for _ in range(CLAIM_ROUNDS):
+            missing = size - len(held) - len(obtained)
+            if missing <= 0:
+                break
+            taken = {
+                domain.seat_number(seat["_id"])
+                for seat in self.seats.find({"event_id": event_id}, {"_id": 1})
+            }
+            numbers = domain.choose_seats(capacity, taken, missing, self.rng)
+            if len(numbers) < missing:
+                break
+            obtained += self._insert_seats(event_id, registration_id, numbers, now)
+        if len(held) + len(obtained) < size:
+            self.release_seats(obtained)
+            return False
+        # two claims for the same registration at once (two promotions) may both succeed
+        self.release_seats(domain.surplus_seats([*held, *obtained], size))
+        return True
+
+    def _insert_seats(self, event_id: str, registration_id: str, numbers: list[int], now: str) -> list[str]:
+        """Insert the places, unordered; the ids of those inserted (others were taken meanwhile)."""
+        ids = [domain.seat_id(event_id, number) for number in numbers]
+        documents = [
+            {"_id": seat, "event_id": event_id, "registration_id": registration_id, "claimed_at": now}
+            for seat in ids
+        ]
+        try:
+            self.seats.insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            errors = error.details["writeErrors"]
+            if any(failure["code"] != DUPLICATE_KEY for failure in errors):
+                raise
+            lost = {ids[failure["index"]] for failure in errors}
+            return [seat for seat in ids if seat not in lost]
+        return ids
+
+    def seats_of(self, registration_id: str) -> list[str]:
+        return [seat["_id"] for seat in self.seats.find({"registration_id": registration_id}, {"_id": 1})]
+
+    def release_seats(self, seat_ids: list[str]) -> None:
+        if seat_ids:
+            self.seats.delete_many({"_id": {"$in": seat_ids}})
+
+    def release_seats_of(self, registration_id: str) -> None:
+        self.seats.delete_many({"registration_id": registration_id})
+
+    def trim_seats(self, registration_id: str, size: int) -> None:
+        """Give back the places beyond ``size`` (fewer companions)."""
+        self.release_seats(domain.surplus_seats(self.seats_of(registration_id), size))
+
+    def waiting(self) -> list[dict]:
+        """Every registration on a waiting list (each event's line is read from these)."""
+        projection = {"event_id": 1, "waiting_since": 1, "companions": 1, "admission": 1, "status": 1}
+        cursor = self.registrations.collection.find({"admission": domain.WAITING}, projection)
+        return [document for document in cursor if document["status"] == "active"]
+
+    def waiting_for(self, event_id: str) -> list[dict]:
+        """The event's waiting line, first in line first."""
+        return domain.waiting_line(
+            [document for document in self.waiting() if document["event_id"] == event_id]
+        )
+
+    def seats_taken(self) -> Counter:
+        """Places taken per event."""
+        return Counter(seat["event_id"] for seat in self.seats.find({}, {"event_id": 1}))
+
+    def seats_taken_at(self, event_id: str) -> int:
+        return self.seats.count_documents({"event_id": event_id})
+
+    def stray_seats(self, claimed_before: str) -> list[str]:
+        """Places claimed before ``claimed_before`` for no admitted registration: a process died
+        between claiming them and storing the registration, or before promoting it."""
+        seats = list(self.seats.find({"claimed_at": {"$lt": claimed_before}}, {"registration_id": 1}))
+        holders = {seat["registration_id"] for seat in seats}
+        admitted = {
+            document["_id"]
+            for document in self.registrations.collection.find(
+                {"_id": {"$in": list(holders)}}, {"admission": 1, "status": 1}
+            )
+            if document.get("admission") == domain.ADMITTED and document["status"] == "active"
+        }
+        return [seat["_id"] for seat in seats if seat["registration_id"] not in admitted]
 
     # --- key rotation ----------------------------------------------------------------------
 

@@ -1,0 +1,133 @@
+"""Capacity and the waiting list in the real registration service and store: parties registering
+at once never take more places than there are, each party is admitted whole or waits whole, in
+order; a cancellation gives its places to the first in line at once; more companions need free
+places; places a crash left behind are given back."""
+
+import threading
+from collections import Counter
+
+import pytest
+
+from shared import clock, errors
+from shared.rpc import RpcClient
+from tests.conftest import vouched, wait_for
+from tests.integration.test_registration_events import ORGANISER, attendee, registration, town_hall
+
+__all__ = ["registration"]
+
+CAPACITY = 10
+
+
+@pytest.fixture
+def event(registration):
+    made = registration.call(
+        "registration", "create_event", town_hall(status="open", capacity=CAPACITY), ORGANISER
+    )
+    return made["id"]
+
+
+def register(client, event_id: str, companions: int = 0) -> dict:
+    return client.call(
+        "registration", "create", "attendee", attendee(event_id=event_id, companions=companions)
+    )
+
+
+def seats_by_registration(mongo, event_id: str) -> Counter:
+    return Counter(
+        seat["registration_id"] for seat in mongo["registration"]["seats"].find({"event_id": event_id})
+    )
+
+
+def test_parties_registering_at_once_never_take_more_places_than_there_are(
+    registration, amqp_uri, event, mongo
+):
+    parties = [0, 1, 2, 3] * 6
+    answers: list[dict] = []
+    start = threading.Barrier(len(parties))
+
+    def one(companions: int) -> None:
+        client = RpcClient(amqp_uri, timeout=30)
+        try:
+            start.wait()
+            answers.append(register(client, event, companions))
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=one, args=(companions,)) for companions in parties]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == len(parties)
+
+    admitted = [answer for answer in answers if answer["admission"] == "admitted"]
+    waiting = [answer for answer in answers if answer["admission"] == "waiting"]
+    assert len(admitted) + len(waiting) == len(parties)
+    held = seats_by_registration(mongo, event)
+    assert sum(held.values()) <= CAPACITY
+    # every admitted party holds exactly its places, and nobody else holds any
+    assert held == {answer["id"]: 1 + answer["companions"] for answer in admitted}
+    assert sum(held.values()) > CAPACITY - 4, "places were left that a party of the first in line fitted"
+    # the waiting are in line in the order they joined, numbered from 1
+    organiser_view = [
+        registration.call("registration", "get", "attendee", a["id"], ORGANISER) for a in waiting
+    ]
+    line = sorted(organiser_view, key=lambda answer: (answer["waiting_since"], answer["id"]))
+    assert [answer["waiting_position"] for answer in line] == list(range(1, len(waiting) + 1))
+    counts = registration.call("registration", "get_event", event, ORGANISER)
+    assert (counts["seats_taken"], counts["waiting"]) == (sum(held.values()), len(waiting))
+
+
+def test_a_cancellation_promotes_the_first_in_line_whose_party_fits(registration, event, mongo):
+    admitted = [register(registration, event, companions=1) for _ in range(5)]
+    assert [answer["admission"] for answer in admitted] == ["admitted"] * 5
+    big = register(registration, event, companions=2)
+    small = register(registration, event)
+    assert (big["admission"], big["waiting_position"]) == ("waiting", 1)
+    assert (small["admission"], small["waiting_position"]) == ("waiting", 2)
+
+    # two places free: the first in line needs three, so nobody jumps ahead of it
+    registration.call("registration", "cancel", "attendee", admitted[0]["id"], ORGANISER)
+    assert (
+        registration.call("registration", "get", "attendee", big["id"], ORGANISER)["admission"] == "waiting"
+    )
+    assert (
+        registration.call("registration", "get", "attendee", small["id"], ORGANISER)["admission"] == "waiting"
+    )
+
+    # four free: the first in line gets three at once, the next one the last place
+    registration.call("registration", "cancel", "attendee", admitted[1]["id"], ORGANISER)
+    promoted = registration.call("registration", "get", "attendee", big["id"], ORGANISER)
+    assert promoted["admission"] == "admitted" and "waiting_position" not in promoted
+    assert (
+        registration.call("registration", "get", "attendee", small["id"], ORGANISER)["admission"]
+        == "admitted"
+    )
+    held = seats_by_registration(mongo, event)
+    assert (held[big["id"]], held[small["id"]], sum(held.values())) == (3, 1, CAPACITY)
+
+
+def test_more_companions_need_free_places_and_fewer_give_them_back(registration, event, mongo):
+    first = register(registration, event, companions=4)
+    second = register(registration, event, companions=4)
+    mine = vouched({"token": first["manage_token"]})
+    with pytest.raises(errors.Conflict, match="no free places"):
+        registration.call("registration", "update", "attendee", first["id"], {"companions": 5}, mine)
+    assert seats_by_registration(mongo, event)[first["id"]] == 5
+
+    registration.call("registration", "update", "attendee", second["id"], {"companions": 1}, ORGANISER)
+    changed = registration.call("registration", "update", "attendee", first["id"], {"companions": 5}, mine)
+    assert changed["companions"] == 5
+    assert seats_by_registration(mongo, event) == {first["id"]: 6, second["id"]: 2}
+
+
+def test_places_claimed_for_no_registration_are_given_back_by_the_sweeper(registration, event, mongo):
+    long_ago = clock.iso_after(-120)
+    mongo["registration"]["seats"].insert_one(
+        {"_id": f"{event}#9", "event_id": event, "registration_id": "crashed", "claimed_at": long_ago}
+    )
+
+    def swept():
+        return mongo["registration"]["seats"].count_documents({"registration_id": "crashed"}) == 0
+
+    wait_for(swept, 90, interval=1, message="the sweeper")
