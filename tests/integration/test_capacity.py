@@ -11,7 +11,7 @@ import pytest
 from shared import clock, errors
 from shared.rpc import RpcClient
 from tests.conftest import vouched, wait_for
-from tests.integration.test_registration_events import ORGANISER, attendee, registration, town_hall
+from tests.integration.test_registration_events import attendee, organiser, registration, town_hall
 
 __all__ = ["registration"]
 
@@ -21,7 +21,7 @@ CAPACITY = 10
 @pytest.fixture
 def event(registration):
     made = registration.call(
-        "registration", "create_event", town_hall(status="open", capacity=CAPACITY), ORGANISER
+        "registration", "create_event", town_hall(status="open", capacity=CAPACITY), organiser()
     )
     return made["id"]
 
@@ -70,11 +70,11 @@ def test_parties_registering_at_once_never_take_more_places_than_there_are(
     assert sum(held.values()) > CAPACITY - 4, "places were left that a party of the first in line fitted"
     # the waiting are in line in the order they joined, numbered from 1
     organiser_view = [
-        registration.call("registration", "get", "attendee", a["id"], ORGANISER) for a in waiting
+        registration.call("registration", "get", "attendee", a["id"], organiser()) for a in waiting
     ]
     line = sorted(organiser_view, key=lambda answer: (answer["waiting_since"], answer["id"]))
     assert [answer["waiting_position"] for answer in line] == list(range(1, len(waiting) + 1))
-    counts = registration.call("registration", "get_event", event, ORGANISER)
+    counts = registration.call("registration", "get_event", event, organiser())
     assert (counts["seats_taken"], counts["waiting"]) == (sum(held.values()), len(waiting))
 
 
@@ -87,20 +87,21 @@ def test_a_cancellation_promotes_the_first_in_line_whose_party_fits(registration
     assert (small["admission"], small["waiting_position"]) == ("waiting", 2)
 
     # two places free: the first in line needs three, so nobody jumps ahead of it
-    registration.call("registration", "cancel", "attendee", admitted[0]["id"], ORGANISER)
+    registration.call("registration", "cancel", "attendee", admitted[0]["id"], organiser())
     assert (
-        registration.call("registration", "get", "attendee", big["id"], ORGANISER)["admission"] == "waiting"
+        registration.call("registration", "get", "attendee", big["id"], organiser())["admission"] == "waiting"
     )
     assert (
-        registration.call("registration", "get", "attendee", small["id"], ORGANISER)["admission"] == "waiting"
+        registration.call("registration", "get", "attendee", small["id"], organiser())["admission"]
+        == "waiting"
     )
 
     # four free: the first in line gets three at once, the next one the last place
-    registration.call("registration", "cancel", "attendee", admitted[1]["id"], ORGANISER)
-    promoted = registration.call("registration", "get", "attendee", big["id"], ORGANISER)
+    registration.call("registration", "cancel", "attendee", admitted[1]["id"], organiser())
+    promoted = registration.call("registration", "get", "attendee", big["id"], organiser())
     assert promoted["admission"] == "admitted" and "waiting_position" not in promoted
     assert (
-        registration.call("registration", "get", "attendee", small["id"], ORGANISER)["admission"]
+        registration.call("registration", "get", "attendee", small["id"], organiser())["admission"]
         == "admitted"
     )
     held = seats_by_registration(mongo, event)
@@ -115,7 +116,7 @@ def test_more_companions_need_free_places_and_fewer_give_them_back(registration,
         registration.call("registration", "update", "attendee", first["id"], {"companions": 5}, mine)
     assert seats_by_registration(mongo, event)[first["id"]] == 5
 
-    registration.call("registration", "update", "attendee", second["id"], {"companions": 1}, ORGANISER)
+    registration.call("registration", "update", "attendee", second["id"], {"companions": 1}, organiser())
     changed = registration.call("registration", "update", "attendee", first["id"], {"companions": 5}, mine)
     assert changed["companions"] == 5
     assert seats_by_registration(mongo, event) == {first["id"]: 6, second["id"]: 2}
