@@ -62,6 +62,23 @@ class RegistrationCancelled(RegistrationCreated):
     """Carries the contact: the cancellation is confirmed by e-mail, and may arrive first."""
 
 
+class RegistrationCreatedV2(RegistrationCreated):
+    """Version 2: also whether the person has a place at the event (``admission``: admitted or
+    waiting; None for a registration made before events had a capacity) and, when waiting, their
+    place in line as they registered."""
+
+    admission = fields.String(
+        validate=validate.OneOf(("admitted", "waiting")), allow_none=True, load_default=None
+    )
+    waiting_position = fields.Integer(strict=True, allow_none=True, load_default=None)
+
+
+class RegistrationUpdatedV2(RegistrationCreatedV2):
+    """Version 2: ``promoted`` when the change is a place given to someone who was waiting."""
+
+    promoted = fields.Boolean(load_default=False)
+
+
 class RegistrationErased(Schema):
     registration_id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
@@ -136,6 +153,8 @@ class InterestAnswered(InterestExpressed):
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("registration.created", 1): RegistrationCreated,
     ("registration.updated", 1): RegistrationUpdated,
+    ("registration.created", 2): RegistrationCreatedV2,
+    ("registration.updated", 2): RegistrationUpdatedV2,
     ("registration.cancelled", 1): RegistrationCancelled,
     ("registration.erased", 1): RegistrationErased,
     ("registration.profile_changed", 1): ProfileChanged,

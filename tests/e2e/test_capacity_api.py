@@ -1,12 +1,13 @@
 """Capacity over HTTP, the whole platform running: a burst of 200 registrations for the last 10
 places of an event never admits more than there are; the rest wait, numbered in line; a
-cancellation gives its place to the first in line within 2 s."""
+cancellation gives its place to the first in line within 2 s, who is told by e-mail."""
 
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.conftest import received_mail, wait_for
 from tests.e2e.test_events_api import ORGANISER_EVENTS, attendee, town_hall
 from tests.platform import ORGANISER_TOKEN
 
@@ -63,3 +64,12 @@ def test_a_burst_for_the_last_places_never_exceeds_the_capacity_and_a_cancellati
     assert read(second)["waiting_position"] == 1
     counts = platform.call("GET", f"{ORGANISER_EVENTS}/{event_id}", ORGANISER_TOKEN).json()
     assert (counts["seats_taken"], counts["waiting"]) == (CAPACITY, len(waiting) - 1)
+
+    def mail_to(address: str) -> list:
+        return [message for message in received_mail(platform.var / "mail") if address in message["To"]]
+
+    told = wait_for(
+        lambda: len(mail_to(first["email"])) == 2 and mail_to(first["email"]), 60, message="e-mails"
+    )
+    subjects = sorted(message["Subject"] for message in told)
+    assert "대기자 명단에 등록되었습니다" in subjects[0] and "자리가 확정되었습니다" in subjects[1], subjects

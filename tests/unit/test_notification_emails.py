@@ -266,6 +266,8 @@ def every_email():
     sign_in = domain.plan(sign_in_requested())[0]
     cases = [
         ("registration_confirmed", {"registrant_kind": "attendee"}, None),
+        ("registration_confirmed", {"registrant_kind": "attendee", "waiting_position": 3}, None),
+        ("registration_promoted", {"registrant_kind": "attendee"}, None),
         ("registration_changed", {"registrant_kind": "company"}, None),
         ("registration_cancelled", {"registrant_kind": "investor"}, None),
         ("interest_received", {}, INVESTOR),
@@ -302,6 +304,7 @@ def test_every_link_in_an_email_lands_on_a_page_never_on_the_api():
     expected = {
         "registration_confirmed": "http://expo.test/my",
         "registration_changed": "http://expo.test/my",
+        "registration_promoted": "http://expo.test/my",
         "registration_cancelled": "http://expo.test/",
         "interest_received": "http://expo.test/my/i-1/suggestions",
         "interest_answered": "http://expo.test/my/i-1/suggestions",

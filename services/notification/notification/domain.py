@@ -66,6 +66,8 @@ def plan(event: Event) -> list[Planned]:
     payload = event.payload
     if event.type == "registration.created":
         return [_registrant(event, "registration_confirmed")]
+    if event.type == "registration.updated" and payload.get("promoted"):
+        return [_registrant(event, "registration_promoted")]
     if event.type == "registration.updated":
         return [_registrant(event, "registration_changed")]
     if event.type == "registration.cancelled":
@@ -119,6 +121,8 @@ def render(
         values["suggestions_url"] = suggestions_url(site, contact["registration_id"])
     if "registrant_kind" in data:
         values["registered_as"] = REGISTERED_AS[data["registrant_kind"]][0 if ko else 1]
+    if "waiting_position" in data:
+        values["waiting_position"] = data["waiting_position"]
     if counterpart is not None:
         values["who"] = party_name(counterpart, language)
         # a company is named by its organisation alone: the investor asked about the company
@@ -261,7 +265,10 @@ def message_id(notification_id: str) -> str:
 
 def _registrant(event: Event, kind: str) -> Planned:
     payload = event.payload
-    return _planned(event, payload["registration_id"], kind, {"registrant_kind": payload["kind"]})
+    data = {"registrant_kind": payload["kind"]}
+    if payload.get("admission") == "waiting" and payload.get("waiting_position"):
+        data["waiting_position"] = payload["waiting_position"]
+    return _planned(event, payload["registration_id"], kind, data)
 
 
 def _planned(
@@ -271,9 +278,12 @@ def _planned(
 
 
 def _template_name(kind: str, data: Mapping) -> str:
-    """An answer to interest reads differently as it was accepted or declined."""
+    """An answer to interest reads differently as it was accepted or declined, a confirmation
+    as the person has a place or is on the waiting list."""
     if kind == "interest_answered":
         return "interest_accepted" if data.get("accepted") else "interest_declined"
+    if kind == "registration_confirmed" and data.get("waiting_position"):
+        return "registration_waiting"
     return kind
 
 

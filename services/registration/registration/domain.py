@@ -101,10 +101,15 @@ def register(
     }
     if not document["consents"]["sensitive_at"] or not has_needs(document.get("accessibility_needs")):
         document.pop("accessibility_needs", None)
-    events = [_contact_event("registration.created", document)]
-    if kind in MATCHABLE_KINDS:
+    return document, registration_events(document)
+
+
+def registration_events(document: dict, waiting_position: int | None = None) -> list[dict]:
+    """The events a new registration raises (again once it is admitted or waiting, see admit)."""
+    events = [_contact_event("registration.created", document, waiting_position=waiting_position)]
+    if document["kind"] in MATCHABLE_KINDS:
         events.append(_profile_event(document))
-    return document, events
+    return events
 
 
 def change(
@@ -317,22 +322,24 @@ def _matchable(document: dict) -> tuple:
     return tuple(document["interests"]), tuple(document["stages"])
 
 
-def _contact_event(event_type: str, document: dict) -> dict:
+def _contact_event(event_type: str, document: dict, **admission: object) -> dict:
+    """registration.created or .updated (version 2, with the admission; ``admission`` adds the
+    place in line or whether it is a promotion), or .cancelled (version 1)."""
     contact = {key: document[key] for key in CONTACT_FIELDS}
     card = contact_card(document)
     if card is not None:
         contact.update({key: card[key] for key in CARD_FIELDS})
-    return new_event(
-        event_type,
-        {
-            "registration_id": document["_id"],
-            "kind": document["kind"],
-            # the event it is for (version 1 of these events names it expo_id)
-            "expo_id": document["event_id"],
-            "revision": document["revision"],
-            "contact": contact,
-        },
-    )
+    payload = {
+        "registration_id": document["_id"],
+        "kind": document["kind"],
+        # the event it is for (version 1 of these events names it expo_id)
+        "expo_id": document["event_id"],
+        "revision": document["revision"],
+        "contact": contact,
+    }
+    if event_type == "registration.cancelled":
+        return new_event(event_type, payload)
+    return new_event(event_type, {**payload, "admission": document.get("admission"), **admission}, version=2)
 
 
 def _erased_event(document: dict) -> dict:
@@ -418,7 +425,7 @@ def promote(document: dict | None, now: str) -> tuple[dict | None, list[dict]]:
     promoted = {**document, "admission": ADMITTED, "revision": document["revision"] + 1, "updated_at": now}
     promoted.pop("waiting_since")
     promoted["admitted_at"] = now
-    return promoted, [_contact_event("registration.updated", promoted)]
+    return promoted, [_contact_event("registration.updated", promoted, promoted=True)]
 
 
 def waiting_line(waiting: list[dict]) -> list[dict]:

@@ -93,11 +93,12 @@ class RegistrationService(metrics.IoCountsRpc):
         event_id = clean.get("event_id") or clean.get("expo_id") or self.settings.default_expo_id
         now = clock.now_iso()
         token = domain.new_manage_token()
-        document, events = domain.register(kind, clean, event_id, domain.hash_token(token), now, key)
+        document, _ = domain.register(kind, clean, event_id, domain.hash_token(token), now, key)
         try:
             event = self.store.event(event_id)
             domain.require_taking_registrations(event, event_id, now)
-            stored = self.store.add(self._admitted_or_waiting(event, document, now), events)
+            document, position = self._admitted_or_waiting(event, document, now)
+            stored = self.store.add(document, domain.registration_events(document, position))
         except Conflict:
             earlier = self.store.get(document["_id"]) if key else None
             if earlier is None:
@@ -109,17 +110,18 @@ class RegistrationService(metrics.IoCountsRpc):
         self.outbox.flush("registrations", stored["_id"])
         return {**self._owner_view(stored), "manage_token": token}
 
-    def _admitted_or_waiting(self, event: dict, document: dict, now: str) -> dict:
+    def _admitted_or_waiting(self, event: dict, document: dict, now: str) -> tuple[dict, int | None]:
         """The new registration admitted, with its places claimed before it is stored (a crash in
-        between leaves places the sweeper gives back), or waiting: when its party does not fit,
-        and whenever someone is waiting already, so nobody jumps the line."""
+        between leaves places the sweeper gives back), or waiting, with its place in line: when
+        its party does not fit, and whenever someone is waiting already, so nobody jumps the line."""
         if not domain.has_capacity(event):
-            return domain.admit(document)
-        if not self.store.waiting_for(event["_id"]) and self.store.claim_seats(
+            return domain.admit(document), None
+        line = self.store.waiting_for(event["_id"])
+        if not line and self.store.claim_seats(
             event["_id"], document["_id"], event["capacity"], domain.party_size(document), now
         ):
-            return domain.admit(document)
-        return domain.wait(document, now)
+            return domain.admit(document), None
+        return domain.wait(document, now), len(line) + 1
 
     @rpc(expected_exceptions=EXPECTED)
     def get(self, kind: str, registration_id: str, caller: str) -> dict:

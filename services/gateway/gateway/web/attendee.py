@@ -555,6 +555,9 @@ def check() -> Any:
         "email": answer["email"],
         "name": answer["name"],
         "carer_name": answer.get("carer_name"),
+        # admitted, or waiting with its place in line
+        "admission": answer.get("admission"),
+        "waiting_position": answer.get("waiting_position"),
         # both names: the confirmation may be read in the other language
         "event": {key: event[key] for key in ("name_ko", "name_en")} if event else None,
     }

@@ -522,6 +522,9 @@ def check(kind: str) -> Any:
         "id": answer["id"],
         "reference": answer["reference"],
         "email": answer["email"],
+        # admitted, or waiting with its place in line
+        "admission": answer.get("admission"),
+        "waiting_position": answer.get("waiting_position"),
         # both names: the confirmation may be read in the other language
         "event": {key: event[key] for key in ("name_ko", "name_en")},
     }
