@@ -58,6 +58,7 @@ class Settings:
     notification_retention_days: float
     cancelled_retention_days: float
     retention_days_after_expo: float
+    promotion_hold_minutes: float
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -98,4 +99,5 @@ class Settings:
             notification_retention_days=float(get("NOTIFICATION_RETENTION_DAYS", "30")),
             cancelled_retention_days=float(get("CANCELLED_RETENTION_DAYS", "30")),
             retention_days_after_expo=float(get("RETENTION_DAYS_AFTER_EXPO", "90")),
+            promotion_hold_minutes=float(get("PROMOTION_HOLD_MINUTES", "0")),
         )

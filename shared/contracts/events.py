@@ -68,15 +68,18 @@ class RegistrationCreatedV2(RegistrationCreated):
     place in line as they registered."""
 
     admission = fields.String(
-        validate=validate.OneOf(("admitted", "waiting")), allow_none=True, load_default=None
+        validate=validate.OneOf(("admitted", "waiting", "offered")), allow_none=True, load_default=None
     )
     waiting_position = fields.Integer(strict=True, allow_none=True, load_default=None)
 
 
 class RegistrationUpdatedV2(RegistrationCreatedV2):
-    """Version 2: ``promoted`` when the change is a place given to someone who was waiting."""
+    """Version 2: ``promoted`` when the change is a place given to someone who was waiting (held
+    for them until ``offer_expires_at`` when places are to be confirmed)."""
 
     promoted = fields.Boolean(load_default=False)
+    # a promotion to places held until then (admission "offered"): confirmed by then, or they pass on
+    offer_expires_at = fields.String(allow_none=True, load_default=None)
 
 
 class RegistrationErased(Schema):

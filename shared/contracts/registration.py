@@ -201,12 +201,16 @@ class RegistrationOutSchema(Schema):
     admission = fields.String(
         metadata={
             "description": "At an event with a capacity: admitted (places held for the person and their "
-            "companions) or waiting (on the waiting list); absent once cancelled."
+            "companions), waiting (on the waiting list) or offered (places held until offer_expires_at "
+            "for someone promoted from the waiting list, who confirms them); absent once cancelled."
         }
     )
     waiting_since = fields.String(metadata={"description": "When it joined the waiting list."})
     waiting_position = fields.Integer(metadata={"description": "Its place in the waiting list (1: next)."})
     admitted_at = fields.String(metadata={"description": "When it left the waiting list with its places."})
+    offer_expires_at = fields.String(
+        metadata={"description": "Offered places not confirmed by then pass on to the next in line."}
+    )
     companions = fields.Integer()
     carer_name = fields.String()
     email_verified_at = fields.String(

@@ -3,7 +3,10 @@ reaches for, which it gives back, promotion and the place in line."""
 
 import random
 
+import pytest
+
 from registration import domain
+from shared.errors import Conflict
 
 NOW = "2026-08-01T10:00:00.000000Z"
 LATER = "2026-08-01T10:05:00.000000Z"
@@ -98,3 +101,32 @@ def test_organisers_see_places_taken_and_the_number_waiting():
     view = domain.organiser_event_view({**event, "capacity": 10}, NOW, None, (7, 2))
     assert (view["capacity"], view["seats_taken"], view["waiting"]) == (10, 7, 2)
     assert domain.organiser_event_view(event, NOW, None)["seats_taken"] == 0
+
+
+def test_with_a_hold_a_promotion_offers_the_places_until_a_deadline():
+    offered, events = domain.promote(domain.wait(registration(), NOW), NOW, hold_minutes=30)
+    assert offered["admission"] == "offered" and offered["offer_expires_at"] == "2026-08-01T10:30:00.000000Z"
+    payload = events[0]["payload"]
+    assert payload["promoted"] is True and payload["offer_expires_at"] == offered["offer_expires_at"]
+    assert domain.promote(offered, NOW, hold_minutes=30) == (offered, [])
+
+
+def test_an_offer_is_confirmed_once_and_only_in_time():
+    offered, _ = domain.promote(domain.wait(registration(), NOW), NOW, hold_minutes=30)
+    confirmed, events = domain.confirm(offered, LATER)
+    assert confirmed["admission"] == "admitted" and "offer_expires_at" not in confirmed
+    assert events[0]["payload"]["admission"] == "admitted" and not events[0]["payload"].get("promoted")
+    assert domain.confirm(confirmed, LATER) == (confirmed, [])
+    with pytest.raises(Conflict, match="not confirmed in time"):
+        domain.confirm(offered, "2026-08-01T10:30:00.000000Z")
+    with pytest.raises(Conflict, match="no offered place"):
+        domain.confirm(domain.wait(registration(), NOW), LATER)
+
+
+def test_an_offer_not_confirmed_in_time_lapses_and_the_registration_is_cancelled():
+    offered, _ = domain.promote(domain.wait(registration(), NOW), NOW, hold_minutes=30)
+    assert domain.lapse(offered, LATER) == (offered, [])
+    lapsed, events = domain.lapse(offered, "2026-08-01T10:30:00.000000Z")
+    assert lapsed["status"] == "cancelled" and "admission" not in lapsed and "offer_expires_at" not in lapsed
+    assert [event["type"] for event in events] == ["registration.cancelled"]
+    assert domain.lapse(lapsed, "2026-08-02T00:00:00.000000Z") == (lapsed, [])

@@ -73,3 +73,19 @@ def test_version_1_registration_events_are_still_read():
     }
     (one,) = domain.plan(parse_event(new_event("registration.created", body)))
     assert one.kind == "registration_confirmed" and one.data == {"registrant_kind": "attendee"}
+
+
+def test_a_promotion_with_a_hold_asks_to_confirm_by_the_deadline_in_seoul_time():
+    one = planned(
+        "registration.updated",
+        admission="offered",
+        promoted=True,
+        revision=2,
+        offer_expires_at="2026-08-01T09:30:00.000000Z",
+    )
+    assert one.kind == "registration_promoted" and one.data["offer_expires_at"]
+    subject, body = rendered(one, "en")
+    assert subject == "[Tech Companion] A place at Tech Companion Expo 2026 is yours: please confirm it"
+    assert "until 2026-08-01 18:30\n(Seoul time)" in body and '"Confirm my place"' in body
+    subject, body = rendered(one, "ko")
+    assert "참석을 확정해 주세요" in subject and "2026-08-01 18:30(서울 시간)까지" in body

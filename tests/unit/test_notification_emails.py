@@ -268,6 +268,11 @@ def every_email():
         ("registration_confirmed", {"registrant_kind": "attendee"}, None),
         ("registration_confirmed", {"registrant_kind": "attendee", "waiting_position": 3}, None),
         ("registration_promoted", {"registrant_kind": "attendee"}, None),
+        (
+            "registration_promoted",
+            {"registrant_kind": "attendee", "offer_expires_at": "2026-08-01T09:30:00.000000Z"},
+            None,
+        ),
         ("registration_changed", {"registrant_kind": "company"}, None),
         ("registration_cancelled", {"registrant_kind": "investor"}, None),
         ("interest_received", {}, INVESTOR),

@@ -121,6 +121,15 @@ def _registration_routes(collection: str, kind: str) -> None:
         method = "erase" if query["erase"] else "cancel"
         return upstream.call("registration", method, kind, registration_id, who.as_rpc())
 
+    @api.route(
+        f"/{collection}/<string:registration_id>/confirm", methods=["POST"], endpoint=f"confirm_{kind}"
+    )
+    @api.response(200, RegistrationOutSchema, description="The places offered are taken: admitted.")
+    @api.alt_response(409, description="No place is offered to this registration, or the offer expired.")
+    @api.doc(security=BEARER)
+    def confirm(registration_id: str) -> dict:
+        return upstream.call("registration", "confirm", kind, registration_id, caller().as_rpc())
+
 
 for _collection, _kind in COLLECTIONS.items():
     _registration_routes(_collection, _kind)

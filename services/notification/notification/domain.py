@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from itsdangerous import BadData, Signer
 
-from shared import taxonomy
+from shared import clock, taxonomy
 from shared.contracts.events import Event, derived_id
 from shared.contracts.registration import reference_of
 
@@ -123,6 +123,8 @@ def render(
         values["registered_as"] = REGISTERED_AS[data["registrant_kind"]][0 if ko else 1]
     if "waiting_position" in data:
         values["waiting_position"] = data["waiting_position"]
+    if "offer_expires_at" in data:
+        values["confirm_by"] = clock.in_seoul(data["offer_expires_at"]).strftime("%Y-%m-%d %H:%M")
     if counterpart is not None:
         values["who"] = party_name(counterpart, language)
         # a company is named by its organisation alone: the investor asked about the company
@@ -268,6 +270,8 @@ def _registrant(event: Event, kind: str) -> Planned:
     data = {"registrant_kind": payload["kind"]}
     if payload.get("admission") == "waiting" and payload.get("waiting_position"):
         data["waiting_position"] = payload["waiting_position"]
+    if payload.get("offer_expires_at"):
+        data["offer_expires_at"] = payload["offer_expires_at"]
     return _planned(event, payload["registration_id"], kind, data)
 
 
@@ -279,11 +283,14 @@ def _planned(
 
 def _template_name(kind: str, data: Mapping) -> str:
     """An answer to interest reads differently as it was accepted or declined, a confirmation
-    as the person has a place or is on the waiting list."""
+    as the person has a place or is on the waiting list, a promotion as the place is the
+    person's or is offered until a deadline."""
     if kind == "interest_answered":
         return "interest_accepted" if data.get("accepted") else "interest_declined"
     if kind == "registration_confirmed" and data.get("waiting_position"):
         return "registration_waiting"
+    if kind == "registration_promoted" and data.get("offer_expires_at"):
+        return "registration_offered"
     return kind
 
 

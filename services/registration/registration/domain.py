@@ -231,8 +231,8 @@ def cancel(document: dict, now: str) -> tuple[dict, list[dict]]:
     cancelled.update(updated_at=now, cancelled_at=now)
     cancelled.pop("active_key", None)
     # neither admitted nor waiting any longer: its seats are released and its place in line goes
-    cancelled.pop("admission", None)
-    cancelled.pop("waiting_since", None)
+    for key in ("admission", "waiting_since", "offer_expires_at"):
+        cancelled.pop(key, None)
     # the sensitive data is no longer needed once the person does not come
     cancelled.pop("accessibility_needs", None)
     if has_sensitive_type(cancelled):
@@ -370,7 +370,11 @@ def _profile_event(document: dict) -> dict:
 
 # --- capacity and waiting list ---------------------------------------------------------------
 
-ADMITTED, WAITING = "admitted", "waiting"
+ADMITTED, WAITING, OFFERED = "admitted", "waiting", "offered"
+# the admissions that hold places
+SEATED = (ADMITTED, OFFERED)
+NOTHING_TO_CONFIRM = "This registration has no offered place to confirm."
+OFFER_EXPIRED = "The place offered was not confirmed in time and has passed on."
 NO_SEATS_FOR_COMPANIONS = (
     "There are no free places for more companions at this event; the registration is unchanged."
 )
@@ -417,15 +421,49 @@ def wait(document: dict, now: str) -> dict:
     return {**document, "admission": WAITING, "waiting_since": now}
 
 
-def promote(document: dict | None, now: str) -> tuple[dict | None, list[dict]]:
-    """A waiting registration whose places were claimed becomes admitted; the event lets every
-    service hear of it. Anything else (cancelled, erased, admitted already) stays as it is."""
+def promote(document: dict | None, now: str, hold_minutes: float = 0) -> tuple[dict | None, list[dict]]:
+    """A waiting registration whose places were claimed becomes admitted or, when places are to
+    be confirmed (``hold_minutes``, PROMOTION_HOLD_MINUTES), is offered them until a deadline; the
+    event lets every service hear of it. Anything else (cancelled, erased, promoted already)
+    stays as it is."""
     if document is None or document.get("admission") != WAITING or document["status"] != "active":
         return document, []
-    promoted = {**document, "admission": ADMITTED, "revision": document["revision"] + 1, "updated_at": now}
+    promoted = {**document, "revision": document["revision"] + 1, "updated_at": now}
     promoted.pop("waiting_since")
-    promoted["admitted_at"] = now
-    return promoted, [_contact_event("registration.updated", promoted, promoted=True)]
+    if hold_minutes > 0:
+        expires = clock.to_iso(clock.parse_iso(now) + timedelta(minutes=hold_minutes))
+        promoted.update(admission=OFFERED, offer_expires_at=expires)
+    else:
+        promoted.update(admission=ADMITTED, admitted_at=now)
+    event = _contact_event(
+        "registration.updated", promoted, promoted=True, offer_expires_at=promoted.get("offer_expires_at")
+    )
+    return promoted, [event]
+
+
+def confirm(document: dict, now: str) -> tuple[dict, list[dict]]:
+    """The person takes the places offered to them. Confirming twice is a no-op; Conflict when
+    nothing is offered, or the offer expired (even before the timer passed it on)."""
+    if document.get("admission") == ADMITTED:
+        return document, []
+    _require_active(document)
+    if document.get("admission") != OFFERED:
+        raise Conflict(NOTHING_TO_CONFIRM)
+    if document["offer_expires_at"] <= now:
+        raise Conflict(OFFER_EXPIRED)
+    confirmed = {**document, "admission": ADMITTED, "admitted_at": now, "revision": document["revision"] + 1}
+    confirmed["updated_at"] = now
+    confirmed.pop("offer_expires_at")
+    return confirmed, [_contact_event("registration.updated", confirmed)]
+
+
+def lapse(document: dict | None, now: str) -> tuple[dict | None, list[dict]]:
+    """An offer not confirmed in time: the registration is cancelled (and told so), and its places
+    pass on. Anything else stays as it is."""
+    if document is None or document.get("admission") != OFFERED or document["offer_expires_at"] > now:
+        return document, []
+    lapsed, events = cancel(document, now)
+    return {**lapsed, "offer_lapsed_at": now}, events
 
 
 def waiting_line(waiting: list[dict]) -> list[dict]:

@@ -133,7 +133,7 @@ class RegistrationService(metrics.IoCountsRpc):
         who = self._caller(caller)
         clean = _validated(kind, changes, partial=True)
         current = self._authorised(kind, registration_id, who)
-        seated = current.get("admission") == domain.ADMITTED and domain.has_capacity(
+        seated = current.get("admission") in domain.SEATED and domain.has_capacity(
             self.store.event(current["event_id"])
         )
         if seated and "companions" in clean:
@@ -168,6 +168,13 @@ class RegistrationService(metrics.IoCountsRpc):
         return self._owner_view(cancelled)
 
     @rpc(expected_exceptions=EXPECTED)
+    def confirm(self, kind: str, registration_id: str, caller: str) -> dict:
+        """Take the places offered on promotion (PROMOTION_HOLD_MINUTES); Conflict when nothing is
+        offered or the offer expired."""
+        who = self._caller(caller)
+        return self._answer(self._change(kind, registration_id, who, domain.confirm), who)
+
+    @rpc(expected_exceptions=EXPECTED)
     def erase(self, kind: str, registration_id: str, caller: str) -> dict:
         self._release(self._change(kind, registration_id, self._caller(caller), domain.erase))
         return {"id": registration_id, "status": "erased"}
@@ -192,11 +199,14 @@ class RegistrationService(metrics.IoCountsRpc):
                 event_id, waiting["_id"], event["capacity"], domain.party_size(waiting), now
             ):
                 break
-            stored, events = self.store.modify(waiting["_id"], partial(domain.promote, now=now))
+            hold = self.settings.promotion_hold_minutes
+            stored, events = self.store.modify(
+                waiting["_id"], partial(domain.promote, now=now, hold_minutes=hold)
+            )
             if events:
                 self.outbox.flush("registrations", waiting["_id"])
                 promoted += 1
-            elif stored is None or stored.get("admission") != domain.ADMITTED:
+            elif stored is None or stored.get("admission") not in domain.SEATED:
                 # cancelled or erased meanwhile: its places go to the next in line
                 self.store.release_seats_of(waiting["_id"])
         return promoted
@@ -401,7 +411,14 @@ class RegistrationService(metrics.IoCountsRpc):
 
     @timer(interval=PROMOTE_SECONDS)
     def promote_waiting(self) -> int:
-        """Catch up on promotions a request did not finish (a crash, places freed otherwise)."""
+        """Pass on the places of offers not confirmed in time, and catch up on promotions a request
+        did not finish (a crash, places freed otherwise)."""
+        now = clock.now_iso()
+        for registration_id in self.store.expired_offers(now):
+            _, events = self.store.modify(registration_id, partial(domain.lapse, now=now))
+            if events:
+                self.outbox.flush("registrations", registration_id)
+                self.store.release_seats_of(registration_id)
         return sum(self._promote(event_id) for event_id in {doc["event_id"] for doc in self.store.waiting()})
 
     @timer(interval=STRAY_SEATS_SWEEP_SECONDS)

@@ -333,6 +333,11 @@ class RegistrationStore:
         cursor = self.registrations.collection.find({"admission": domain.WAITING}, projection)
         return [document for document in cursor if document["status"] == "active"]
 
+    def expired_offers(self, now: str) -> list[str]:
+        """The ids of registrations offered places they did not confirm before ``now``."""
+        cursor = self.registrations.collection.find({"admission": domain.OFFERED}, {"offer_expires_at": 1})
+        return [document["_id"] for document in cursor if document["offer_expires_at"] <= now]
+
     def waiting_for(self, event_id: str) -> list[dict]:
         """The event's waiting line, first in line first."""
         return domain.waiting_line(
@@ -347,8 +352,8 @@ class RegistrationStore:
         return self.seats.count_documents({"event_id": event_id})
 
     def stray_seats(self, claimed_before: str) -> list[str]:
-        """Places claimed before ``claimed_before`` for no admitted registration: a process died
-        between claiming them and storing the registration, or before promoting it."""
+        """Places claimed before ``claimed_before`` for no registration admitted or offered them:
+        a process died between claiming them and storing the registration, or before promoting it."""
         seats = list(self.seats.find({"claimed_at": {"$lt": claimed_before}}, {"registration_id": 1}))
         holders = {seat["registration_id"] for seat in seats}
         admitted = {
@@ -356,7 +361,7 @@ class RegistrationStore:
             for document in self.registrations.collection.find(
                 {"_id": {"$in": list(holders)}}, {"admission": 1, "status": 1}
             )
-            if document.get("admission") == domain.ADMITTED and document["status"] == "active"
+            if document.get("admission") in domain.SEATED and document["status"] == "active"
         }
         return [seat["_id"] for seat in seats if seat["registration_id"] not in admitted]
 

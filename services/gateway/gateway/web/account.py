@@ -285,6 +285,20 @@ def change_access(registration_id: str) -> Any:
     return redirect(url_for("account.registration", registration_id=registration_id), 303)
 
 
+# --- confirming a place offered -------------------------------------------------------------
+
+
+@blueprint.post("/<string:registration_id>/confirm")
+@person_required
+def confirm(registration_id: str) -> Any:
+    found = signed_in.my_registration(registration_id)
+    if found.get("admission") == "offered":
+        forms.call("registration", "confirm", found["kind"], registration_id, _caller())
+        _forget_registrations()
+        flash(gettext("Your place is confirmed. See you there!"))
+    return redirect(url_for("account.registration", registration_id=registration_id), 303)
+
+
 # --- cancelling and erasing -----------------------------------------------------------------
 
 

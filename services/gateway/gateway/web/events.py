@@ -86,6 +86,7 @@ def when_text(event: dict) -> str:
     return text
 
 
+@blueprint.app_template_global()
 def moment_text(value: str) -> str:
     """A stored time as a date and time in Seoul, in the page's language."""
     moment = clock.parse_iso(value)
