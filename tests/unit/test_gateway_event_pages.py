@@ -44,7 +44,14 @@ class Registration(PublicEvents):
         return {**data, "id": registration_id, "kind": kind, "reference": reference_of(registration_id)}
 
     def organisers_view(self, event: dict) -> dict:
-        return {**event, "capacity": 150, "registrations": COUNTS, "next_statuses": ["closed", "cancelled"]}
+        return {
+            **event,
+            "capacity": 150,
+            "seats_taken": 148,
+            "waiting": 3,
+            "registrations": COUNTS,
+            "next_statuses": ["closed", "cancelled"],
+        }
 
     def list_events(self, caller: dict, with_counts: bool = True) -> list[dict]:
         return [self.organisers_view(event) for event in self.events]
@@ -326,6 +333,14 @@ def test_the_list_has_every_event_with_its_registrations_linked_to_them(client):
     assert page.status_code == 200
     assert 'href="/organiser/registrations?event_id=town-hall-8">4' in text(page)
     assert "and 2 companions" in words(page) and 'href="/organiser/events/new"' in text(page)
+
+
+def test_an_event_page_says_how_many_places_are_taken_and_how_many_wait(client):
+    sign_in(client)
+    page = words(client.get("/organiser/events/town-hall-8?lang=en"))
+    assert "Places taken 148 of 150" in page and "On the waiting list 3 registrations" in page
+    korean = words(client.get("/organiser/events/town-hall-8?lang=ko"))
+    assert "150석 중 148석" in korean and "신청 3건" in korean
 
 
 FORM = {
