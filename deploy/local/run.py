@@ -32,6 +32,13 @@ from shared.messaging import broker_reachable
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("registration", "matching", "notification")
+# the secrets only some processes use, and those processes
+SECRET_USERS = {
+    "SENSITIVE_DATA_KEY": ("registration",),
+    "GATEWAY_SECRET_KEY": ("gateway",),
+    "ORGANISER_TOKEN": ("registration", "gateway"),
+    "CALLER_SIGNING_KEY": (*SERVICES, "gateway"),
+}
 RESTART_BACKOFF_MAX = 30.0
 STOP_GRACE_SECONDS = 20.0
 
@@ -62,9 +69,14 @@ def store_command(data_dir: Path, port: int, pid_name: str = "nx.pid") -> list[s
 def own_environment(env: dict[str, str], process: str) -> dict[str, str]:
     """The environment of one process: a service's own broker and store URIs, when given as
     ``<SERVICE>_AMQP_URI`` and ``<SERVICE>_MONGO_URI``, become its ``AMQP_URI`` and ``MONGO_URI``
-    (so that each connects as its own user), and no process sees another's."""
+    (so that each connects as its own user), and no process sees another's; a secret reaches
+    only the processes that use it (SECRET_USERS), as in docker-compose."""
     service = process.partition("-")[0]
-    own = {key: value for key, value in env.items() if not _per_service(key)}
+    own = {
+        key: value
+        for key, value in env.items()
+        if not _per_service(key) and service in SECRET_USERS.get(key, (service,))
+    }
     for name in ("AMQP_URI", "MONGO_URI"):
         if f"{service.upper()}_{name}" in env:
             own[name] = env[f"{service.upper()}_{name}"]
