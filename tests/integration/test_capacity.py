@@ -1,17 +1,22 @@
 """Capacity and the waiting list in the real registration service and store: parties registering
 at once never take more places than there are, each party is admitted whole or waits whole, in
 order; a cancellation gives its places to the first in line at once; more companions need free
-places; places a crash left behind are given back."""
+places; places a crash left behind are given back; one process at a time promotes a registration."""
 
 import threading
+import uuid
 from collections import Counter
 
 import pytest
 
+from registration import domain
+from registration.sensitive import Sealer
+from registration.store import RegistrationStore
 from shared import clock, errors
 from shared.rpc import RpcClient
 from tests.conftest import vouched, wait_for
 from tests.integration.test_registration_events import attendee, organiser, registration, town_hall
+from tests.integration.test_registration_service import SENSITIVE_DATA_KEY
 
 __all__ = ["registration"]
 
@@ -132,3 +137,36 @@ def test_places_claimed_for_no_registration_are_given_back_by_the_sweeper(regist
         return mongo["registration"]["seats"].count_documents({"registration_id": "crashed"}) == 0
 
     wait_for(swept, 90, interval=1, message="the sweeper")
+
+
+def test_one_process_at_a_time_promotes_a_registration(mongo):
+    store = RegistrationStore(
+        mongo["registration"],
+        Sealer(SENSITIVE_DATA_KEY),
+        domain.default_event("expo", "박람회", "Expo", clock.now_iso()),
+    )
+    registration_id = f"waiting-{uuid.uuid4().hex[:8]}"
+    # as the services' timers read waiting registrations: for an event with no capacity, so none
+    # of them promotes it
+    waiting = {"status": "active", "event_id": "no-such-event", "waiting_since": clock.now_iso()}
+    registrations = mongo["registration"]["registrations"]
+    registrations.insert_one({"_id": registration_id, "admission": "waiting", "_v": 1, **waiting})
+    now, until = clock.now_iso(), clock.iso_after(10)
+    results: list[bool] = []
+    start = threading.Barrier(8)
+
+    def take() -> None:
+        start.wait()
+        results.append(store.take_promotion(registration_id, now, until))
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
+    # a turn given up, or over, is anyone's again
+    store.give_up_promotion(registration_id)
+    assert store.take_promotion(registration_id, now, clock.iso_after(-1))
+    assert store.take_promotion(registration_id, clock.now_iso(), until)
+    registrations.delete_one({"_id": registration_id})

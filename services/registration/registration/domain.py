@@ -37,6 +37,7 @@ INTERNAL_FIELDS = (
     "active_key",
     "email_key",
     "profile_changes",
+    "promoting_until",
 )
 # what a registration with no accessibility needs would hold: a change of some needs starts here
 NO_NEEDS = AccessibilityNeedsSchema().load({})
@@ -231,7 +232,7 @@ def cancel(document: dict, now: str) -> tuple[dict, list[dict]]:
     cancelled.update(updated_at=now, cancelled_at=now)
     cancelled.pop("active_key", None)
     # neither admitted nor waiting any longer: its seats are released and its place in line goes
-    for key in ("admission", "waiting_since", "offer_expires_at"):
+    for key in ("admission", "waiting_since", "offer_expires_at", "promoting_until"):
         cancelled.pop(key, None)
     # the sensitive data is no longer needed once the person does not come
     cancelled.pop("accessibility_needs", None)
@@ -430,6 +431,7 @@ def promote(document: dict | None, now: str, hold_minutes: float = 0) -> tuple[d
         return document, []
     promoted = {**document, "revision": document["revision"] + 1, "updated_at": now}
     promoted.pop("waiting_since")
+    promoted.pop("promoting_until", None)
     if hold_minutes > 0:
         expires = clock.to_iso(clock.parse_iso(now) + timedelta(minutes=hold_minutes))
         promoted.update(admission=OFFERED, offer_expires_at=expires)

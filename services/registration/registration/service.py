@@ -42,6 +42,8 @@ MAX_IDS = 500
 RETENTION_SWEEP_SECONDS = 3600
 # how often waiting lists are looked at, in case a promotion was not finished when places freed
 PROMOTE_SECONDS = 1.0
+# one process at a time promotes a registration, for at most this long (a killed one's turn ends)
+PROMOTION_LEASE_SECONDS = 10.0
 # places claimed this long ago for no admitted registration were left by a crash; looked for
 # every STRAY_SEATS_SWEEP_SECONDS
 STRAY_SEATS_SECONDS = 60.0
@@ -195,9 +197,14 @@ class RegistrationService(metrics.IoCountsRpc):
         promoted = 0
         for waiting in self.store.waiting_for(event_id):
             now = clock.now_iso()
+            until = clock.to_iso(clock.parse_iso(now) + timedelta(seconds=PROMOTION_LEASE_SECONDS))
+            if not self.store.take_promotion(waiting["_id"], now, until):
+                # another process is promoting the first in line, and goes on down the line
+                break
             if not self.store.claim_seats(
                 event_id, waiting["_id"], event["capacity"], domain.party_size(waiting), now
             ):
+                self.store.give_up_promotion(waiting["_id"])
                 break
             hold = self.settings.promotion_hold_minutes
             stored, events = self.store.modify(

@@ -292,8 +292,9 @@ class RegistrationStore:
         if len(held) + len(obtained) < size:
             self.release_seats(obtained)
             return False
-        # two claims for the same registration at once (two promotions) may both succeed
-        self.release_seats(domain.surplus_seats([*held, *obtained], size))
+        # two claims for the same registration at once (two promotions) may both succeed: read
+        # again after inserting, so the last of them sees every place the registration holds
+        self.trim_seats(registration_id, size)
         return True
 
     def _insert_seats(self, event_id: str, registration_id: str, numbers: list[int], now: str) -> list[str]:
@@ -312,6 +313,26 @@ class RegistrationStore:
             lost = {ids[failure["index"]] for failure in errors}
             return [seat for seat in ids if seat not in lost]
         return ids
+
+    def take_promotion(self, registration_id: str, now: str, until: str) -> bool:
+        """Become the one process promoting this waiting registration until ``until``; False if
+        another is at it. Two claims at once for one registration could otherwise both insert
+        places, and one giving back its own after the other counted them leave it short."""
+        taken = self.registrations.collection.update_one(
+            {
+                "_id": registration_id,
+                "admission": domain.WAITING,
+                "$or": [{"promoting_until": {"$exists": False}}, {"promoting_until": {"$lte": now}}],
+            },
+            # the version moves on, so a change read before this is saved only after reading it again
+            {"$set": {"promoting_until": until}, "$inc": {"_v": 1}},
+        )
+        return taken.modified_count == 1
+
+    def give_up_promotion(self, registration_id: str) -> None:
+        self.registrations.collection.update_one(
+            {"_id": registration_id}, {"$unset": {"promoting_until": ""}, "$inc": {"_v": 1}}
+        )
 
     def seats_of(self, registration_id: str) -> list[str]:
         return [seat["_id"] for seat in self.seats.find({"registration_id": registration_id}, {"_id": 1})]
