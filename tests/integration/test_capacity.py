@@ -170,3 +170,53 @@ def test_one_process_at_a_time_promotes_a_registration(mongo):
     assert store.take_promotion(registration_id, now, clock.iso_after(-1))
     assert store.take_promotion(registration_id, clock.now_iso(), until)
     registrations.delete_one({"_id": registration_id})
+
+
+def test_a_capacity_set_later_gives_places_to_those_admitted_before_in_order(registration, mongo):
+    event = registration.call(
+        "registration", "create_event", town_hall(status="open", capacity=None), organiser()
+    )
+    first, second, third = (
+        registration.call(
+            "registration", "create", "attendee", attendee(event_id=event["id"], companions=companions)
+        )
+        for companions in (0, 2, 0)
+    )
+    assert seats_by_registration(mongo, event["id"]) == {}
+    changed = registration.call("registration", "update_event", event["id"], {"capacity": 4}, organiser())
+    assert (changed["seats_taken"], changed["waiting"]) == (4, 0)
+    assert seats_by_registration(mongo, event["id"]) == {first["id"]: 1, second["id"]: 3}
+    # admitted before there was a capacity, the third stays admitted; a newcomer waits
+    assert (
+        registration.call("registration", "get", "attendee", third["id"], organiser())["admission"]
+        == "admitted"
+    )
+    later = registration.call("registration", "create", "attendee", attendee(event_id=event["id"]))
+    assert later["admission"] == "waiting"
+
+
+def test_registrations_stored_before_there_were_places_take_them_or_wait_in_order(mongo):
+    store = RegistrationStore(
+        mongo["registration"],
+        Sealer(SENSITIVE_DATA_KEY),
+        domain.default_event("expo", "박람회", "Expo", clock.now_iso()),
+    )
+    event = {"_id": f"earlier-{uuid.uuid4().hex[:8]}", "capacity": 2}
+    earlier = [
+        {"_id": f"{event['_id']}-{n}", "event_id": event["_id"], "status": "active", "companions": 0, "_v": 1}
+        for n in range(3)
+    ]
+    for n, document in enumerate(earlier):
+        document["created_at"] = f"2026-01-0{n + 1}T00:00:00.000000Z"
+    mongo["registration"]["registrations"].insert_many(earlier)
+    try:
+        assert store.seat_unseated(event, clock.now_iso()) == 2
+        assert store.seat_unseated(event, clock.now_iso()) == 0, "done twice, it changes nothing"
+        stored = {
+            d["_id"]: d for d in mongo["registration"]["registrations"].find({"event_id": event["_id"]})
+        }
+        assert [stored[d["_id"]]["admission"] for d in earlier] == ["admitted", "admitted", "waiting"]
+        assert stored[earlier[2]["_id"]]["waiting_since"] == earlier[2]["created_at"]
+    finally:
+        mongo["registration"]["registrations"].delete_many({"event_id": event["_id"]})
+        mongo["registration"]["seats"].delete_many({"event_id": event["_id"]})

@@ -376,6 +376,10 @@ class RegistrationService(metrics.IoCountsRpc):
         changed = self.store.modify_event(
             event_id, lambda document: domain.change_programme_event(document, clean, now)
         )
+        if "capacity" in clean:
+            # people admitted while it had none take places first, then the line moves on
+            self.store.seat_unseated(changed, now)
+            self._promote(event_id)
         counts = domain.counts_by_event(self.store.event_census(), self.settings.default_expo_id)
         return self._event_view(changed, now, counts.get(event_id))
 

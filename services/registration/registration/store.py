@@ -77,6 +77,9 @@ class RegistrationStore:
         self.add_default_events()
         self.move_to_events()
         self.upgrade_stored()
+        now = clock.now_iso()
+        for event in self.all_events():
+            self.seat_unseated(event, now)
 
     def add_default_events(self) -> None:
         """Make the default expo an event if it is not one yet, and likewise each expo an earlier
@@ -313,6 +316,44 @@ class RegistrationStore:
             lost = {ids[failure["index"]] for failure in errors}
             return [seat for seat in ids if seat not in lost]
         return ids
+
+    def seat_unseated(self, event: dict, now: str) -> int:
+        """Give places to the event's active registrations that hold none though they should: those
+        stored before events had places (no admission), and those admitted before the event had a
+        capacity. In the order they registered; one stored before that finds no place waits (from
+        when it registered); one admitted before keeps its admission, beyond the capacity. Done as
+        the service starts and when a capacity is set; how many were given places."""
+        if not domain.has_capacity(event):
+            return 0
+        holders = {
+            seat["registration_id"]
+            for seat in self.seats.find({"event_id": event["_id"]}, {"registration_id": 1})
+        }
+        projection = {"status": 1, "admission": 1, "companions": 1, "created_at": 1}
+        unseated = [
+            document
+            for document in self.registrations.collection.find({"event_id": event["_id"]}, projection)
+            if document["status"] == "active"
+            and document.get("admission", domain.ADMITTED) == domain.ADMITTED
+            and document["_id"] not in holders
+        ]
+        seated = 0
+        for document in sorted(
+            unseated, key=lambda document: (document.get("created_at", ""), document["_id"])
+        ):
+            if self.claim_seats(
+                event["_id"], document["_id"], event["capacity"], domain.party_size(document), now
+            ):
+                change = {"admission": domain.ADMITTED}
+                seated += 1
+            else:
+                change = {"admission": domain.WAITING, "waiting_since": document.get("created_at", now)}
+            self.registrations.collection.update_one(
+                {"_id": document["_id"], "admission": {"$exists": False}},
+                # the version moves on, so a change read before this is saved only after reading it again
+                {"$set": change, "$inc": {"_v": 1}},
+            )
+        return seated
 
     def take_promotion(self, registration_id: str, now: str, until: str) -> bool:
         """Become the one process promoting this waiting registration until ``until``; False if
