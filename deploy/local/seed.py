@@ -262,8 +262,9 @@ def seed_programme(token: str) -> str:
                 call("PATCH", f"/api/v1/organiser/events/{made['id']}", {"status": final_status}, token)
         if final_status == "open":
             next_town_hall = made["id"]
-    expo = next((event for event in answer["items"] if event["kind"] == "expo"), None)
-    if expo is not None and not expo.get("starts_at"):
+    # the default expo, made without a date when the platform first started
+    expo = next((e for e in answer["items"] if e["kind"] == "expo" and not e.get("starts_at")), None)
+    if expo is not None:
         dated = {**EXPO, **expo_dates(today)}
         status, changed = call("PATCH", f"/api/v1/organiser/events/{expo['id']}", dated, token)
         if status != 200:

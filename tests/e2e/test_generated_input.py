@@ -11,11 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.platform import ORGANISER_TOKEN
+from tests.platform import ORGANISER_TOKEN, running_platform
 
 pytestmark = pytest.mark.e2e
 
 MIN_CASES = 1000
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    """A platform of its own: with the organiser's token, generated requests change the events
+    other tests register for (the default expo's capacity, status or dates)."""
+    with running_platform(tmp_path_factory.mktemp("var")) as running:
+        yield running
 
 
 def test_generated_requests_never_get_a_server_error_and_always_match_the_schema(platform):
