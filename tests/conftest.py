@@ -31,6 +31,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports: held all at once while chosen, so none is chosen twice."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 def wait_for(condition, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
     """Poll ``condition`` until it returns something truthy; return that, or fail the test."""
     deadline = time.monotonic() + timeout

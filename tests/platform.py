@@ -15,7 +15,7 @@ from pymongo import MongoClient
 from shared import clock
 from shared.messaging import SUBSCRIPTIONS, service_queues
 from shared.messaging import queue_depths as shared_queue_depths
-from tests.conftest import CALLER_SIGNING_KEY, ROOT, free_port, virtual_host, wait_for
+from tests.conftest import CALLER_SIGNING_KEY, ROOT, free_ports, virtual_host, wait_for
 
 ORGANISER_TOKEN = "organiser-e2e-token"
 
@@ -68,7 +68,7 @@ class Platform:
 def running_platform(var, **settings: str):
     """Start the platform with ``make run``'s runner; stop it with Ctrl-C (SIGINT) afterwards and
     check that nothing it started is left running."""
-    port, mongo_port = free_port(), free_port()
+    port, mongo_port, matching_mongo_port, notification_mongo_port, smtp_port = free_ports(5)
     with virtual_host() as amqp_uri:
         env = {
             key: value
@@ -80,7 +80,9 @@ def running_platform(var, **settings: str):
             VAR_DIR=str(var),
             GATEWAY_BIND=f"127.0.0.1:{port}",
             MONGO_PORT=str(mongo_port),
-            SMTP_PORT=str(free_port()),
+            MATCHING_MONGO_PORT=str(matching_mongo_port),
+            NOTIFICATION_MONGO_PORT=str(notification_mongo_port),
+            SMTP_PORT=str(smtp_port),
             ORGANISER_TOKEN=ORGANISER_TOKEN,
             CALLER_SIGNING_KEY=CALLER_SIGNING_KEY,
             PYTHONWARNINGS="ignore",

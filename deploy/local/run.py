@@ -239,11 +239,16 @@ def main() -> int:
     store_note = f"MONGO_URI={_without_password(env.get('MONGO_URI', ''))} (external)"
     if "MONGO_URI" not in os.environ:
         port = int(env.get("MONGO_PORT", "27017"))
-        taken = [number for number in range(port, port + 3) if _port_open(number)]
+        own_ports = {
+            service: int(env.get(f"{service.upper()}_MONGO_PORT", str(port + offset)))
+            for offset, service in enumerate(("matching", "notification"), start=1)
+        }
+        taken = [number for number in (port, *own_ports.values()) if _port_open(number)]
         if taken:
             print(
-                f"Port {taken[0]} is taken: the embedded stores use ports {port} to {port + 2}. "
-                "Set MONGO_PORT to the first of three free ports, or MONGO_URI to your MongoDB.",
+                f"Port {taken[0]} is taken. Set MONGO_PORT (and MATCHING_MONGO_PORT, "
+                "NOTIFICATION_MONGO_PORT: the next two by default) to free ports, or MONGO_URI to "
+                "your MongoDB.",
                 file=sys.stderr,
             )
             return 1
@@ -256,14 +261,15 @@ def main() -> int:
         # burst of their bulk writes never holds up a registration. All three serve the same
         # data directory, where each database is a file of its own: each service writes only its
         # own, and tools may read any database through any of them.
-        for offset, service in enumerate(("matching", "notification"), start=1):
+        for service, own_port in own_ports.items():
             if f"{service.upper()}_MONGO_URI" in os.environ:
                 continue
-            own_port = port + offset
             env[f"{service.upper()}_MONGO_URI"] = f"mongodb://127.0.0.1:{own_port}/?directConnection=true"
             command = store_command(var / "mongo", own_port, pid_name=f"nx-{service}.pid")
             processes.append(Process(f"store-{service}", command, var / f"log/store-{service}.log", own_port))
-        store_note += f"; matching's on port {port + 1}, notification's on port {port + 2}"
+        store_note += (
+            f"; matching's on port {own_ports['matching']}, notification's on {own_ports['notification']}"
+        )
 
     mail_note = f"SMTP relay {env.get('SMTP_HOST')}:{env.get('SMTP_PORT', '25')}"
     if "SMTP_HOST" not in os.environ:
