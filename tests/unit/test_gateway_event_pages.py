@@ -15,6 +15,7 @@ from shared.contracts.registration import reference_of
 from shared.settings import Settings
 from tests.conftest import CALLER_SIGNING_KEY, unvouched
 from tests.unit.programme_views import EXPO, TOWN_HALL, PublicEvents
+from tests.unit.test_gateway_business_pages import COMPANY_FORM
 
 ORGANISER = "organiser@expo.example.org"
 COUNTS = {"attendee": 3, "company": 1, "investor": 0, "companions": 2, "total": 4}
@@ -269,22 +270,11 @@ def test_no_event_taking_registrations_says_so_on_every_first_page(client, regis
         assert page.status_code == 200 and "No event is taking registrations right now." in words(page), path
 
 
-COMPANY = {
-    "name": "돌봄로봇",
-    "description": "어르신을 위한 돌봄 로봇을 만듭니다.",
-    "tags": ["elderly", "robotics"],
-    "stage": "seed",
-    "contact_name": "김하나",
-    "email": "hana@example.org",
-    "language": "ko",
-    "consents-privacy": "yes",
-}
-
-
 def test_a_company_chooses_its_event_first_and_sees_it_when_checking(client, registration):
-    missing = client.post("/register/company?lang=en", data=COMPANY)
+    missing = client.post("/register/company?lang=en", data=COMPANY_FORM)
     assert summary_links(missing)[0] == "event_id"
-    assert client.post("/register/company", data={**COMPANY, "event_id": "town-hall-8"}).status_code == 303
+    chosen = client.post("/register/company", data={**COMPANY_FORM, "event_id": "town-hall-8"})
+    assert chosen.status_code == 303
     check = words(client.get("/register/company/check?lang=en"))
     assert "Event August Tech Companion Town Hall (Friday, August 21, 2026 14:00–17:00) Change event" in check
     assert client.post("/register/company/check").status_code == 303
