@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from shared import clock
+from shared import badges, clock
 from shared.contracts.fields import Email, Text
 from shared.contracts.registration import KINDS, LANGUAGES
 
@@ -71,6 +71,12 @@ class RegistrationCreatedV2(RegistrationCreated):
         validate=validate.OneOf(("admitted", "waiting", "offered")), allow_none=True, load_default=None
     )
     waiting_position = fields.Integer(strict=True, allow_none=True, load_default=None)
+    # the person's badge (shared.badges) while they hold places, for the e-mails that show it
+    checkin_code = fields.String(
+        validate=validate.Regexp(f"^[{badges.ALPHABET}]{{{badges.LENGTH}}}$"),
+        allow_none=True,
+        load_default=None,
+    )
 
 
 class RegistrationUpdatedV2(RegistrationCreatedV2):

@@ -168,4 +168,3 @@ def _service_ready(service: str) -> bool:
         return True
     except HTTPException:
         return False
-

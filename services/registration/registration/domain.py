@@ -13,7 +13,7 @@ import uuid
 from collections import Counter
 from datetime import datetime, time, timedelta
 
-from shared import clock
+from shared import badges, clock
 from shared.contracts.events import derived_id, new_event
 from shared.contracts.registration import (
     KINDS,
@@ -98,6 +98,7 @@ def register(
         "active_key": active_key(event_id, kind, data["email"]),
         "email_key": email_key(data["email"]),
         "consents": _consents({}, data["consents"], now),
+        "checkin_code": badges.new_code(),
         **fields,
     }
     if not document["consents"]["sensitive_at"] or not has_needs(document.get("accessibility_needs")):
@@ -231,6 +232,8 @@ def cancel(document: dict, now: str) -> tuple[dict, list[dict]]:
     cancelled = {**document, "status": "cancelled", "revision": document["revision"] + 1}
     cancelled.update(updated_at=now, cancelled_at=now)
     cancelled.pop("active_key", None)
+    # nobody comes in on the badge of a cancelled registration
+    cancelled.pop("checkin_code", None)
     # neither admitted nor waiting any longer: its seats are released and its place in line goes
     for key in ("admission", "waiting_since", "offer_expires_at", "promoting_until"):
         cancelled.pop(key, None)
@@ -340,7 +343,16 @@ def _contact_event(event_type: str, document: dict, **admission: object) -> dict
     }
     if event_type == "registration.cancelled":
         return new_event(event_type, payload)
-    return new_event(event_type, {**payload, "admission": document.get("admission"), **admission}, version=2)
+    payload.update(admission=document.get("admission"), checkin_code=badge_code(document), **admission)
+    return new_event(event_type, payload, version=2)
+
+
+def badge_code(document: dict) -> str | None:
+    """The check-in code of a registration that holds its places (or is at an event without a
+    capacity); None while it waits or has places offered, and once it is cancelled."""
+    if document["status"] != "active" or document.get("admission") not in (ADMITTED, None):
+        return None
+    return document.get("checkin_code")
 
 
 def _erased_event(document: dict) -> dict:

@@ -12,7 +12,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from registration import domain
 from registration.sensitive import Sealer
-from shared import clock
+from shared import badges, clock
 from shared.aggregates import AggregateCollection, ConcurrentUpdate
 from shared.contracts.registration import REGISTRATION_ROW_FIELDS, SENSITIVE_ATTENDEE_TYPES
 from shared.errors import Conflict, NotFound
@@ -64,6 +64,8 @@ class RegistrationStore:
         collection.create_index([("event_id", ASCENDING)], sparse=True)
         # only registrations on a waiting list have it "waiting": the lines are read by this alone
         collection.create_index([("admission", ASCENDING)], sparse=True)
+        # the door finds a registration by the code on its badge
+        collection.create_index([("checkin_code", ASCENDING)], unique=True, sparse=True)
         self.seats.create_index([("event_id", ASCENDING)])
         self.seats.create_index([("registration_id", ASCENDING)])
         self.seats.create_index([("claimed_at", ASCENDING)])
@@ -77,6 +79,7 @@ class RegistrationStore:
         self.add_default_events()
         self.move_to_events()
         self.upgrade_stored()
+        self.give_badges()
         now = clock.now_iso()
         for event in self.all_events():
             self.seat_unseated(event, now)
@@ -142,6 +145,19 @@ class RegistrationStore:
                 continue
             written += 1
         return written
+
+    def give_badges(self) -> int:
+        """Give a check-in code to every active registration stored before there were badges
+        (a random code each, so one write each). Returns how many were given one."""
+        given = 0
+        for document in self.registrations.collection.find(
+            {"status": "active", "checkin_code": {"$exists": False}}, {"_id": 1}
+        ):
+            given += self.registrations.collection.update_one(
+                {"_id": document["_id"], "checkin_code": {"$exists": False}},
+                {"$set": {"checkin_code": badges.new_code()}, "$inc": {"_v": 1}},
+            ).modified_count
+        return given
 
     def ping(self) -> None:
         self.database.command("ping")

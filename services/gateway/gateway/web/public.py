@@ -86,5 +86,3 @@ def unsubscribe() -> object:
     except NotFound:
         return render_template("public/unsubscribe_invalid.html"), 404, NO_REFERRER
     return render_template("public/unsubscribed.html"), 200, NO_REFERRER
-
-

@@ -64,6 +64,7 @@ def retry_after_seconds() -> int:
 def per_minute(setting: str) -> tuple[Any, Any]:
     """The arguments of ``limiter.limit`` for a per-client limit per minute read from the settings
     named ``setting`` (0 turns it off)."""
+
     def limit() -> str:
         return f"{max(getattr(current_app.config['SETTINGS'], setting), 1)}/minute"
 
