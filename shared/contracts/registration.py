@@ -8,9 +8,18 @@ import base64
 import hashlib
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
-from shared import taxonomy
+from shared import badges, taxonomy
 from shared.contracts.fields import Amount, Choice, Email, Flag, TagList, Text
 
 KINDS = ("attendee", "company", "investor")
@@ -33,6 +42,7 @@ ATTENDEE_TYPES = (
 SENSITIVE_ATTENDEE_TYPES = ("person_with_disability", "senior", "companion")
 # a sensitive visitor type is sealed: no search finds it (an organiser sees it on the record)
 SEARCHABLE_ATTENDEE_TYPES = tuple(kind for kind in ATTENDEE_TYPES if kind not in SENSITIVE_ATTENDEE_TYPES)
+NOT_A_BADGE = "Not a check-in code: 12 letters and digits, such as ABCD-EFGH-JKMN."
 SENSITIVE_TYPE_WITHOUT_CONSENT = (
     "This visitor type is sensitive information, kept only with consent to sensitive information "
     '("consents": {"sensitive": true}).'
@@ -222,6 +232,66 @@ class RegisteredSchema(RegistrationOutSchema):
     manage_token = fields.String(
         metadata={"description": "Shown once: keep it to view, change or cancel this registration."}
     )
+
+
+class CheckInSchema(Schema):
+    """A badge read at the door: its check-in code, however it was typed (shared.badges)."""
+
+    code = fields.String(
+        required=True,
+        validate=validate.Length(max=100),
+        metadata={"description": "The code under the badge's QR code, such as ABCD-EFGH-JKMN."},
+    )
+
+    @post_load
+    def normalised(self, data: dict, **kwargs: Any) -> dict:
+        code = badges.normalise(data["code"])
+        if code is None:
+            raise ValidationError(NOT_A_BADGE, field_name="code")
+        return {"code": code}
+
+
+class DoorAnswerSchema(Schema):
+    """What the door is answered for a badge."""
+
+    outcome = fields.String(
+        metadata={
+            "description": "checked_in (now), already_checked_in (at checked_in_at), unknown_badge "
+            "(no registration has it: mistyped, revoked or cancelled), other_event (the badge is "
+            "for ``event``) or not_admitted (waiting, or places offered and not confirmed)."
+        }
+    )
+    message = fields.String()
+    registration_id = fields.String()
+    reference = fields.String()
+    kind = fields.String()
+    name = fields.String()
+    organisation = fields.String(allow_none=True)
+    language = fields.String()
+    companions = fields.Integer(allow_none=True)
+    companion_names = fields.List(fields.String(), allow_none=True)
+    carer_name = fields.String(allow_none=True)
+    accessibility_needs = fields.Dict(
+        allow_none=True, metadata={"description": "Sensitive: each answer that carries them is audited."}
+    )
+    checked_in_at = fields.String()
+    event = fields.Dict(allow_none=True, metadata={"description": "other_event: the event the badge is for."})
+
+
+class DoorUndoSchema(Schema):
+    outcome = fields.String(metadata={"description": "undone, or not_checked_in (nothing to undo)"})
+    registration_id = fields.String()
+
+
+class DoorCountsSchema(Schema):
+    event_id = fields.String()
+    total = fields.Integer(metadata={"description": "Active registrations for the event."})
+    companions = fields.Integer(metadata={"description": "Companions they bring."})
+    checked_in = fields.Integer(metadata={"description": "Registrations checked in."})
+    checked_in_people = fields.Integer(metadata={"description": "People checked in, companions included."})
+    attendee = fields.Integer()
+    company = fields.Integer()
+    investor = fields.Integer()
 
 
 class SignInRequestSchema(Schema):

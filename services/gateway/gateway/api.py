@@ -37,6 +37,10 @@ from shared.contracts.programme import (
 from shared.contracts.registration import (
     IMMUTABLE_FIELDS,
     REGISTRATION_SCHEMAS,
+    CheckInSchema,
+    DoorAnswerSchema,
+    DoorCountsSchema,
+    DoorUndoSchema,
     RegisteredSchema,
     RegistrationOutSchema,
 )
@@ -129,6 +133,14 @@ def _registration_routes(collection: str, kind: str) -> None:
     @api.doc(security=BEARER)
     def confirm(registration_id: str) -> dict:
         return upstream.call("registration", "confirm", kind, registration_id, caller().as_rpc())
+
+    @api.route(f"/{collection}/<string:registration_id>/badge", methods=["POST"], endpoint=f"badge_{kind}")
+    @api.response(200, RegistrationOutSchema, description="A new check-in code; the old one lets nobody in.")
+    @api.alt_response(409, description="The registration is cancelled.")
+    @api.doc(security=BEARER)
+    def reissue_badge(registration_id: str) -> dict:
+        """A new badge in place of one lost or shared (e-mailed to the registrant)."""
+        return upstream.call("registration", "reissue_badge", kind, registration_id, caller().as_rpc())
 
 
 for _collection, _kind in COLLECTIONS.items():
@@ -347,6 +359,57 @@ def purge_event(event_id: str) -> tuple[dict, int]:
     erased in every service, and the event keeps only anonymous counts."""
     organiser = require_organiser().as_rpc()
     return upstream.call("registration", "request_event_purge", event_id, organiser), 202
+
+
+# what each answer at the door is sent with, and says to a program reading it
+DOOR_STATUS = {
+    "checked_in": (201, "Checked in."),
+    "already_checked_in": (200, "Already checked in, at checked_in_at."),
+    "unknown_badge": (
+        404,
+        "No registration has this badge: mistyped, revoked, or its registration cancelled.",
+    ),
+    "other_event": (409, "This badge is for another event (event)."),
+    "not_admitted": (409, "This person has no place yet: waiting, or places offered and not confirmed."),
+}
+
+
+@api.route("/organiser/events/<string:event_id>/check-ins", methods=["POST"])
+@api.arguments(CheckInSchema, description="The code of the badge read at the door.")
+@api.response(201, DoorAnswerSchema, description="Checked in now.")
+@api.alt_response(200, schema=DoorAnswerSchema, description="Already checked in.", success=True)
+@api.alt_response(
+    404, schema=DoorAnswerSchema, description="No registration has this badge, or no such event."
+)
+@api.alt_response(
+    409, schema=DoorAnswerSchema, description="The badge is for another event, or its holder has no place."
+)
+@api.doc(security=BEARER)
+def check_in(data: dict, event_id: str) -> tuple[dict, int]:
+    """Check in the holder of a badge, once; the answer shows the staff at the door who they are,
+    their companions and their accessibility needs (each such answer is audited)."""
+    answer = upstream.call("registration", "check_in", event_id, data["code"], require_organiser().as_rpc())
+    status, message = DOOR_STATUS[answer["outcome"]]
+    return {**answer, "message": message}, status
+
+
+@api.route("/organiser/events/<string:event_id>/check-ins/<string:registration_id>", methods=["DELETE"])
+@api.response(200, DoorUndoSchema)
+@api.alt_response(404, description="No such registration for this event.")
+@api.doc(security=BEARER)
+def undo_check_in(event_id: str, registration_id: str) -> dict:
+    """Take back a check-in recorded by mistake."""
+    organiser = require_organiser().as_rpc()
+    return upstream.call("registration", "undo_check_in", event_id, registration_id, organiser)
+
+
+@api.route("/organiser/events/<string:event_id>/check-ins", methods=["GET"])
+@api.response(200, DoorCountsSchema)
+@api.alt_response(404, description="No such event.")
+@api.doc(security=BEARER)
+def door_counts(event_id: str) -> dict:
+    """How many of the event's registrations, and of the people they bring, are checked in."""
+    return upstream.call("registration", "door_counts", event_id, require_organiser().as_rpc())
 
 
 @api.route("/organiser/summary", methods=["GET"])

@@ -38,6 +38,8 @@ INTERNAL_FIELDS = (
     "email_key",
     "profile_changes",
     "promoting_until",
+    # which organiser checked the person in is the organisers' record, not the person's
+    "checked_in_by",
 )
 # what a registration with no accessibility needs would hold: a change of some needs starts here
 NO_NEEDS = AccessibilityNeedsSchema().load({})
@@ -269,6 +271,10 @@ def owner_view(document: dict) -> dict:
     """What the registrant (or an organiser) sees."""
     view = {key: value for key, value in document.items() if key not in INTERNAL_FIELDS}
     view["id"] = document["_id"]
+    # a badge is shown only while it lets its holder in
+    view.pop("checkin_code", None)
+    if badge_code(document) is not None:
+        view["checkin_code"] = badge_code(document)
     view["consents"] = {
         "privacy": bool(document["consents"]["privacy_at"]),
         "sensitive": bool(document["consents"]["sensitive_at"]),
@@ -497,6 +503,58 @@ def waiting_position(document: dict, waiting: list[dict]) -> int | None:
     return len(ahead) + 1
 
 
+# --- check-in at the door ------------------------------------------------------------------
+
+# what scanning a badge comes to; only the first two record or find a check-in
+CHECKED_IN, ALREADY_CHECKED_IN = "checked_in", "already_checked_in"
+UNKNOWN_BADGE, OTHER_EVENT, NOT_ADMITTED = "unknown_badge", "other_event", "not_admitted"
+# what the staff at the door see of a person: enough to greet them and their companions and to
+# meet their needs (an audited read of the needs), nothing else
+DOOR_FIELDS = ("kind", "name", "organisation", "companions", "companion_names", "carer_name", "language")
+
+
+def door_refusal(document: dict | None, event_id: str) -> str | None:
+    """Why a badge does not let its holder in to ``event_id`` (None if it does): the code is no
+    registration's (or a cancelled or revoked one's), it is for another event, or its holder has
+    no places (waiting, or places offered but not confirmed)."""
+    if document is None or document["status"] != "active" or not document.get("checkin_code"):
+        return UNKNOWN_BADGE
+    if document["event_id"] != event_id:
+        return OTHER_EVENT
+    if badge_code(document) is None:
+        return NOT_ADMITTED
+    return None
+
+
+def door_view(document: dict, outcome: str) -> dict:
+    """What the door is answered for a badge that let someone in (``outcome`` CHECKED_IN or
+    ALREADY_CHECKED_IN, when it was first scanned)."""
+    return {
+        "outcome": outcome,
+        "registration_id": document["_id"],
+        "reference": document.get("reference") or reference_of(document["_id"]),
+        **{key: document.get(key) for key in DOOR_FIELDS},
+        "organisation": _organisation(document),
+        "accessibility_needs": document.get("accessibility_needs"),
+        "checked_in_at": document["checked_in_at"],
+        "checked_in_by": document.get("checked_in_by"),
+    }
+
+
+def door_checker(caller: dict) -> str:
+    """How a check-in names who recorded it (kept on the registration, never shown to others)."""
+    return caller.get("organiser_email") or "organiser token"
+
+
+def reissue_badge(document: dict, now: str) -> tuple[dict, list[dict]]:
+    """A new check-in code in place of the old one (a badge lost, or shared): the old one lets
+    nobody in any longer, and the holder is sent the new one."""
+    _require_active(document)
+    reissued = {**document, "checkin_code": badges.new_code(), "revision": document["revision"] + 1}
+    reissued["updated_at"] = now
+    return reissued, [_contact_event("registration.updated", reissued)]
+
+
 # --- who may act ---------------------------------------------------------------------------
 
 
@@ -640,7 +698,7 @@ EVENT_VIEW_FIELDS = (
     "registration_closes_at",
     "status",
 )
-COUNTED = ("attendee", "company", "investor", "companions", "total")
+COUNTED = ("attendee", "company", "investor", "companions", "total", "checked_in", "checked_in_people")
 # what the registration service answers when an event takes no registrations now
 REFUSALS = {
     "closed": "Registration for this event is closed.",
@@ -893,4 +951,7 @@ def counts_by_event(records: list[dict], default_event_id: str) -> dict[str, dic
         event[record["kind"]] += 1
         event["total"] += 1
         event["companions"] += record.get("companions") or 0
+        if record.get("checked_in_at"):
+            event["checked_in"] += 1
+            event["checked_in_people"] += party_size(record)
     return counts

@@ -22,6 +22,7 @@ from shared.contracts.programme import EventSchema
 from shared.contracts.registration import (
     KINDS,
     CallerSchema,
+    CheckInSchema,
     RegistrationQuerySchema,
     SignInRequestSchema,
     load_registration,
@@ -270,6 +271,65 @@ class RegistrationService(metrics.IoCountsRpc):
             raise Forbidden("Only someone signed in with an e-mailed link sees their registrations.")
         key = domain.email_key(who["email"])
         return [self._owner_view(document) for document in self.store.registrations_of(key)]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def reissue_badge(self, kind: str, registration_id: str, caller: str) -> dict:
+        """A new check-in code for a registration, in place of one lost or shared; the holder is
+        sent it (registration.updated)."""
+        who = self._caller(caller)
+        return self._answer(self._change(kind, registration_id, who, domain.reissue_badge), who)
+
+    # --- check-in at the door --------------------------------------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def check_in(self, event_id: str, code: str, caller: str) -> dict:
+        """Check in the holder of a badge at the door of the event, once: what the staff at the
+        door see of them (reading their accessibility needs is audited), or why the badge lets
+        nobody in (domain.door_refusal). Scanned again, it answers when they were checked in."""
+        who = self._organiser(caller)
+        event = self._event(event_id)
+        code = _loaded(CheckInSchema(), {"code": code})["code"]
+        document = self.store.find_by_badge(code)
+        now = clock.now_iso()
+        if domain.door_refusal(document, event["_id"]) is None:
+            if self.store.record_check_in(document["_id"], code, now, domain.door_checker(who)):
+                outcome = domain.CHECKED_IN
+            else:
+                # scanned twice at once, or already: the check-in that was recorded is answered
+                outcome = domain.ALREADY_CHECKED_IN
+            document = self.store.find_by_badge(code)
+        refusal = domain.door_refusal(document, event["_id"])
+        if refusal is not None:
+            return self._refused_at_door(refusal, document, now)
+        if document.get("accessibility_needs"):
+            self.store.add_audit(domain.audit_record(who, "check_in", document["_id"], now))
+        return domain.door_view(document, outcome)
+
+    def _refused_at_door(self, refusal: str, document: dict | None, now: str) -> dict:
+        if refusal != domain.OTHER_EVENT:
+            return {"outcome": refusal}
+        other = self.store.event(document["event_id"])
+        return {"outcome": refusal, "event": domain.public_event_view(other, now) if other else None}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def undo_check_in(self, event_id: str, registration_id: str, caller: str) -> dict:
+        """Take back a check-in recorded by mistake (the badge then checks in again)."""
+        self._organiser(caller)
+        event = self._event(event_id)
+        document = self.store.get(registration_id) if isinstance(registration_id, str) else None
+        if document is None or document["event_id"] != event["_id"] or document["status"] == "erased":
+            raise NotFound(f"No registration {registration_id} for this event.")
+        undone = self.store.undo_check_in(registration_id)
+        return {"outcome": "undone" if undone else "not_checked_in", "registration_id": registration_id}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def door_counts(self, event_id: str, caller: str) -> dict:
+        """The event's active registrations and how many of them (and of the people they bring)
+        are checked in so far (see domain.counts_by_event)."""
+        self._organiser(caller)
+        event = self._event(event_id)
+        counts = domain.counts_by_event(self.store.census_of_event(event["_id"]), event["_id"])
+        return {"event_id": event["_id"], **counts.get(event["_id"], dict.fromkeys(domain.COUNTED, 0))}
 
     @rpc
     def public_profiles(self, ids: list[str]) -> dict:

@@ -159,6 +159,34 @@ class RegistrationStore:
             ).modified_count
         return given
 
+    # --- check-in at the door ----------------------------------------------------------------
+
+    def find_by_badge(self, code: str) -> dict | None:
+        return self._open(self.registrations.collection.find_one({"checkin_code": code}))
+
+    def record_check_in(self, registration_id: str, code: str, at: str, by: str) -> bool:
+        """Check in the holder of badge ``code`` once: False if they were already (or the badge
+        was revoked or cancelled meanwhile). The version moves on, so a change read before this
+        is saved only after reading the registration again, with its check-in."""
+        result = self.registrations.collection.update_one(
+            {
+                "_id": registration_id,
+                "checkin_code": code,
+                "status": "active",
+                "checked_in_at": {"$exists": False},
+            },
+            {"$set": {"checked_in_at": at, "checked_in_by": by}, "$inc": {"_v": 1}},
+        )
+        return result.modified_count == 1
+
+    def undo_check_in(self, registration_id: str) -> bool:
+        """False if the registration was not checked in."""
+        result = self.registrations.collection.update_one(
+            {"_id": registration_id, "checked_in_at": {"$exists": True}},
+            {"$unset": {"checked_in_at": "", "checked_in_by": ""}, "$inc": {"_v": 1}},
+        )
+        return result.modified_count == 1
+
     def ping(self) -> None:
         self.database.command("ping")
 
@@ -242,13 +270,21 @@ class RegistrationStore:
         return [self._open(document) for document in cursor]
 
     def event_census(self) -> list[dict]:
-        """Kind, status, companions and event of every registration, in one pass (see census)."""
-        projection = {"kind": 1, "status": 1, "companions": 1, "event_id": 1, "expo_id": 1}
+        """Kind, status, companions, event and check-in of every registration, in one pass (see
+        census)."""
+        projection = {
+            "kind": 1,
+            "status": 1,
+            "companions": 1,
+            "event_id": 1,
+            "expo_id": 1,
+            "checked_in_at": 1,
+        }
         return [domain.upgrade(document) for document in self.registrations.collection.find({}, projection)]
 
     def census_of_event(self, event_id: str) -> list[dict]:
-        """Kind, status and companions of every registration for the event."""
-        projection = {"kind": 1, "status": 1, "companions": 1}
+        """Kind, status, companions and check-in of every registration for the event."""
+        projection = {"kind": 1, "status": 1, "companions": 1, "checked_in_at": 1}
         return list(self.registrations.collection.find({"event_id": event_id}, projection))
 
     def unerased_of_event(self, event_id: str, limit: int) -> list[str]:
