@@ -264,13 +264,21 @@ def test_the_public_view_has_no_capacity_or_history_and_the_organisers_view_has_
 
 def test_registrations_are_counted_per_event_and_one_stored_before_events_is_the_default_expos():
     records = [
-        {"kind": "attendee", "status": "active", "companions": 2, "event_id": "th"},
+        {"kind": "attendee", "status": "active", "companions": 2, "event_id": "th", "checked_in_at": NOW},
         {"kind": "company", "status": "active", "event_id": "th"},
-        {"kind": "attendee", "status": "cancelled", "companions": 1, "event_id": "th"},
+        {"kind": "attendee", "status": "cancelled", "companions": 1, "event_id": "th", "checked_in_at": NOW},
         {"kind": "investor", "status": "active"},
     ]
     counts = domain.counts_by_event(records, "expo-2026")
-    assert counts["th"] == {"attendee": 1, "company": 1, "investor": 0, "companions": 2, "total": 2}
+    assert counts["th"] == {
+        "attendee": 1,
+        "company": 1,
+        "investor": 0,
+        "companions": 2,
+        "total": 2,
+        "checked_in": 1,
+        "checked_in_people": 3,
+    }
     assert counts["expo-2026"]["investor"] == 1
 
 
