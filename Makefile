@@ -46,7 +46,7 @@ translations: $(CATALOGS)
 # after changing the pages' text: extract each part's messages and merge them into its Korean
 # catalog (then fill the new msgstr entries and run make translations)
 GATEWAY := services/gateway/gateway
-PARTS := attendee account business organiser events
+PARTS := attendee account business organiser events checkin
 catalogs: $(VENV)/.installed
 	@mkdir -p var
 	$(VENV)/bin/pybabel extract -F services/gateway/babel.cfg -k lazy_gettext -o var/base.pot $(GATEWAY)/templates/base.html \

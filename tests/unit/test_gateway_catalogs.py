@@ -14,7 +14,7 @@ TRANSLATIONS = GATEWAY / "translations"
 # each part: its templates and its module
 PARTS = {
     part: (GATEWAY / "templates" / part, GATEWAY / "web" / f"{part}.py")
-    for part in ("attendee", "account", "business", "events", "organiser")
+    for part in ("attendee", "account", "business", "events", "organiser", "checkin")
 }
 # parts whose pages also show another part's messages
 SHOWS_TOO = {"account": ("attendee",)}

@@ -2,8 +2,10 @@
 from ``package-lock.json`` by ``make assets``) into ``gateway/static/vendor``.
 
 Plain copying, because the pages need no bundler: KRDS (the Korean government design system)
-ships ready CSS, fonts and icons, and Swagger UI a ready bundle. One fix on the way: KRDS 1.1.0's
-component CSS points at ``../../img/img/...``, one ``img/`` too many, so its icons would not load.
+ships ready CSS, fonts and icons, Swagger UI a ready bundle, and jsQR (which reads QR codes from
+the camera at the door, where the browser has no BarcodeDetector) one ready script. One fix on the
+way: KRDS 1.1.0's component CSS points at ``../../img/img/...``, one ``img/`` too many, so its icons
+would not load.
 """
 
 import shutil
@@ -22,6 +24,7 @@ KRDS_FILES = (
     "resources/img/component/icon",
 )
 SWAGGER_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js")
+JSQR_FILES = ("dist/jsQR.js",)
 
 
 def _copy(package: str, relative: str, target: Path) -> None:
@@ -46,7 +49,13 @@ def main() -> int:
         css.write_text(fixed, encoding="utf-8")
     for relative in SWAGGER_FILES:
         _copy("swagger-ui-dist", relative, TARGET / "swagger-ui")
-    for package, license_file in (("krds-uiux", "package.json"), ("swagger-ui-dist", "LICENSE")):
+    for relative in JSQR_FILES:
+        _copy("jsqr", relative, TARGET / "jsqr")
+    for package, license_file in (
+        ("krds-uiux", "package.json"),
+        ("swagger-ui-dist", "LICENSE"),
+        ("jsqr", "LICENSE"),
+    ):
         _copy(package, license_file, TARGET / "licenses" / package)
     print(f"front-end files copied to {TARGET}")
     return 0

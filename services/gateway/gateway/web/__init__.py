@@ -10,10 +10,21 @@ from datetime import timedelta
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from gateway.web import account, attendee, business, events, i18n, organiser, public, security, signed_in
+from gateway.web import (
+    account,
+    attendee,
+    business,
+    checkin,
+    events,
+    i18n,
+    organiser,
+    public,
+    security,
+    signed_in,
+)
 from shared.settings import Settings
 
-BLUEPRINTS = (public, events, attendee, account, business, organiser)
+BLUEPRINTS = (public, events, attendee, account, business, organiser, checkin)
 
 
 def init(app: Flask, settings: Settings) -> None:

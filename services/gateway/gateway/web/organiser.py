@@ -142,7 +142,9 @@ CSV_COLUMNS = (
 
 @blueprint.record_once
 def _keep_recent_answers(state: Any) -> None:
-    state.app.extensions["organiser.recent"] = RecentAnswers((*SERVICES, "queues"), DASHBOARD_SECONDS)
+    state.app.extensions["organiser.recent"] = RecentAnswers(
+        (*SERVICES, "queues", "events"), DASHBOARD_SECONDS
+    )
 
 
 # the dashboard's and the dead letters page's calls run at once, each on a thread of its own
@@ -205,6 +207,9 @@ def dashboard() -> str:
         for service in SERVICES
     }
     calls["queues"] = lambda: queue_depths(settings.amqp_uri)
+    organiser = signed_in.organiser_caller()
+    # the events on today, with their check-in counts
+    calls["events"] = lambda: upstream.call("registration", "list_events", organiser, timeout=STATS_TIMEOUT)
     answers = _at_once(
         {name: (lambda name=name, call=call: recent.get(name, call)) for name, call in calls.items()}
     )
@@ -226,6 +231,7 @@ def dashboard() -> str:
         notifications=notification and _notification_rows(notification["notifications"]),
         services=_service_rows(registration, matching, notification, queues),
         queues=queues and _queue_rows(queues),
+        events=answers["events"] and answers["events"][1],
     )
 
 
