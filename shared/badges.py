@@ -45,8 +45,16 @@ def _qr(code: str) -> segno.QRCode:
 def qr_svg(code: str, title: str) -> str:
     """The QR code as inline SVG markup for a web page, named by ``title`` for screen readers."""
     buffer = io.BytesIO()
+    # a viewBox and no fixed size: the page's style sheet sizes it
     _qr(code).save(
-        buffer, kind="svg", scale=6, border=4, xmldecl=False, svgns=True, title=title, svgclass="badge-qr"
+        buffer,
+        kind="svg",
+        border=4,
+        omitsize=True,
+        xmldecl=False,
+        svgns=True,
+        title=title,
+        svgclass="badge-qr",
     )
     return buffer.getvalue().decode()
 

@@ -223,6 +223,13 @@ class RegistrationOutSchema(Schema):
     )
     companions = fields.Integer()
     carer_name = fields.String()
+    checkin_code = fields.String(
+        metadata={
+            "description": "The badge's check-in code (its QR code shows it as ABCD-EFGH-JKMN), while "
+            "the registration holds its places: shown at the door. POST .../badge replaces it."
+        }
+    )
+    checked_in_at = fields.String(metadata={"description": "When its holder was checked in at the door."})
     email_verified_at = fields.String(
         metadata={"description": "When the e-mail address was last proved by a sign-in link."}
     )

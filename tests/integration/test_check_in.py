@@ -17,7 +17,9 @@ __all__ = ["registration"]
 
 @pytest.fixture
 def event(registration):
-    return registration.call("registration", "create_event", town_hall(status="open", capacity=3), organiser())["id"]
+    return registration.call(
+        "registration", "create_event", town_hall(status="open", capacity=3), organiser()
+    )["id"]
 
 
 def register(registration, event_id: str, **fields) -> dict:
@@ -52,9 +54,9 @@ def test_a_badge_checks_its_holder_in_once_and_shows_them_to_the_door(registrati
 
     undone = registration.call("registration", "undo_check_in", event, person["id"], organiser())
     assert undone["outcome"] == "undone"
-    assert registration.call("registration", "undo_check_in", event, person["id"], organiser())["outcome"] == (
-        "not_checked_in"
-    )
+    assert registration.call("registration", "undo_check_in", event, person["id"], organiser())[
+        "outcome"
+    ] == ("not_checked_in")
     assert registration.call("registration", "check_in", event, code, organiser())["outcome"] == "checked_in"
 
 
@@ -100,7 +102,9 @@ def test_a_cancelled_registration_or_a_revoked_badge_lets_nobody_in(registration
     person = register(registration, event)
     owner = vouched({"token": person["manage_token"]})
     reissued = registration.call("registration", "reissue_badge", "attendee", person["id"], owner)
-    assert reissued["checkin_code"] != person["checkin_code"] and reissued["revision"] == person["revision"] + 1
+    assert (
+        reissued["checkin_code"] != person["checkin_code"] and reissued["revision"] == person["revision"] + 1
+    )
     assert registration.call("registration", "check_in", event, person["checkin_code"], organiser()) == {
         "outcome": "unknown_badge"
     }

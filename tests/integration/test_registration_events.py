@@ -235,7 +235,10 @@ def test_registrations_stored_before_events_move_to_the_default_expo_once(databa
     store_of(database).prepare()
     assert database["registrations"].count_documents({"event_id": DEFAULT_EXPO}) == len(legacy)
     assert database["registrations"].count_documents({"expo_id": {"$exists": True}}) == 0
-    assert database["registrations"].find_one({"_id": "legacy-7"})["_v"] == 2
+    moved = database["registrations"].find_one({"_id": "legacy-7"})
+    # moved to its event, then given a badge: one write each
+    assert moved["_v"] == 3 and moved["checkin_code"]
+    assert "checkin_code" not in database["registrations"].find_one({"_id": "legacy-9999"})
     (expo,) = database["events"].find()
     # the default expo is made from the settings; the earlier copy of it is forgotten
     assert (expo["_id"], expo["status"], expo["name_en"]) == (
@@ -248,8 +251,8 @@ def test_registrations_stored_before_events_move_to_the_default_expo_once(databa
     # a second start moves nothing and changes no event
     again = store_of(database)
     again.prepare()
-    assert again.move_to_events() == 0
-    assert database["registrations"].find_one({"_id": "legacy-7"})["_v"] == 2
+    assert again.move_to_events() == 0 and again.give_badges() == 0
+    assert database["registrations"].find_one({"_id": "legacy-7"}) == moved
     assert database["events"].count_documents({}) == 1
 
 

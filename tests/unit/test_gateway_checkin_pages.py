@@ -67,7 +67,10 @@ def test_a_second_scan_says_when_and_a_refusal_says_why(client, door):
     door.answers[("registration", "check_in")] = {**WELCOME, "outcome": "already_checked_in"}
     page = text(client.post("/organiser/events/th-1/check-in?lang=en", data={"code": "ABCD-EFGH-JKMN"}))
     assert "Already checked in at 10:02: 김민지" in page
-    door.answers[("registration", "check_in")] = {"outcome": "other_event", "event": {**EVENT, "name_en": "Expo"}}
+    door.answers[("registration", "check_in")] = {
+        "outcome": "other_event",
+        "event": {**EVENT, "name_en": "Expo"},
+    }
     page = text(client.post("/organiser/events/th-1/check-in?lang=en", data={"code": "ABCD-EFGH-JKMN"}))
     assert "This badge is for another event: Expo." in page and "Undo" not in page
     door.answers[("registration", "check_in")] = {"outcome": "not_admitted"}
@@ -103,7 +106,9 @@ def test_undo_and_counts(client, door):
     sign_in(client)
     door.answers[("registration", "undo_check_in")] = {"outcome": "undone", "registration_id": "r-1"}
     answer = client.post("/organiser/events/th-1/check-in/r-1/undo?lang=en")
-    assert answer.status_code == 302 and answer.headers["Location"].endswith("/organiser/events/th-1/check-in")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith(
+        "/organiser/events/th-1/check-in"
+    )
     assert "The check-in is undone" in text(client.get("/organiser/events/th-1/check-in?lang=en"))
     counts = client.get("/organiser/events/th-1/check-in/counts?lang=en").get_json()
     assert counts["checked_in"] == 3 and counts["text"].startswith("3 of 40")

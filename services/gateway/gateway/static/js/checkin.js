@@ -60,13 +60,11 @@ function setUpDoor(form) {
     return response.json();
   }
 
+  // the answer is read out from its live region; the focus stays in the code field, ready for
+  // the next badge
   function show(answer) {
     region.innerHTML = answer.html;
     counts.textContent = answer.counts;
-    const shown = region.querySelector("[data-door-answer]");
-    if (shown) {
-      shown.focus();
-    }
   }
 
   async function sendQueued() {
@@ -104,7 +102,6 @@ function setUpDoor(form) {
     } catch (error) {
       saveQueue([...queued(), { code: code, scannedAt: new Date().toISOString() }]);
       showQueue(form.dataset.queuedOne);
-      queueStatus.focus();
     }
     input.value = "";
     input.focus();
