@@ -157,9 +157,9 @@ def test_attachments_keep_every_header_in_place(mailer, smtp_sink):
     calendar = Attachment(
         "event.ics", "text/calendar", b"BEGIN:VCALENDAR", parameters=(("method", "PUBLISH"),)
     )
-    send(mailer, subject="[기술동행] 내일은 타운홀 날입니다", attachments=[calendar])
+    send(mailer, subject="[기술동행] 내일 열리는 타운홀 안내", attachments=[calendar])
     (message,) = received_mail(smtp_sink["dir"])
-    assert message["Subject"] == "[기술동행] 내일은 타운홀 날입니다" and "Bcc" not in message
+    assert message["Subject"] == "[기술동행] 내일 열리는 타운홀 안내" and "Bcc" not in message
     assert message["To"].addresses[0].addr_spec == "minji@example.kr"
     (part,) = message.iter_attachments()
     assert part.get_filename() == "event.ics" and part.get_content() == "BEGIN:VCALENDAR"

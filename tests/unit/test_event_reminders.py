@@ -236,7 +236,7 @@ def test_the_reminder_says_when_where_how_to_get_there_step_free_and_shows_the_c
 
 def test_the_korean_reminder():
     subject, body = domain.render("event_reminder", {}, person("ko"), SITE, programme_event=TOWN_HALL)
-    assert subject == "[기술동행] 내일은 12월 기술동행 타운홀 날입니다"
+    assert subject == "[기술동행] 내일 열리는 12월 기술동행 타운홀 안내"
     assert "오시는 길 (계단 없이):\n- 지하철: 시청역 1·2호선 5번 출구\n- 계단 없는 입구: 있음\n" in body
     assert "- 정문 왼쪽 경사로를 이용해 주세요." in body and "입장 코드: ABCD-2345-EFGH" in body
 

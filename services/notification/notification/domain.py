@@ -827,7 +827,7 @@ def render_reminder(event: Mapping, contact: Mapping, site: Mapping) -> tuple[st
     if contact.get("checkin_code"):
         parts.append(badge_text(contact["checkin_code"], language))
     if language == "ko":
-        subject = f"[기술동행] 내일은 {name} 날입니다"
+        subject = f"[기술동행] 내일 열리는 {name} 안내"
         opening = f"{contact['name']}님, 안녕하세요.\n\n내일 열리는 {name}에 오시기 전에 확인해 주세요."
         closing = (
             "오실 수 없게 되셨다면 다음 대기자가 자리를 받을 수 있도록 아래 주소에서 등록을 취소해 주세요."
