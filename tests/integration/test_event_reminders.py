@@ -4,17 +4,26 @@ with the QR code of the check-in code and a calendar entry; everyone with a plac
 day before, once, whatever the number of notification instances and restarts; a moved or
 cancelled event is told to everyone registered, once per change."""
 
+import uuid
 from datetime import datetime, time, timedelta
 
 import icalendar
 import pytest
 from pymongo import MongoClient
 
+from registration import domain
 from shared import badges, clock
 from tests.conftest import received_mail, service_env, vouched, wait_for
 from tests.integration.service_helpers import start_service
 from tests.integration.test_notification_service import mail, sink
-from tests.integration.test_registration_events import attendee, organiser, registration, town_hall
+from tests.integration.test_registration_events import (
+    DEFAULT_EXPO,
+    attendee,
+    organiser,
+    registration,
+    store_of,
+    town_hall,
+)
 
 __all__ = ["mail", "registration", "sink"]
 
@@ -170,3 +179,23 @@ def test_confirmation_reminder_and_notices_of_a_moved_and_cancelled_event(
     for person in (admitted, waiting):
         assert len(subjects(sink, person["email"])) == len(set(subjects(sink, person["email"])))
     assert subjects(sink, admitted["email"]).count(reminder) == 1
+
+
+def test_events_stored_before_they_were_announced_are_announced_once_as_the_service_starts(mongo):
+    database = mongo[f"announce_{uuid.uuid4().hex[:8]}"]
+    try:
+        earlier = {**domain.new_programme_event(town_hall(status="open"), clock.now_iso()), "_v": 1}
+        database["events"].insert_one(earlier)  # as a version that announced nothing stored it
+        store_of(database).prepare()
+        pending = {document["_id"]: document["outbox"] for document in database["events"].find()}
+        assert {event["type"] for outbox in pending.values() for event in outbox} == {
+            "registration.programme_event_changed"
+        }
+        assert [event["payload"]["programme_event_id"] for event in pending[earlier["_id"]]] == [
+            earlier["_id"]
+        ]
+        assert len(pending[DEFAULT_EXPO]) == 1
+        store_of(database).prepare()  # another instance, or a restart
+        assert [len(document["outbox"]) for document in database["events"].find()] == [1, 1]
+    finally:
+        mongo.drop_database(database.name)
