@@ -41,6 +41,9 @@ SUBSCRIPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "registration.updated",
             "registration.cancelled",
             "registration.erased",
+            # on the registrations' queue: an event reaches notification before the
+            # registrations made for it once it was published
+            "registration.programme_event_changed",
         ),
         # a sign-in link is awaited by someone at a screen: never behind a rush of confirmations
         "sign_in": ("registration.sign_in_link_requested",),

@@ -46,6 +46,7 @@ class Settings:
     matching_rematch_minutes: float
     suggestion_digest_minutes: float
     suggestion_daily_hour: int
+    reminder_hour: int
     profile_changes_per_hour: int
     organiser_emails: tuple[str, ...]
     sign_in_link_minutes: float
@@ -87,6 +88,7 @@ class Settings:
             matching_rematch_minutes=float(get("MATCHING_REMATCH_MINUTES", "30")),
             suggestion_digest_minutes=float(get("SUGGESTION_DIGEST_MINUTES", "60")),
             suggestion_daily_hour=int(get("SUGGESTION_DAILY_HOUR", "9")),
+            reminder_hour=int(get("REMINDER_HOUR", "10")),
             profile_changes_per_hour=int(get("PROFILE_CHANGES_PER_HOUR", "6")),
             organiser_emails=_names(get("ORGANISER_EMAILS", "")),
             sign_in_link_minutes=float(get("SIGN_IN_LINK_MINUTES", "15")),

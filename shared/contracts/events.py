@@ -12,7 +12,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from shared import badges, clock
-from shared.contracts.fields import Email, Text
+from shared.contracts.fields import Email, SeoulTime, Text
+from shared.contracts.programme import EVENT_KINDS, EVENT_STATUSES, VenueSchema
 from shared.contracts.registration import KINDS, LANGUAGES
 
 # a fixed namespace so that ids derived from other ids are the same in every process
@@ -159,6 +160,37 @@ class InterestAnswered(InterestExpressed):
     accepted = fields.Boolean(required=True)
 
 
+# what makes a change of an event of the programme news for everyone registered for it
+EVENT_CHANGES = ("starts_at", "venue", "cancelled")
+
+
+class PreviousEventSchema(Schema):
+    """Where and when an event was before it moved: what the people registered are told it
+    changed from."""
+
+    starts_at = SeoulTime(allow_none=True, load_default=None)
+    venue = fields.Nested(VenueSchema, load_default=dict)
+
+
+class ProgrammeEventChanged(Schema):
+    """An event of the programme as everyone may see it, when it is made, changed, or first
+    announced: no personal data, no counts, no capacity. ``changes`` names what everyone
+    registered is to be told of (a new start time, a new venue, a cancellation), and
+    ``previous`` what it was before; empty for any other change."""
+
+    programme_event_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    revision = fields.Integer(required=True, strict=True)
+    kind = fields.String(required=True, validate=validate.OneOf(EVENT_KINDS))
+    status = fields.String(required=True, validate=validate.OneOf(EVENT_STATUSES))
+    name_ko = Text(required=True, max_length=200)
+    name_en = Text(required=True, max_length=200)
+    starts_at = SeoulTime(allow_none=True, load_default=None)
+    ends_at = SeoulTime(allow_none=True, load_default=None)
+    venue = fields.Nested(VenueSchema, load_default=dict)
+    changes = fields.List(fields.String(validate=validate.OneOf(EVENT_CHANGES)), load_default=list)
+    previous = fields.Nested(PreviousEventSchema, allow_none=True, load_default=None)
+
+
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("registration.created", 1): RegistrationCreated,
     ("registration.updated", 1): RegistrationUpdated,
@@ -168,6 +200,7 @@ PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("registration.erased", 1): RegistrationErased,
     ("registration.profile_changed", 1): ProfileChanged,
     ("registration.sign_in_link_requested", 1): SignInLinkRequested,
+    ("registration.programme_event_changed", 1): ProgrammeEventChanged,
     ("matching.suggested", 1): Suggested,
     ("matching.suggested", 2): SuggestedV2,
     ("matching.interest_expressed", 1): InterestExpressed,

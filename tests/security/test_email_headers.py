@@ -5,7 +5,7 @@ more by the mailer, against a real SMTP server on loopback."""
 import pytest
 from marshmallow import ValidationError
 
-from notification.mailer import PermanentFailure, SmtpMailer
+from notification.mailer import Attachment, PermanentFailure, SmtpMailer
 from shared.contracts.events import InvalidEvent, parse_event
 from shared.contracts.fields import deliverable_address
 from shared.contracts.registration import load_registration
@@ -132,6 +132,37 @@ def test_the_mailer_refuses_a_hostile_recipient_name_or_subject_and_sends_nothin
     with pytest.raises(PermanentFailure):
         send(mailer, **change)
     assert received_mail(smtp_sink["dir"]) == []
+
+
+@pytest.mark.parametrize(
+    "attachment",
+    [
+        Attachment("event.ics\r\nBcc: victim@example.kr", "text/calendar", b"x"),
+        Attachment('event".ics', "text/calendar", b"x"),
+        Attachment("../event.ics", "text/calendar", b"x"),
+        Attachment("page.html", "text/html", b"<script></script>"),
+        Attachment(
+            "event.ics", "text/calendar", b"x", parameters=(("method", "PUBLISH\r\nBcc: v@example.kr"),)
+        ),
+        Attachment("event.ics", "text/calendar", b"x", parameters=(("method\r\nBcc", "PUBLISH"),)),
+    ],
+)
+def test_the_mailer_refuses_an_attachment_it_does_not_make_and_sends_nothing(mailer, smtp_sink, attachment):
+    with pytest.raises(PermanentFailure):
+        send(mailer, attachments=[attachment])
+    assert received_mail(smtp_sink["dir"]) == []
+
+
+def test_attachments_keep_every_header_in_place(mailer, smtp_sink):
+    calendar = Attachment(
+        "event.ics", "text/calendar", b"BEGIN:VCALENDAR", parameters=(("method", "PUBLISH"),)
+    )
+    send(mailer, subject="[기술동행] 내일 열리는 타운홀 안내", attachments=[calendar])
+    (message,) = received_mail(smtp_sink["dir"])
+    assert message["Subject"] == "[기술동행] 내일 열리는 타운홀 안내" and "Bcc" not in message
+    assert message["To"].addresses[0].addr_spec == "minji@example.kr"
+    (part,) = message.iter_attachments()
+    assert part.get_filename() == "event.ics" and part.get_content() == "BEGIN:VCALENDAR"
 
 
 def test_every_header_stays_in_place_for_a_korean_name_and_subject(mailer, smtp_sink):

@@ -301,3 +301,66 @@ def test_a_registration_stored_before_events_is_read_with_its_expo_as_its_event(
     assert upgraded["event_id"] == "expo-2026" and "expo_id" not in upgraded
     tombstone, _ = domain.erase({**upgraded, "_v": 2, "created_at": NOW, "revision": 3}, NOW)
     assert tombstone["event_id"] == "expo-2026"
+
+
+# --- what everyone else is told of an event ----------------------------------------------------
+
+
+def announced(before, after):
+    (event,) = domain.programme_event_changed(before, after)
+    return parse_event(event)
+
+
+def test_a_new_event_is_announced_with_its_public_fields_only():
+    event = town_hall()
+    told = announced(None, event)
+    assert told.type == "registration.programme_event_changed"
+    payload = told.payload
+    assert payload["programme_event_id"] == event["_id"] and payload["revision"] == 1
+    assert (payload["name_en"], payload["starts_at"], payload["ends_at"]) == (event["name_en"], STARTS, ENDS)
+    assert payload["venue"]["name_ko"] == "서울시청 다목적홀" and payload["status"] == "draft"
+    assert payload["changes"] == [] and payload["previous"] is None
+    assert "capacity" not in payload and "created_at" not in payload
+
+
+def test_a_change_nobody_sees_is_not_announced():
+    event = {**town_hall(), "status": "open"}
+    assert (
+        domain.programme_event_changed(event, domain.change_programme_event(event, {"capacity": 10}, NOW))
+        == []
+    )
+
+
+def test_a_cancelled_open_event_is_news_to_everyone_registered():
+    event = {**town_hall(), "status": "open"}
+    told = announced(event, domain.change_programme_event(event, {"status": "cancelled"}, NOW))
+    assert told.payload["changes"] == ["cancelled"] and told.payload["revision"] == 2
+
+
+def test_a_new_start_or_another_venue_is_a_move_once_people_may_have_registered():
+    event = {**town_hall(), "status": "open"}
+    later = "2026-06-28T05:00:00.000000Z"
+    moved = announced(event, domain.change_programme_event(event, {"starts_at": later, "ends_at": None}, NOW))
+    assert moved.payload["changes"] == ["starts_at"]
+    assert moved.payload["previous"]["starts_at"] == STARTS and moved.payload["starts_at"] == later
+    elsewhere = domain.change_programme_event(event, {"venue": {"name_ko": "서울시민청"}}, NOW)
+    told = announced(event, elsewhere)
+    assert told.payload["changes"] == ["venue"]
+    assert told.payload["previous"]["venue"]["name_ko"] == "서울시청 다목적홀"
+
+
+def test_filling_in_the_venue_or_its_access_facts_or_moving_a_draft_is_no_move():
+    event = {**town_hall(), "status": "open"}
+    filled = domain.change_programme_event(
+        event,
+        {"venue": {"name_en": "Seoul City Hall", "hearing_loop": True, "subway_exit_ko": "5번 출구"}},
+        NOW,
+    )
+    assert announced(event, filled).payload["changes"] == []
+    draft = town_hall()
+    later = domain.change_programme_event(
+        draft, {"starts_at": "2026-06-28T05:00:00.000000Z", "ends_at": None}, NOW
+    )
+    assert announced(draft, later).payload["changes"] == []
+    cancelled_draft = domain.change_programme_event(draft, {"status": "cancelled"}, NOW)
+    assert announced(draft, cancelled_draft).payload["changes"] == []

@@ -75,7 +75,8 @@ class NotificationSchema(Schema):
         metadata={
             "description": "registration_confirmed, registration_cancelled, interest_received, "
             "interest_answered, suggestions_digest (an e-mail telling of new suggestions), "
-            "suggestion (one new suggestion, shown in-app at once)"
+            "suggestion (one new suggestion, shown in-app at once), event_reminder (the day "
+            "before the event), event_changed (the event was cancelled or moved)"
         }
     )
     status = fields.String(

@@ -13,9 +13,11 @@ from importlib import resources
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+import icalendar
 from itsdangerous import BadData, Signer
 
-from shared import clock, taxonomy
+from notification.mailer import Attachment
+from shared import badges, clock, taxonomy
 from shared.contracts.events import Event, derived_id
 from shared.contracts.registration import reference_of
 
@@ -105,16 +107,27 @@ def render(
     *,
     counterpart: Mapping | None = None,
     now: datetime | None = None,
+    programme_event: Mapping | None = None,
 ) -> tuple[str, str]:
     """Subject and plain-text body in the recipient's language. ``counterpart`` is the other
-    party's contact, for the kinds in ABOUT_COUNTERPART; ``now`` dates a sign-in link."""
+    party's contact, for the kinds in ABOUT_COUNTERPART; ``now`` dates a sign-in link;
+    ``programme_event`` is the event the e-mail is about, as the read model knows it (None while
+    it does not: the default expo's name is then used), for the kinds in ABOUT_PROGRAMME_EVENT."""
     language = contact.get("language", "ko")
     ko = language == "ko"
+    if kind == EVENT_REMINDER_KIND:
+        return render_reminder(programme_event, contact, site)
+    if kind == EVENT_CHANGED_KIND:
+        return render_change(data, programme_event, contact, site)
+    details = event_details(programme_event, language)
+    code = contact.get("checkin_code")
     values = {
         "name": contact.get("name", ""),
-        "expo_name": site["expo_name_ko"] if ko else site["expo_name_en"],
+        "expo_name": event_name(programme_event, site, language),
         "home_url": f"{site['base_url']}/",
         "my_url": my_url(site),
+        "event_details": f"\n{details}" if details else "",
+        "badge": f"\n\n{badge_text(code, language)}" if code and holds_place(contact) else "",
     }
     if "registration_id" in contact:
         values["reference"] = reference_of(contact["registration_id"])
@@ -560,3 +573,385 @@ def _signer(secret: str) -> Signer:
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+# Events of the programme. Registration tells of each event as everyone may see it
+# (``registration.programme_event_changed``); notification keeps the newest of each, and says
+# in its e-mails which event, when and where, reminds the people who have places the day before,
+# and tells everyone registered when an event is cancelled or moves.
+
+EVENT_REMINDER_KIND = "event_reminder"
+EVENT_CHANGED_KIND = "event_changed"
+# the e-mails about a registration that name its event, and say when and where
+ABOUT_PROGRAMME_EVENT = frozenset(
+    {
+        "registration_confirmed",
+        "registration_cancelled",
+        "registration_promoted",
+        "registration_changed",
+        EVENT_REMINDER_KIND,
+        EVENT_CHANGED_KIND,
+    }
+)
+# the e-mails that tell of nothing but the event, and are not written without it
+ABOUT_EVENT_ONLY = frozenset({EVENT_REMINDER_KIND, EVENT_CHANGED_KIND})
+# the e-mails that carry the check-in code (its QR code) and the calendar entry, to those who
+# hold their places
+WITH_BADGE = frozenset({"registration_confirmed", "registration_promoted", EVENT_REMINDER_KIND})
+WITH_CALENDAR = WITH_BADGE | {EVENT_CHANGED_KIND}
+# what the read model keeps of each event
+PROGRAMME_FIELDS = ("kind", "status", "name_ko", "name_en", "starts_at", "ends_at", "venue")
+# events people may come to: reminded of, and told of when they change
+TAKING_PLACE = ("open", "closed")
+WEEKDAYS = {
+    "ko": ("월", "화", "수", "목", "금", "토", "일"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+VENUE_FACT_LABELS = {
+    "step_free_entrance": ("계단 없는 입구", "Step-free entrance"),
+    "accessible_toilets": ("장애인 화장실", "Accessible toilets"),
+    "hearing_loop": ("청각 보조 장치(히어링 루프)", "Hearing loop"),
+}
+FACT_VALUES = {True: ("있음", "yes"), False: ("없음", "no"), None: ("확인 중", "not known yet")}
+CALENDAR_PRODUCT = "-//Tech Companion Network//Tech Companion Expo//KO"
+
+
+def programme_event_record(payload: Mapping) -> dict:
+    """What the read model keeps of an event of the programme, from its event."""
+    return {key: payload.get(key) for key in PROGRAMME_FIELDS} | {"venue": dict(payload.get("venue") or {})}
+
+
+def holds_place(contact: Mapping) -> bool:
+    """Whether the person is coming: registered, and admitted (or at an event without places to
+    count, where everyone is); not waiting, not offered places still to confirm, not cancelled."""
+    return contact.get("status") == "active" and contact.get("admission") in ("admitted", None)
+
+
+def programme_event_id(data: Mapping, contact: Mapping) -> str | None:
+    """The event a notification is about: named in it (reminders, notices of a change), or the
+    one the registration is for."""
+    return data.get("programme_event_id") or contact.get("event_id")
+
+
+def event_name(event: Mapping | None, site: Mapping, language: str) -> str:
+    """The event's name in ``language``; the default expo's name while the event is not known."""
+    if event is None:
+        return site["expo_name_ko"] if language == "ko" else site["expo_name_en"]
+    return event["name_ko"] if language == "ko" else event["name_en"]
+
+
+def when_text(starts_at: str, ends_at: str | None, language: str) -> str:
+    """The date and time, Seoul's: "2026년 12월 2일 (수) 14:00~17:00 (서울 시간)" or "Wednesday
+    2 December 2026, 14:00–17:00 (Seoul time)"; an end on another day is dated too."""
+    start = clock.in_seoul(starts_at)
+    end = clock.in_seoul(ends_at) if ends_at else None
+    if language == "ko":
+        day = f"{start.year}년 {start.month}월 {start.day}일 ({WEEKDAYS['ko'][start.weekday()]})"
+        text = f"{day} {start:%H:%M}"
+        if end is not None:
+            text += (
+                f"~{end:%H:%M}" if end.date() == start.date() else f" ~ {end.month}월 {end.day}일 {end:%H:%M}"
+            )
+        return f"{text} (서울 시간)"
+    day = f"{WEEKDAYS['en'][start.weekday()]} {start.day} {MONTHS_EN[start.month - 1]} {start.year}"
+    text = f"{day}, {start:%H:%M}"
+    if end is not None:
+        text += (
+            f"–{end:%H:%M}"
+            if end.date() == start.date()
+            else f" to {end.day} {MONTHS_EN[end.month - 1]}, {end:%H:%M}"
+        )
+    return f"{text} (Seoul time)"
+
+
+def _in_language(venue: Mapping, field: str, language: str) -> str | None:
+    """A venue's text in ``language``, or in the other one when only that was given."""
+    first, second = ("ko", "en") if language == "ko" else ("en", "ko")
+    return venue.get(f"{field}_{first}") or venue.get(f"{field}_{second}")
+
+
+def where_text(venue: Mapping, language: str) -> str | None:
+    """The venue's name and address, in one line; None when neither is known yet."""
+    parts = [_in_language(venue, field, language) for field in ("name", "address")]
+    known = [part for part in parts if part]
+    return ", ".join(known) if known else None
+
+
+def event_details(event: Mapping | None, language: str) -> str:
+    """When and where, one labelled line each, as far as they are known ("" for neither)."""
+    if event is None:
+        return ""
+    ko = language == "ko"
+    lines = []
+    if event.get("starts_at"):
+        lines.append(
+            f"{'일시' if ko else 'When'}: {when_text(event['starts_at'], event.get('ends_at'), language)}"
+        )
+    where = where_text(event.get("venue") or {}, language)
+    if where:
+        lines.append(f"{'장소' if ko else 'Where'}: {where}")
+    return "\n".join(lines)
+
+
+def step_free_directions(venue: Mapping, language: str) -> str:
+    """How to get there and about step-free: the subway exit, what the venue has, and the
+    organisers' notes, in ``language``."""
+    ko = language == "ko"
+    position = 0 if ko else 1
+    lines = ["오시는 길 (계단 없이):" if ko else "Getting there step-free:"]
+    subway = _in_language(venue, "subway_exit", language)
+    if subway:
+        lines.append(f"- {'지하철' if ko else 'Subway'}: {subway}")
+    for fact, labels in VENUE_FACT_LABELS.items():
+        lines.append(f"- {labels[position]}: {FACT_VALUES[venue.get(fact)][position]}")
+    notes = _in_language(venue, "access_notes", language)
+    if notes:
+        lines.append("- " + notes.replace("\n", "\n  "))
+    return "\n".join(lines)
+
+
+def badge_text(code: str, language: str) -> str:
+    """What is said of the check-in code, whose QR code the e-mail carries as an image."""
+    if language == "ko":
+        return f"입장 코드: {badges.display(code)}\n입장하실 때 첨부된 QR 코드나 이 코드를 보여 주세요."
+    return f"Check-in code: {badges.display(code)}\nShow the attached QR code, or this code, at the entrance."
+
+
+def reminders_due(events: Iterable[Mapping], now: datetime, hour: int) -> list[Mapping]:
+    """The events (read-model documents) whose reminders are to be sent now: taking place, with
+    a start on the next day in Seoul, from ``hour``:00 Seoul time the day before, and not yet
+    sent for that start (``reminded_for``)."""
+    local = now.astimezone(SEOUL)
+    if local.hour < hour:
+        return []
+    tomorrow = local.date() + timedelta(days=1)
+    return [
+        event
+        for event in events
+        if event.get("status") in TAKING_PLACE
+        and event.get("starts_at")
+        and clock.in_seoul(event["starts_at"]).date() == tomorrow
+        and event.get("reminded_for") != event["starts_at"]
+    ]
+
+
+def reminder_notifications(event: Mapping, contacts: Iterable[Mapping], now: str) -> list[dict]:
+    """A reminder for each of ``contacts`` (registered for ``event``) who holds a place: one per
+    registration and event whoever plans it and however often (its id says so), due now."""
+    return [
+        _queued(
+            derived_id(EVENT_REMINDER_KIND, event["_id"], contact["_id"]),
+            contact["_id"],
+            EVENT_REMINDER_KIND,
+            {"programme_event_id": event["_id"]},
+            now,
+        )
+        for contact in contacts
+        if holds_place(contact)
+    ]
+
+
+def reminder_still_due(contact: Mapping, event: Mapping | None, now: datetime) -> bool:
+    """Whether a reminder planned earlier still has something to remind of as it is sent: the
+    person still holds a place, and the event is still taking place and to come."""
+    return (
+        holds_place(contact)
+        and event is not None
+        and event.get("status") in TAKING_PLACE
+        and bool(event.get("starts_at"))
+        and clock.parse_iso(event["starts_at"]) > now
+    )
+
+
+def still_to_send(kind: str, contact: Mapping, event: Mapping | None, now: datetime) -> bool:
+    """Whether a notification planned earlier is still to be sent as its time comes: a reminder
+    to someone who still holds a place at an event still to come, a notice of a change to
+    someone still registered; any other, always."""
+    if kind == EVENT_REMINDER_KIND:
+        return reminder_still_due(contact, event, now)
+    if kind == EVENT_CHANGED_KIND:
+        return contact.get("status") == "active" and event is not None
+    return True
+
+
+def change_notifications(event: Event, contacts: Iterable[Mapping], now: str) -> list[dict]:
+    """A notice of what changed (``changes`` of a ``registration.programme_event_changed``) to
+    everyone registered for the event, admitted, offered places or waiting; none when nothing
+    they need to know changed. One per change and person (its id derives from the event)."""
+    payload = event.payload
+    if not payload["changes"]:
+        return []
+    previous = payload.get("previous") or {}
+    data = {
+        "programme_event_id": payload["programme_event_id"],
+        "changes": list(payload["changes"]),
+        "previous_starts_at": previous.get("starts_at"),
+        "previous_venue": dict(previous.get("venue") or {}),
+    }
+    return [
+        _queued(
+            derived_id(event.event_id, EVENT_CHANGED_KIND, contact["_id"]),
+            contact["_id"],
+            EVENT_CHANGED_KIND,
+            data,
+            now,
+        )
+        for contact in contacts
+        if contact.get("status") == "active"
+    ]
+
+
+def _queued(notification_id: str, recipient_id: str, kind: str, data: dict, now: str) -> dict:
+    return {
+        "_id": notification_id,
+        "recipient_id": recipient_id,
+        "kind": kind,
+        "data": data,
+        "attempts": 0,
+        "status": "queued",
+        "due_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def render_reminder(event: Mapping, contact: Mapping, site: Mapping) -> tuple[str, str]:
+    """The reminder the day before: when, where, how to get there step-free, the check-in code."""
+    language = contact.get("language", "ko")
+    name = event_name(event, site, language)
+    parts = [event_details(event, language), step_free_directions(event.get("venue") or {}, language)]
+    if contact.get("checkin_code"):
+        parts.append(badge_text(contact["checkin_code"], language))
+    if language == "ko":
+        subject = f"[기술동행] 내일 열리는 {name} 안내"
+        opening = f"{contact['name']}님, 안녕하세요.\n\n내일 열리는 {name}에 오시기 전에 확인해 주세요."
+        closing = (
+            "오실 수 없게 되셨다면 다음 대기자가 자리를 받을 수 있도록 아래 주소에서 등록을 취소해 주세요."
+            f"\n\n{my_url(site)}\n\n기술동행 네트워크 드림"
+        )
+    else:
+        subject = f"[Tech Companion] Tomorrow: {name}"
+        opening = f"Hello {contact['name']},\n\nWe look forward to seeing you at {name} tomorrow."
+        closing = (
+            "If you can no longer come, please cancel your registration at the page below, so that "
+            f"the next person in line gets your place.\n\n{my_url(site)}\n\nThe Tech Companion Network"
+        )
+    return subject, "\n\n".join(part for part in [opening, *parts, closing] if part) + "\n"
+
+
+def render_change(data: Mapping, event: Mapping, contact: Mapping, site: Mapping) -> tuple[str, str]:
+    """The notice that an event was cancelled, or moved to another time or venue: what it was,
+    and what it is now."""
+    language = contact.get("language", "ko")
+    ko = language == "ko"
+    name = event_name(event, site, language)
+    changes = data["changes"]
+    if "cancelled" in changes:
+        if ko:
+            subject = f"[기술동행] {name} 행사가 취소되었습니다"
+            text = f"{name} 행사가 취소되었습니다. 등록해 주셔서 감사합니다. 불편을 드려 죄송합니다."
+        else:
+            subject = f"[Tech Companion] {name} is cancelled"
+            text = f"We are sorry: {name} is cancelled. Thank you for registering."
+        blocks = [("취소된 행사" if ko else "The event was", event_details(event, language))]
+        return subject, _notice(text, blocks, contact, site)
+    moved = [change for change in ("starts_at", "venue") if change in changes]
+    if ko:
+        # 일시, 장소, 일시와 장소: each ends in a vowel, so each takes 가
+        what = "와 ".join({"starts_at": "일시", "venue": "장소"}[change] for change in moved)
+        subject = f"[기술동행] {name} {what} 변경 안내"
+        text = f"{name}의 {what}가 바뀌었습니다. 바뀐 내용을 확인해 주세요."
+    else:
+        what = " and ".join({"starts_at": "time", "venue": "venue"}[change] for change in moved)
+        verb = "have" if len(moved) > 1 else "has"
+        subject = f"[Tech Companion] The {what} of {name} {verb} changed"
+        text = f"The {what} of {name} {verb} changed. Here is how it is now."
+    previous = {
+        "starts_at": data.get("previous_starts_at") if "starts_at" in changes else None,
+        "venue": data.get("previous_venue") if "venue" in changes else {},
+    }
+    now_details = event_details(event, language)
+    if "venue" in changes:
+        now_details += "\n\n" + step_free_directions(event.get("venue") or {}, language)
+    blocks = [
+        ("이전" if ko else "Before", event_details(previous, language)),
+        ("바뀐 내용" if ko else "Now", now_details),
+    ]
+    return subject, _notice(text, blocks, contact, site)
+
+
+def _notice(text: str, blocks: list[tuple[str, str]], contact: Mapping, site: Mapping) -> str:
+    """A notice of a change: greeting, what happened, labelled blocks (those with any lines),
+    and the page of the person's registration."""
+    ko = contact.get("language", "ko") == "ko"
+    greeting = f"{contact['name']}님, 안녕하세요." if ko else f"Hello {contact['name']},"
+    parts = [greeting, text, *(f"{label}:\n{lines}" for label, lines in blocks if lines)]
+    parts.append(
+        ("등록은 아래 주소에서 확인하실 수 있습니다." if ko else "Your registration is at the page below.")
+        + f"\n\n{my_url(site)}\n\n"
+        + ("기술동행 네트워크 드림" if ko else "The Tech Companion Network")
+    )
+    return "\n\n".join(parts) + "\n"
+
+
+def calendar_uid(registration_id: str, event_id: str) -> str:
+    """The calendar entry's UID: the same for a registration and its event in every e-mail, so a
+    calendar replaces its entry with a newer one (a moved or cancelled event) instead of adding
+    another."""
+    return f"{derived_id('calendar', registration_id, event_id)}@tech-companion-expo"
+
+
+def calendar_entry(
+    event: Mapping, event_id: str, revision: int, contact: Mapping, site: Mapping, now: datetime
+) -> bytes:
+    """The event as an iCalendar (RFC 5545) entry for the registration's calendar, in the
+    person's language, in UTC; cancelled (STATUS:CANCELLED) once the event is. SEQUENCE is the
+    event's revision: a newer entry replaces an older one."""
+    language = contact.get("language", "ko")
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", CALENDAR_PRODUCT)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    entry = icalendar.Event()
+    entry.add("uid", calendar_uid(contact["registration_id"], event_id))
+    entry.add("dtstamp", now.astimezone(UTC))
+    entry.add("sequence", revision)
+    entry.add("dtstart", clock.parse_iso(event["starts_at"]))
+    if event.get("ends_at"):
+        entry.add("dtend", clock.parse_iso(event["ends_at"]))
+    entry.add("summary", event_name(event, site, language))
+    where = where_text(event.get("venue") or {}, language)
+    if where:
+        entry.add("location", where)
+    entry.add("url", my_url(site))
+    entry.add("status", "CANCELLED" if event.get("status") == "cancelled" else "CONFIRMED")
+    calendar.add_component(entry)
+    return calendar.to_ical()
+
+
+def attachments(
+    kind: str,
+    contact: Mapping,
+    event: Mapping | None,
+    site: Mapping,
+    now: datetime,
+) -> list[Attachment]:
+    """What an e-mail of ``kind`` carries besides its text, for a person who holds a place: the
+    QR code of their check-in code (shown in the message), and the calendar entry of their event
+    once it has a start time."""
+    if not holds_place(contact):
+        return []
+    attached = []
+    code = contact.get("checkin_code")
+    if kind in WITH_BADGE and code:
+        attached.append(
+            Attachment(f"checkin-{badges.display(code)}.png", "image/png", badges.qr_png(code), inline=True)
+        )
+    if kind in WITH_CALENDAR and event is not None and event.get("starts_at"):
+        entry = calendar_entry(event, event["_id"], event["revision"], contact, site, now)
+        attached.append(Attachment("event.ics", "text/calendar", entry, parameters=(("method", "PUBLISH"),)))
+    return attached

@@ -40,6 +40,7 @@ class Notifier:
         self.retention_days = settings.notification_retention_days
         self.digest_window_minutes = settings.suggestion_digest_minutes
         self.daily_hour = settings.suggestion_daily_hour
+        self.reminder_hour = settings.reminder_hour
         self.site = {
             "base_url": settings.public_base_url,
             "expo_name_ko": settings.default_expo_name_ko,
@@ -58,7 +59,16 @@ class Notifier:
 
     def _contact_changed(self, event: Event, status: str) -> None:
         payload = event.payload
-        contact = {"kind": payload["kind"], "status": status, **payload["contact"]}
+        contact = {
+            "kind": payload["kind"],
+            "status": status,
+            **payload["contact"],
+            # the event the registration is for, whether the person has a place there, and
+            # their check-in code while they do: for reminders, and notices of a change
+            "event_id": payload["expo_id"],
+            "admission": payload.get("admission"),
+            "checkin_code": payload.get("checkin_code"),
+        }
         stored = self.store.put_contact(payload["registration_id"], payload["revision"], contact)
         # a contact this event stored is the newest: no need to read it back to send
         fresh = {payload["registration_id"]: {**contact, "registration_id": payload["registration_id"]}}
@@ -68,6 +78,29 @@ class Notifier:
         payload = event.payload
         self.store.erase_recipient(payload["registration_id"], payload["revision"])
         self.inbox.forget_about(payload["registration_id"])
+
+    def programme_event_changed(self, event: Event) -> None:
+        """registration.programme_event_changed: keep the event as it is now; tell everyone
+        registered for it of a cancellation or a move (the timer sends these within a second)."""
+        payload = event.payload
+        event_id = payload["programme_event_id"]
+        self.store.put_programme_event(event_id, payload["revision"], domain.programme_event_record(payload))
+        if payload["changes"]:
+            contacts = self.store.contacts_of_event(event_id)
+            self.store.add_queued(domain.change_notifications(event, contacts, clock.now_iso()))
+
+    def plan_reminders(self) -> int:
+        """Record the reminders due now (of the events starting tomorrow, from REMINDER_HOUR
+        Seoul time), each once whichever instance plans it; the timer sends them. How many were
+        new. One read of the events when none is due."""
+        now = datetime.now(UTC)
+        planned = 0
+        for programme_event in domain.reminders_due(self.store.programme_events(), now, self.reminder_hour):
+            contacts = self.store.contacts_of_event(programme_event["_id"])
+            reminders = domain.reminder_notifications(programme_event, contacts, clock.to_iso(now))
+            planned += self.store.add_queued(reminders)
+            self.store.mark_reminded(programme_event["_id"], programme_event["starts_at"])
+        return planned
 
     def notify(self, event: Event, fresh_contacts: Mapping[str, dict] | None = None) -> None:
         """Record the notifications ``event`` calls for, once each, and send them now.
@@ -212,7 +245,11 @@ class Notifier:
                 return
             contact, counterpart = people
         digest = notification["kind"] == domain.DIGEST_KIND
-        extra_headers, footer = None, ""
+        extra_headers, footer, attached = None, "", []
+        programme_event = self._programme_event(notification, contact)
+        if not domain.still_to_send(notification["kind"], contact, programme_event, now):
+            self.store.mark_skipped(notification["_id"], "the person or the event changed meanwhile")
+            return
         if digest:
             content = self._digest_content(notification, contact)
             if content is None:
@@ -229,7 +266,9 @@ class Notifier:
                     self.site,
                     counterpart=counterpart,
                     now=now,
+                    programme_event=programme_event,
                 )
+                attached = domain.attachments(notification["kind"], contact, programme_event, self.site, now)
             self.mailer.send(
                 to_name=contact["name"],
                 to_address=contact["email"],
@@ -239,6 +278,7 @@ class Notifier:
                 message_id=domain.message_id(notification["_id"]),
                 language=contact["language"],
                 headers=extra_headers,
+                attachments=attached,
             )
         except PermanentFailure as error:
             log.warning("notification refused for good", extra={"notification_id": notification["_id"]})
@@ -286,6 +326,14 @@ class Notifier:
             self._wait_for_recipient(notification)
             return None
         return contact, counterpart
+
+    def _programme_event(self, notification: dict, contact: Mapping) -> dict | None:
+        """The event of the programme a notification is about, as kept now; None for the kinds
+        about no event, or while the event is not known here yet."""
+        if notification["kind"] not in domain.ABOUT_PROGRAMME_EVENT:
+            return None
+        event_id = domain.programme_event_id(notification["data"], contact)
+        return self.store.programme_event(event_id) if event_id else None
 
     def _give_up(self, notification: dict, attempts: int, error: str) -> None:
         """Record a notification as failed for good; a sign-in e-mail keeps no link or address,
@@ -404,8 +452,16 @@ class Notifier:
                 and contact is not None
                 and (counterpart is not None or document["kind"] not in domain.ABOUT_COUNTERPART)
             ):
+                programme_event = self._programme_event(document, contact)
+                if programme_event is None and document["kind"] in domain.ABOUT_EVENT_ONLY:
+                    continue  # nothing to say of an event not known yet: shown once it is sent
                 subject, body = domain.render(
-                    document["kind"], document["data"], contact, self.site, counterpart=counterpart
+                    document["kind"],
+                    document["data"],
+                    contact,
+                    self.site,
+                    counterpart=counterpart,
+                    programme_event=programme_event,
                 )
             items.append(
                 {

@@ -1,5 +1,6 @@
 """Entrypoints of the notification service: the events it consumes, RPC for the gateway, the
-timer that sends what is due (digests, and retries after a mail relay failure), and the one that
+timer that sends what is due (digests, reminders, notices of a changed event, and retries after
+a mail relay failure), the one that plans the reminders of tomorrow's events, and the one that
 deletes the records of sign-in e-mails after a day."""
 
 from nameko.extensions import DependencyProvider
@@ -24,6 +25,8 @@ SERVICE = "notification"
 SIGN_IN_PURGE_SECONDS = 600
 # how often what has outlived its retention is looked for
 RETENTION_SWEEP_SECONDS = 3600
+# how often reminders due are looked for: one read of the events when none is
+REMINDER_CHECK_SECONDS = 60
 
 
 class Mailer(DependencyProvider):
@@ -73,6 +76,7 @@ class NotificationService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
             "registration.updated": notifier.registration_changed,
             "registration.cancelled": notifier.registration_cancelled,
             "registration.erased": notifier.registration_erased,
+            "registration.programme_event_changed": notifier.programme_event_changed,
             "registration.sign_in_link_requested": notifier.notify,
             "matching.suggested": notifier.suggested,
             "matching.interest_expressed": notifier.notify,
@@ -117,6 +121,11 @@ class NotificationService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
     @timer(interval=1.0)
     def send_due(self) -> None:
         self.notifier.deliver_due()
+
+    # eager: an instance started after the hour plans what is due at once
+    @timer(interval=REMINDER_CHECK_SECONDS, eager=True)
+    def plan_reminders(self) -> None:
+        self.notifier.plan_reminders()
 
     @timer(interval=SIGN_IN_PURGE_SECONDS)
     def purge_sign_in_records(self) -> None:

@@ -33,12 +33,17 @@ class NotificationStore:
         # one document per (recipient, counterpart) pair ever announced: its _id makes a second
         # announcement of the pair a duplicate
         self.announced = database["announced_suggestions"]
+        # the events of the programme as everyone may see them (registration's events), newest
+        # revision of each
+        self.programme = database["programme_events"]
         self.keys = database["keys"]
         self.unsubscribe_secret = ""
         # read and written by every event: sent in batches when events come in bursts
         self._contact_reads = GroupedReads(self.contacts)
         self._contact_writes = GroupedWrites(self.contacts)
         self._notification_writes = GroupedWrites(self.notifications)
+        # read by every confirmation
+        self._programme_reads = GroupedReads(self.programme)
 
     def prepare(self) -> None:
         # single-field indexes: the embedded store uses an index for one field of a query and
@@ -50,6 +55,8 @@ class NotificationStore:
         # only for erasure: the interest notifications that name an erased person
         self.notifications.create_index([("counterpart_id", ASCENDING)])
         self.announced.create_index([("recipient_id", ASCENDING)])
+        # who is registered for an event: reminders, and notices of a change
+        self.contacts.create_index([("event_id", ASCENDING)], sparse=True)
         # only for erasure: the pairs that name an erased person as the counterpart
         self.announced.create_index([("counterpart_id", ASCENDING)])
         self.unsubscribe_secret = self.secret("unsubscribe-suggestions")
@@ -141,6 +148,37 @@ class NotificationStore:
         # would read the whole collection on the embedded store)
         delete_by_index(self.announced, {"counterpart_id": registration_id})
 
+    def contacts_of_event(self, event_id: str) -> list[dict]:
+        """Whether each person registered for the event is still registered, and has a place."""
+        return list(self.contacts.find({"event_id": event_id}, {"status": 1, "admission": 1}))
+
+    # events of the programme
+
+    def put_programme_event(self, event_id: str, revision: int, fields: dict) -> bool:
+        """Keep the event at ``revision`` unless a newer one is kept; True if kept."""
+        try:
+            self.programme.update_one(
+                {"_id": event_id, "revision": {"$lt": revision}},
+                {"$set": {**fields, "revision": revision}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # the kept one is as new or newer
+        return True
+
+    def programme_event(self, event_id: str) -> dict | None:
+        return self._programme_reads.find_one(event_id)
+
+    def programme_events(self) -> list[dict]:
+        """When each event starts, its status, and for which start its reminders were planned:
+        a few dozen documents, read whole every minute."""
+        return list(self.programme.find({}, {"status": 1, "starts_at": 1, "reminded_for": 1}))
+
+    def mark_reminded(self, event_id: str, starts_at: str) -> None:
+        """The reminders of the event starting at ``starts_at`` are planned: not looked for again
+        unless it moves."""
+        self.programme.update_one({"_id": event_id}, {"$set": {"reminded_for": starts_at}})
+
     # announced suggestions
 
     def announce(self, documents: list[dict]) -> set[str]:
@@ -215,6 +253,15 @@ class NotificationStore:
                 ordered=False,
             )
         return {document["_id"] for document in documents} - duplicates
+
+    def add_queued(self, documents: list[dict]) -> int:
+        """Record notifications to be sent by the timer, in one unordered write; one recorded
+        already (the same reminder planned by another instance, the same event handled again)
+        is left as it is. How many were new."""
+        if not documents:
+            return 0
+        _, refused = write_unordered(self.notifications, [InsertOne(document) for document in documents])
+        return len(documents) - len(refused)
 
     def remove(self, notification_id: str) -> None:
         self.notifications.delete_one({"_id": notification_id})

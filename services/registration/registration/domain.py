@@ -768,6 +768,51 @@ def change_programme_event(document: dict, changes: dict, now: str) -> dict:
     return {**updated, "revision": document["revision"] + 1, "updated_at": now}
 
 
+# what everyone may know of an event, in the event that tells notification of it
+ANNOUNCED_FIELDS = ("kind", "status", "name_ko", "name_en", "starts_at", "ends_at", "venue")
+# the venue's fields that say where it is: another value for one given before is a move (giving
+# one not known yet, or an access fact, is not)
+VENUE_PLACE = ("name_ko", "name_en", "address_ko", "address_en")
+# people may be registered for an event in these: a change there is news to them
+REGISTERED_FOR = ("open", "closed")
+
+
+def programme_event_changed(before: dict | None, after: dict) -> list[dict]:
+    """The event that tells everyone else of ``after``, a new event (``before`` None) or one
+    changed from ``before``; none when nothing public changed. It names as ``changes`` what the
+    people registered are to be told of: a cancellation, or, once people may have registered,
+    a start time or a venue other than the one given before."""
+    public = {key: after.get(key) for key in ANNOUNCED_FIELDS}
+    if before is not None and public == {key: before.get(key) for key in ANNOUNCED_FIELDS}:
+        return []
+    changes, previous = [], None
+    if before is not None and before["status"] in REGISTERED_FOR:
+        if after["status"] == "cancelled":
+            changes.append("cancelled")
+        else:
+            if _replaced(before.get("starts_at"), after.get("starts_at")):
+                changes.append("starts_at")
+            old_venue, new_venue = before.get("venue") or {}, after.get("venue") or {}
+            if any(_replaced(old_venue.get(key), new_venue.get(key)) for key in VENUE_PLACE):
+                changes.append("venue")
+        if changes:
+            previous = {"starts_at": before.get("starts_at"), "venue": dict(before.get("venue") or {})}
+    payload = {
+        "programme_event_id": after["_id"],
+        "revision": after["revision"],
+        **{key: value for key, value in public.items() if value is not None},
+        "venue": dict(after.get("venue") or {}),
+        "changes": changes,
+        "previous": previous,
+    }
+    return [new_event("registration.programme_event_changed", payload)]
+
+
+def _replaced(before: object, after: object) -> bool:
+    """A value given before that is now another (or gone)."""
+    return before is not None and after != before
+
+
 def _status_refusal(before: str, after: str) -> str:
     """Why ``after`` may not follow ``before`` (see STATUS_CHANGES)."""
     if before == "cancelled":

@@ -76,7 +76,7 @@ class RegistrationService(metrics.IoCountsRpc):
     name = SERVICE
 
     store: RegistrationStore = Store(SERVICE, _store)
-    outbox = Outbox(SERVICE, ("registrations", "sign_in_links"))
+    outbox = Outbox(SERVICE, ("registrations", "sign_in_links", "events"))
 
     def __init__(self) -> None:
         self.settings = Settings.from_env()
@@ -424,6 +424,7 @@ class RegistrationService(metrics.IoCountsRpc):
         self._organiser(caller)
         now = clock.now_iso()
         document = self.store.add_event(domain.new_programme_event(_loaded(EventSchema(), data), now))
+        self.outbox.flush("events", document["_id"])
         return domain.organiser_event_view(document, now, None)
 
     @rpc(expected_exceptions=EXPECTED)
@@ -436,6 +437,7 @@ class RegistrationService(metrics.IoCountsRpc):
         changed = self.store.modify_event(
             event_id, lambda document: domain.change_programme_event(document, clean, now)
         )
+        self.outbox.flush("events", event_id)
         if "capacity" in clean:
             # people admitted while it had none take places first, then the line moves on
             self.store.seat_unseated(changed, now)

@@ -37,6 +37,8 @@ EXPOS = "expos"
 # rounds of claiming other free places after losing some to claims made at the same moment
 CLAIM_ROUNDS = 5
 DUPLICATE_KEY = 11000
+# the revision of an event last announced to everyone else (registration.programme_event_changed)
+ANNOUNCED = "announced_revision"
 
 
 class RegistrationStore:
@@ -77,6 +79,7 @@ class RegistrationStore:
         links.create_index([("slot_key", ASCENDING)], unique=True)
         self.audit.create_index([("at", ASCENDING)])
         self.add_default_events()
+        self.announce_events()
         self.move_to_events()
         self.upgrade_stored()
         self.give_badges()
@@ -95,10 +98,27 @@ class RegistrationStore:
         ]
         for event in [self.default_event, *earlier]:
             try:
-                self.events.insert(event)
+                self.add_event(event)
             except DuplicateKeyError:
                 continue
         self.database.drop_collection(EXPOS)
+
+    def announce_events(self) -> int:
+        """Tell everyone else of each event as it is now that was stored before events were
+        announced (the relay publishes them); how many. An event another instance announces at
+        the same moment is left to it."""
+        announced = 0
+        for event in self.all_events():
+            if event.get(ANNOUNCED) == event["revision"]:
+                continue
+            try:
+                self.events.save(
+                    {**event, ANNOUNCED: event["revision"]}, domain.programme_event_changed(None, event)
+                )
+            except ConcurrentUpdate:
+                continue
+            announced += 1
+        return announced
 
     def move_to_events(self) -> int:
         """Give every registration stored before there were events the event it was for: the
@@ -305,10 +325,13 @@ class RegistrationStore:
         return list(self.events.collection.find())
 
     def add_event(self, document: dict) -> dict:
-        return self.events.insert(document)
+        """Store a new event, with the event that tells everyone else of it."""
+        announced = {**document, ANNOUNCED: document["revision"]}
+        return self.events.insert(announced, domain.programme_event_changed(None, document))
 
     def modify_event(self, event_id: str, decide: Callable[[dict], dict]) -> dict:
-        """Read, decide the change, save; read again and decide again if someone else won."""
+        """Read, decide the change, save; read again and decide again if someone else won.
+        A change of what everyone may see is saved with the event that tells of it."""
         for _ in range(SAVE_ATTEMPTS):
             current = self.event(event_id)
             if current is None:
@@ -317,7 +340,10 @@ class RegistrationStore:
             if changed is current:
                 return current
             try:
-                return self.events.save(changed)
+                return self.events.save(
+                    {**changed, ANNOUNCED: changed["revision"]},
+                    domain.programme_event_changed(current, changed),
+                )
             except ConcurrentUpdate:
                 continue
         raise Conflict("The event is being changed by another request; try again.")
