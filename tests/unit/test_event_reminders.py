@@ -145,6 +145,16 @@ def test_no_calendar_entry_without_a_start_and_none_for_the_e_mails_that_are_not
     assert domain.attachments("registration_cancelled", person(), TOWN_HALL, SITE, datetime.now(UTC)) == []
 
 
+def test_a_change_e_mail_shows_the_badge_as_it_is_now_a_new_one_included():
+    renewed = person(code="WXYZ6789KMNP")
+    _, body = domain.render("registration_changed", {}, renewed, SITE, programme_event=TOWN_HALL)
+    assert "WXYZ-6789-KMNP" in body and CODE not in body
+    (qr,) = domain.attachments("registration_changed", renewed, TOWN_HALL, SITE, datetime.now(UTC))
+    assert qr.content == badges.qr_png("WXYZ6789KMNP"), "no calendar entry: nothing about coming changed"
+    _, waiting = domain.render("registration_changed", {}, person(admission="waiting"), SITE)
+    assert "ABCD-2345-EFGH" not in waiting
+
+
 def test_the_message_is_its_text_then_the_inline_image_then_the_calendar_entry():
     attached = domain.attachments("registration_confirmed", person(), TOWN_HALL, SITE, datetime.now(UTC))
     built = _message(

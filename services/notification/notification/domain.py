@@ -597,8 +597,13 @@ ABOUT_PROGRAMME_EVENT = frozenset(
 ABOUT_EVENT_ONLY = frozenset({EVENT_REMINDER_KIND, EVENT_CHANGED_KIND})
 # the e-mails that carry the check-in code (its QR code) and the calendar entry, to those who
 # hold their places
-WITH_BADGE = frozenset({"registration_confirmed", "registration_promoted", EVENT_REMINDER_KIND})
-WITH_CALENDAR = WITH_BADGE | {EVENT_CHANGED_KIND}
+# a change may be a new badge in place of a lost one: every change e-mail shows the badge as it is now
+WITH_BADGE = frozenset(
+    {"registration_confirmed", "registration_promoted", "registration_changed", EVENT_REMINDER_KIND}
+)
+WITH_CALENDAR = frozenset(
+    {"registration_confirmed", "registration_promoted", EVENT_REMINDER_KIND, EVENT_CHANGED_KIND}
+)
 # what the read model keeps of each event
 PROGRAMME_FIELDS = ("kind", "status", "name_ko", "name_en", "starts_at", "ends_at", "venue")
 # events people may come to: reminded of, and told of when they change
