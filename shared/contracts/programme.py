@@ -126,6 +126,8 @@ class EventRegistrationsSchema(Schema):
     investor = fields.Integer()
     companions = fields.Integer(metadata={"description": "Companions or carers coming with attendees."})
     total = fields.Integer(metadata={"description": "Active registrations of every kind."})
+    checked_in = fields.Integer(metadata={"description": "Of them, checked in at the door."})
+    checked_in_people = fields.Integer(metadata={"description": "People checked in, companions included."})
 
 
 class OrganiserEventSchema(_EventOutSchema):

@@ -104,7 +104,15 @@ def test_an_organiser_creates_opens_and_closes_an_event_and_registrations_follow
             "registration", "create", "attendee", attendee(email=made["email"], event_id=event_id)
         )
     counted = registration.call("registration", "get_event", event_id, organiser())["registrations"]
-    assert counted == {"attendee": 1, "company": 0, "investor": 0, "companions": 2, "total": 1}
+    assert counted == {
+        "attendee": 1,
+        "company": 0,
+        "investor": 0,
+        "companions": 2,
+        "total": 1,
+        "checked_in": 0,
+        "checked_in_people": 0,
+    }
     listed = {e["id"]: e for e in registration.call("registration", "list_events", organiser())}
     assert listed[event_id]["registrations"]["total"] == 1
     assert listed[event_id]["next_statuses"] == ["closed", "cancelled"]
