@@ -130,6 +130,12 @@ class EventRegistrationsSchema(Schema):
     checked_in_people = fields.Integer(metadata={"description": "People checked in, companions included."})
 
 
+class DoorCountsSchema(EventRegistrationsSchema):
+    """The registrations for an event and how many are checked in, as the door keeps count."""
+
+    event_id = fields.String()
+
+
 class OrganiserEventSchema(_EventOutSchema):
     """An event as organisers see it: with its capacity, its history and the active
     registrations for it."""

@@ -290,17 +290,6 @@ class DoorUndoSchema(Schema):
     registration_id = fields.String()
 
 
-class DoorCountsSchema(Schema):
-    event_id = fields.String()
-    total = fields.Integer(metadata={"description": "Active registrations for the event."})
-    companions = fields.Integer(metadata={"description": "Companions they bring."})
-    checked_in = fields.Integer(metadata={"description": "Registrations checked in."})
-    checked_in_people = fields.Integer(metadata={"description": "People checked in, companions included."})
-    attendee = fields.Integer()
-    company = fields.Integer()
-    investor = fields.Integer()
-
-
 class SignInRequestSchema(Schema):
     """Asking for a one-time sign-in link."""
 

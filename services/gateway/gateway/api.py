@@ -28,6 +28,7 @@ from gateway.schemas import (
 from gateway.web.security import registrations_limit
 from shared import taxonomy
 from shared.contracts.programme import (
+    DoorCountsSchema,
     EventSchema,
     OrganiserEventSchema,
     OrganiserEventsSchema,
@@ -39,7 +40,6 @@ from shared.contracts.registration import (
     REGISTRATION_SCHEMAS,
     CheckInSchema,
     DoorAnswerSchema,
-    DoorCountsSchema,
     DoorUndoSchema,
     RegisteredSchema,
     RegistrationOutSchema,
