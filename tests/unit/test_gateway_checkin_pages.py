@@ -42,7 +42,7 @@ WELCOME = {
 def door(services):
     services.answers.update(
         {
-            ("registration", "get_event"): EVENT,
+            ("registration", "list_events"): [EVENT],
             ("registration", "door_counts"): COUNTS,
             ("registration", "check_in"): WELCOME,
         }
@@ -112,6 +112,11 @@ def test_undo_and_counts(client, door):
     assert "The check-in is undone" in text(client.get("/organiser/events/th-1/check-in?lang=en"))
     counts = client.get("/organiser/events/th-1/check-in/counts?lang=en").get_json()
     assert counts["checked_in"] == 3 and counts["text"].startswith("3 of 40")
+
+
+def test_a_door_for_no_event_is_not_found(client, door):
+    sign_in(client)
+    assert client.get("/organiser/events/no-such-event/check-in").status_code == 404
 
 
 def test_only_organisers_reach_the_door(client, door):

@@ -8,13 +8,26 @@ sent once it is back. Either way the registration service decides and records th
 """
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import format_datetime, gettext, lazy_gettext
 from marshmallow import ValidationError
 
 from gateway import upstream
+from gateway.recent_answers import RecentAnswers
 from gateway.web import signed_in
 from gateway.web.i18n import current_language
 from gateway.web.organiser import NEED_LABELS
@@ -23,6 +36,8 @@ from shared.contracts.registration import CheckInSchema
 
 blueprint = Blueprint("checkin", __name__)
 
+# how old the check-in counts shown at the door may be
+COUNTS_SECONDS = 3.0
 NOT_A_CODE = lazy_gettext("Enter the code under the QR code: 12 letters and digits, such as ABCD-EFGH-JKMN.")
 # what the door is told for each outcome; checked_in and already_checked_in show the person
 REFUSALS = {
@@ -68,11 +83,16 @@ def new_badge(registration_id: str) -> Response:
     return redirect(url_for("account.registration", registration_id=registration_id) + "#badge-title")
 
 
+@blueprint.record_once
+def _keep_recent_counts(state: Any) -> None:
+    state.app.extensions["checkin.counts"] = RecentAnswers(("counts",), COUNTS_SECONDS)
+
+
 @blueprint.route("/organiser/events/<event_id>/check-in", methods=["GET", "POST"])
 @signed_in.organiser_required
 def door(event_id: str) -> Any:
     organiser = signed_in.organiser_caller()
-    event = upstream.call("registration", "get_event", event_id, organiser)
+    event = _event(event_id, organiser)
     answer, errors, typed = None, {}, ""
     if request.method == "POST":
         typed = request.form.get("code", "")
@@ -83,7 +103,7 @@ def door(event_id: str) -> Any:
         else:
             answer = upstream.call("registration", "check_in", event_id, code, organiser)
             typed = ""
-    counts = upstream.call("registration", "door_counts", event_id, organiser)
+    counts = _counts(event_id, organiser)
     if _wants_json():
         return _json_answer(event, answer, errors, counts)
     return render_template(
@@ -114,8 +134,25 @@ def undo(event_id: str, registration_id: str) -> Response:
 @signed_in.organiser_required
 def counts(event_id: str) -> Response:
     """The counts shown on the check-in page and the dashboard, for them to stay current."""
-    counted = upstream.call("registration", "door_counts", event_id, signed_in.organiser_caller())
+    counted = _counts(event_id, signed_in.organiser_caller())
     return jsonify(text=counts_text(counted), **counted)
+
+
+def _event(event_id: str, organiser: str) -> dict:
+    """The event, without its counts: an organiser's event with its counts reads every
+    registration, too much for every badge scanned."""
+    for event in upstream.call("registration", "list_events", organiser, False):
+        if event["id"] == event_id:
+            return event
+    abort(404)
+
+
+def _counts(event_id: str, organiser: str) -> dict:
+    """The event's check-in counts, read at most every COUNTS_SECONDS per gateway process: they
+    count every registration for the event, and every door asks with every badge scanned."""
+    recent: RecentAnswers = current_app.extensions["checkin.counts"]
+    call = partial(upstream.call, "registration", "door_counts", event_id, organiser)
+    return recent.get(event_id, call, wait=True)[1]
 
 
 @blueprint.app_template_global("counts_text")
