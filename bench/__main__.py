@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import ceiling, fanout, pages, report, rpc, rush, scale_out
+from bench import ceiling, checkin, fanout, pages, report, rpc, rush, scale_out
 from tests.conftest import ROOT
 from tests.platform import running_platform
 
@@ -33,6 +33,7 @@ class Plan:
     scale_out_events: int
     fanout: fanout.Plan
     pages: pages.Plan
+    checkin: checkin.Plan
 
 
 FULL = Plan(
@@ -47,6 +48,7 @@ FULL = Plan(
     scale_out_events=20_000,
     fanout=fanout.FULL,
     pages=pages.FULL,
+    checkin=checkin.FULL,
 )
 SMOKE = Plan(
     rpc_calls=50,
@@ -60,12 +62,18 @@ SMOKE = Plan(
     scale_out_events=100,
     fanout=fanout.SMOKE,
     pages=pages.SMOKE,
+    checkin=checkin.SMOKE,
 )
 
 
 def run(plan: Plan, out: Path) -> dict:
     results: dict = {
-        "plan": {**plan.__dict__, "fanout": plan.fanout.__dict__, "pages": plan.pages.__dict__},
+        "plan": {
+            **plan.__dict__,
+            "fanout": plan.fanout.__dict__,
+            "pages": plan.pages.__dict__,
+            "checkin": plan.checkin.__dict__,
+        },
         "machine": report.machine(),
         "started": time.strftime("%FT%TZ"),
     }
@@ -99,6 +107,8 @@ def run(plan: Plan, out: Path) -> dict:
     results["fanout"] = fanout.run(plan.fanout)
     print("pages ...", flush=True)
     results["pages"] = pages.run(plan.pages)
+    print("check-in at the door ...", flush=True)
+    results["checkin"] = checkin.run(plan.checkin)
     print("scale-out ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-scale-out-") as work:
         results["scale_out"] = scale_out.scale_out(plan.scale_out_events, Path(work))

@@ -63,7 +63,9 @@ def run(plan: Plan) -> dict:
         scans = asyncio.run(scan_at_doors(page_url, doors, first, "checked_in"))
         repeats = asyncio.run(scan_at_doors(page_url, doors, first[: plan.repeats], "already_checked_in"))
         api = asyncio.run(scan_by_api(platform, event_id, plan.doors, later))
-        counts = platform.call("GET", f"/api/v1/organiser/events/{event_id}/check-ins", ORGANISER_TOKEN).json()
+        counts = platform.call(
+            "GET", f"/api/v1/organiser/events/{event_id}/check-ins", ORGANISER_TOKEN
+        ).json()
     return {
         "filled": {"registrations": len(codes), "seconds": round(filled_seconds, 1)},
         "page_first_scans": scans,
@@ -138,7 +140,9 @@ async def scan_at_doors(page_url: str, doors: list[dict], codes: list[str], expe
                 async with session.post(
                     page_url, data={"csrf_token": token, "code": code}, headers={"Accept": "application/json"}
                 ) as response:
-                    outcome = (await response.json())["outcome"] if response.status == 200 else response.status
+                    outcome = (
+                        (await response.json())["outcome"] if response.status == 200 else response.status
+                    )
                 latencies.append(time.monotonic() - started)
                 outcomes[str(outcome)] = outcomes.get(str(outcome), 0) + 1
 

@@ -103,6 +103,7 @@ def targets(results: dict) -> list[dict]:
     )
     _fanout_targets(results.get("fanout"), add)
     _pages_targets(results.get("pages"), add)
+    _door_targets(results.get("checkin"), add)
     scale = results.get("scale_out")
     if scale:
         add(
@@ -189,6 +190,21 @@ def _pages_targets(pages: dict | None, add: Callable) -> None:
             f" (each person's first load: p50 {page['first_loads_ms']['p50']} ms,"
             f" p99 {page['first_loads_ms']['p99']} ms)",
             latency["p99"] is not None and latency["p99"] <= 300 and failed == 0,
+        )
+
+
+def _door_targets(door: dict | None, add: Callable) -> None:
+    if not door:
+        return
+    for name in ("page_first_scans", "page_repeat_scans", "api_first_scans"):
+        scans = door[name]
+        latency = scans["latency_ms"]
+        add(
+            f"check-in: {name.replace('_', ' ')}, {scans['doors']} doors at once"
+            f" ({door['filled']['registrations']:,} registrations)",
+            "p99 ≤ 150 ms, every answer as expected",
+            f"p50 {latency['p50']} ms, p99 {latency['p99']} ms, {scans['per_second']}/s, {scans['outcomes']}",
+            latency["p99"] is not None and latency["p99"] <= 150 and scans["all_as_expected"],
         )
 
 

@@ -1,7 +1,9 @@
 """Load demo data through the HTTP API: a programme (two past town halls, the next one, and the
-expo with its dates and venue), companies like those presented at the network's launch,
-investors of every type, and attendees, some of them also coming to the next town hall
-(``make seed``, with the platform running).
+expo, under way today with its venue and a demo-sized capacity), companies like those presented
+at the network's launch, investors of every type, and attendees, some of them also coming to the
+next town hall, and a crowd of visitors for the expo; the last of them wait for a place, and
+every other person admitted is checked in at the door (``make seed``, with the platform
+running).
 
 Each registration goes through the same validation as any other. Running it again skips what
 is already there (an event of the same English name; a registration answered 409). The
@@ -213,9 +215,8 @@ def programme(today: date) -> list[tuple[dict, str]]:
 
 
 def expo_dates(today: date) -> dict:
-    """The expo about half a year ahead: two days, from a Thursday."""
-    first = third_thursday(*months_from(today, 6))
-    return {"starts_at": f"{first} 10:00", "ends_at": f"{first + timedelta(days=1)} 18:00"}
+    """The expo under way: two days, from this morning, so that the door has people to check in."""
+    return {"starts_at": f"{today} 10:00", "ends_at": f"{today + timedelta(days=1)} 18:00"}
 
 
 EXPO = {
@@ -230,8 +231,10 @@ EXPO = {
         "subway_exit_ko": "동대문역사문화공원역 1번 출구 (엘리베이터)",
         "subway_exit_en": "Dongdaemun History & Culture Park station, exit 1 (lift)",
     },
-    "capacity": 2000,
+    # a demo-sized hall: the crowd below fills it, and the last of them wait for a place
+    "capacity": 60,
 }
+CROWD = 30
 # visitors who also come to the next town hall
 TOWN_HALL_VISITORS = ("Yoon Mira", "Kang Dongsu", "Lim Sunja")
 
@@ -243,9 +246,9 @@ def organiser_token() -> str:
     return (Path(os.environ.get("VAR_DIR", "var")) / "organiser-token").read_text().strip()
 
 
-def seed_programme(token: str) -> str:
+def seed_programme(token: str) -> tuple[str, str]:
     """Make the programme's events that are not there yet and give the default expo its dates;
-    returns the id of the next town hall."""
+    returns the ids of the next town hall and of the expo."""
     status, answer = call("GET", "/api/v1/organiser/events", token=token)
     if status != 200:
         raise RuntimeError(f"listing events: {status} {answer}")
@@ -263,13 +266,13 @@ def seed_programme(token: str) -> str:
         if final_status == "open":
             next_town_hall = made["id"]
     # the default expo, made without a date when the platform first started
-    expo = next((e for e in answer["items"] if e["kind"] == "expo" and not e.get("starts_at")), None)
-    if expo is not None:
+    expo = next(e for e in answer["items"] if e["kind"] == "expo")
+    if not expo.get("starts_at"):
         dated = {**EXPO, **expo_dates(today)}
         status, changed = call("PATCH", f"/api/v1/organiser/events/{expo['id']}", dated, token)
         if status != 200:
             raise RuntimeError(f"the expo: {status} {changed}")
-    return next_town_hall
+    return next_town_hall, expo["id"]
 
 
 def post(path: str, body: dict, token: str | None = None) -> tuple[int, dict]:
@@ -350,16 +353,47 @@ def registrations(town_hall_id: str) -> list[tuple[str, dict]]:
         items.append(("attendees", body))
         if name in TOWN_HALL_VISITORS:
             items.append(("attendees", {**body, "event_id": town_hall_id}))
+    for number in range(1, CROWD + 1):
+        items.append(
+            (
+                "attendees",
+                {
+                    "name": f"관람객 {number:02d}",
+                    "email": f"visitor{number:02d}@citizen.example.kr",
+                    "attendee_type": "citizen",
+                    "interests": ["digital_use"],
+                    # every third brings a friend or family member
+                    "companions": 1 if number % 3 == 0 else 0,
+                    "consents": CONSENT,
+                },
+            )
+        )
     return items
 
 
+def check_in_every_other(expo_id: str, answers: list[dict], token: str) -> int:
+    """Check in every other person admitted to the expo, as the door would: returns how many
+    of them are checked in (a second run finds them checked in already)."""
+    checked_in = 0
+    admitted = [answer for answer in answers if answer.get("checkin_code") and answer["event_id"] == expo_id]
+    for answer in admitted[::2]:
+        path = f"/api/v1/organiser/events/{expo_id}/check-ins"
+        status, door = call("POST", path, {"code": answer["checkin_code"]}, token)
+        if status not in (200, 201):
+            raise RuntimeError(f"checking in {answer['reference']}: {status} {door}")
+        checked_in += 1
+    return checked_in
+
+
 def main() -> int:
-    town_hall_id = seed_programme(organiser_token())
-    tokens, created, skipped = {}, 0, 0
+    token = organiser_token()
+    town_hall_id, expo_id = seed_programme(token)
+    tokens, created, skipped, answers = {}, 0, 0, []
     for collection, body in registrations(town_hall_id):
         status, answer = post(f"/api/v1/{collection}", body)
         if status == 201:
             created += 1
+            answers.append(answer)
             at = f"@{body['event_id']}" if "event_id" in body else ""
             tokens[f"{collection}/{body['name']}{at}"] = {
                 "id": answer["id"],
@@ -375,7 +409,13 @@ def main() -> int:
     path = var / "seed-tokens.json"
     kept = json.loads(path.read_text()) if path.exists() else {}
     path.write_text(json.dumps({**kept, **tokens}, ensure_ascii=False, indent=2))
+    checked_in = check_in_every_other(expo_id, answers, token)
+    status, expo = call("GET", f"/api/v1/organiser/events/{expo_id}", token=token)
     print(f"seeded {created} registrations ({skipped} already there); manage tokens in {path}")
+    print(
+        f"the expo: {expo['seats_taken']} of {expo['capacity']} places taken, {expo['waiting']} waiting, "
+        f"{checked_in} more checked in ({expo['registrations']['checked_in']} in all)"
+    )
     return 0
 
 

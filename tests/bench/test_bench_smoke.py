@@ -27,6 +27,7 @@ def test_the_benchmark_suite_runs_and_reports(tmp_path):
         "matching",
         "scale_out",
         "fanout",
+        "checkin",
         "targets",
     ):
         assert section in results, section
@@ -45,6 +46,12 @@ def test_the_benchmark_suite_runs_and_reports(tmp_path):
     assert fan_out["emails"]["suggestion_emails"] > 0
     assert all(
         row["matching"]["confirms_per_matching_event"] > 0 for row in results["fanout"]["cost_per_event"]
+    )
+    door = results["checkin"]
+    assert door["page_first_scans"]["all_as_expected"] and door["page_repeat_scans"]["all_as_expected"]
+    assert door["api_first_scans"]["all_as_expected"]
+    assert (
+        door["checked_in_at_the_end"] == door["page_first_scans"]["scans"] + door["api_first_scans"]["scans"]
     )
     assert (tmp_path / "rush.png").read_bytes().startswith(b"\x89PNG")
     summary = (tmp_path / "summary.md").read_text()

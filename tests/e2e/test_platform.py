@@ -4,11 +4,9 @@ import os
 import signal
 import time
 import uuid
-from datetime import datetime
 
 import pytest
 
-from shared.clock import SEOUL
 from tests.conftest import received_mail, wait_for
 from tests.platform import ORGANISER_TOKEN
 
@@ -270,41 +268,6 @@ def test_a_killed_service_is_restarted_by_the_runner_and_nothing_is_lost(platfor
         message="the match made after the restart",
     )
     assert items[0]["company_id"] == company["id"]
-
-
-def test_demo_data_loads_and_matches(platform, monkeypatch):
-    from deploy.local import seed
-
-    monkeypatch.setattr(seed, "GATEWAY", platform.url)
-    monkeypatch.setenv("VAR_DIR", str(platform.var))
-    monkeypatch.setenv("ORGANISER_TOKEN", ORGANISER_TOKEN)
-    assert seed.main() == 0
-    tokens = (platform.var / "seed-tokens.json").read_text()
-    assert "Memory Garden VR" in tokens and "Hangang Impact Partners" not in tokens  # tokens keyed by name
-    assert seed.main() == 0  # a second run skips what is there
-    events = platform.call("GET", "/api/v1/organiser/events", ORGANISER_TOKEN).json()["items"]
-    by_name = {event["name_en"]: event for event in events}
-    (*past, upcoming) = [by_name[event["name_en"]] for event, _ in seed.programme(datetime.now(SEOUL).date())]
-    assert [event["status"] for event in past] == ["closed", "closed"] and all(
-        event["past"] for event in past
-    )
-    assert upcoming["status"] == "open" and not upcoming["past"]
-    assert upcoming["registrations"]["attendee"] == len(seed.TOWN_HALL_VISITORS)
-    expos = [event for event in events if event["kind"] == "expo" and event.get("starts_at")]
-    assert any(expo["venue"].get("step_free_entrance") is True and expo["capacity"] == 2000 for expo in expos)
-    summary = wait_for(
-        lambda: (
-            (s := platform.call("GET", "/api/v1/organiser/summary", ORGANISER_TOKEN).json())["matching"][
-                "suggestions"
-            ]
-            >= 10
-            and s
-        ),
-        20,
-        message="suggestions for the demo data",
-    )
-    assert summary["registrations"]["company"]["active"] >= len(seed.COMPANIES)
-    assert summary["accessibility_needs"]["sign_language_interpreter"] >= 1
 
 
 def test_organisers_reach_dead_letters_over_http(platform):
