@@ -112,6 +112,7 @@ DEAD_LETTER_STATUS_LABELS = {
 AUDIT_ACTION_LABELS = {
     "read_accessibility_needs": lazy_gettext("Read accessibility needs"),
     "export_registrations": lazy_gettext("Downloaded registrations (CSV)"),
+    "check_in": lazy_gettext("Checked in at the door (accessibility needs shown)"),
 }
 MATCHING_COUNTS = (
     ("active_companies", lazy_gettext("Companies taking part")),
