@@ -286,12 +286,36 @@ REGISTRATION_ROW_FIELDS = (
     "organisation",
     "attendee_type",
     "language",
+    "admission",
     "companions",
     "carer_name",
     "has_accessibility_needs",
     "email_verified_at",
     "created_at",
 )
+# what an organiser downloads of one event: its active registrations, its waiting list in line
+# order, what to prepare for accessibility (counts; names only with ORGANISER_SENSITIVE_EMAILS)
+# and its check-ins
+EVENT_EXPORTS = ("registrants", "waiting_list", "accessibility", "check_ins")
+
+
+class EventExportSchema(Schema):
+    """One of an event's exports, as an organiser asks for it."""
+
+    event_id = Text(required=True, max_length=100)
+    export = Choice(EVENT_EXPORTS, required=True)
+    names = Flag(
+        load_default=False,
+        metadata={
+            "description": "accessibility only: the people with their needs rather than counts; "
+            "for organisers holding the permission (ORGANISER_SENSITIVE_EMAILS), and audited"
+        },
+    )
+
+    @validates_schema
+    def names_are_of_needs(self, data: dict, **kwargs: Any) -> None:
+        if data.get("names") and data.get("export") != "accessibility":
+            raise ValidationError("Only the accessibility export lists names with needs.", "names")
 
 
 class CallerSchema(Schema):

@@ -512,15 +512,28 @@ def may_act(document: dict, caller: dict) -> bool:
     return email is not None and email_key(email) == document["email_key"]
 
 
-def audit_record(caller: dict, action: str, registration_id: str | None, now: str) -> dict:
-    """What is kept of an organiser's access to sensitive or bulk data."""
-    return {
+def audit_record(
+    caller: dict, action: str, registration_id: str | None, now: str, event_id: str | None = None
+) -> dict:
+    """What is kept of an organiser's access to sensitive or bulk data (an event's export names
+    the event)."""
+    record = {
         "_id": str(uuid.uuid4()),
         "at": now,
         "organiser": caller.get("organiser_email") or "organiser token",
         "registration_id": registration_id,
         "action": action,
     }
+    if event_id is not None:
+        record["event_id"] = event_id
+    return record
+
+
+def may_see_names_with_needs(caller: dict, sensitive_emails: tuple[str, ...]) -> bool:
+    """Whether an organiser holds the permission to see who needs what (ORGANISER_SENSITIVE_EMAILS):
+    only one signed in with a listed address; the shared organiser token names nobody."""
+    email = caller.get("organiser_email")
+    return bool(caller["organiser"] and email and email_key(email) in sensitive_emails)
 
 
 # --- sign-in links -------------------------------------------------------------------------
@@ -617,6 +630,87 @@ def accessibility_counts(records: list[dict]) -> tuple[dict, dict]:
             people += 1
             companions += record["companions"]
     return dict(needs), {"attendees_with_companions": people, "companions": companions}
+
+
+# --- an event's exports ----------------------------------------------------------------------
+
+# every accessibility need, in the schema's order; "other" is free text, never counted
+NEEDS = tuple(name for name in AccessibilityNeedsSchema().fields if name != "other")
+# the companion counts of accessibility_counts, as rows of the preparation export
+COMPANION_ITEMS = ("attendees_with_companions", "companions")
+
+
+def waiting_rows(waiting: list[dict]) -> list[dict]:
+    """An event's waiting list (its waiting registrations, as the organisers' rows read them) in
+    line order, each with its place in line (1: next) and the places its party needs."""
+    return [
+        {
+            "position": position,
+            **row(document),
+            "party_size": party_size(document),
+            "waiting_since": document["waiting_since"],
+        }
+        for position, document in enumerate(waiting_line(waiting), start=1)
+    ]
+
+
+def check_in_rows(documents: list[dict]) -> list[dict]:
+    """The registrations checked in at the door (``checked_in_at``), in the order they came."""
+    checked_in = sorted(
+        (document for document in documents if document.get("checked_in_at")),
+        key=lambda document: (document["checked_in_at"], document["_id"]),
+    )
+    return [
+        {
+            **row(document),
+            "checked_in_at": document["checked_in_at"],
+            "checked_in_by": document.get("checked_in_by"),
+        }
+        for document in checked_in
+    ]
+
+
+def preparation_rows(records: list[dict]) -> list[dict]:
+    """What to prepare at an event, in counts only: each accessibility need, then companions,
+    among those holding places (``coming``; all, at an event without a capacity) and those
+    waiting (``records``: the event's active registrations with their needs opened)."""
+    coming = [record for record in records if record.get("admission", ADMITTED) in SEATED]
+    waiting = [record for record in records if record.get("admission") == WAITING]
+    (coming_needs, coming_companions), (waiting_needs, waiting_companions) = (
+        accessibility_counts(coming),
+        accessibility_counts(waiting),
+    )
+    rows = [
+        {"item": need, "coming": coming_needs.get(need, 0), "waiting": waiting_needs.get(need, 0)}
+        for need in NEEDS
+    ]
+    return rows + [
+        {"item": item, "coming": coming_companions[item], "waiting": waiting_companions[item]}
+        for item in COMPANION_ITEMS
+    ]
+
+
+def needs_rows(records: list[dict]) -> list[dict]:
+    """Who needs what at an event, by name: its active registrations with accessibility needs
+    (sensitive: for organisers given that permission only, each export audited)."""
+    rows = []
+    for record in records:
+        needs = record.get("accessibility_needs") or {}
+        if not has_needs(needs):
+            continue
+        rows.append(
+            {
+                "reference": record.get("reference") or reference_of(record["_id"]),
+                "name": record.get("name"),
+                "admission": record.get("admission"),
+                "companions": record.get("companions") or 0,
+                "carer_name": record.get("carer_name"),
+                **{need: bool(needs.get(need)) for need in NEEDS},
+                "other_needs": (needs.get("other") or "").strip(),
+                "id": record["_id"],
+            }
+        )
+    return sorted(rows, key=lambda found: (found["name"] or "", found["id"]))
 
 
 # --- events of the programme -----------------------------------------------------------------
