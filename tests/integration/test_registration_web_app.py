@@ -164,6 +164,7 @@ def test_a_registrant_signs_in_with_a_one_time_link(registration, amqp_uri, mong
     assert registration.call("registration", "complete_sign_in", token) == {
         "email": data["email"].lower(),
         "organiser": False,
+        "names_with_needs": False,
     }
     assert registration.call("registration", "complete_sign_in", token) is None  # one time only
     (mine,) = registration.call("registration", "registrations_of", vouched({"email": data["email"]}))
