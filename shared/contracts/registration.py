@@ -33,6 +33,9 @@ ATTENDEE_TYPES = (
 SENSITIVE_ATTENDEE_TYPES = ("person_with_disability", "senior", "companion")
 # a sensitive visitor type is sealed: no search finds it (an organiser sees it on the record)
 SEARCHABLE_ATTENDEE_TYPES = tuple(kind for kind in ATTENDEE_TYPES if kind not in SENSITIVE_ATTENDEE_TYPES)
+# companions an attendee may bring, each taking a place with them
+MAX_COMPANIONS = 5
+MORE_NAMES_THAN_COMPANIONS = "Name at most as many companions as come along (companions)."
 SENSITIVE_TYPE_WITHOUT_CONSENT = (
     "This visitor type is sensitive information, kept only with consent to sensitive information "
     '("consents": {"sensitive": true}).'
@@ -89,8 +92,18 @@ class AttendeeSchema(_RegistrationSchema):
     companions = fields.Integer(
         strict=True,
         load_default=0,
-        validate=validate.Range(min=0, max=5),
+        validate=validate.Range(min=0, max=MAX_COMPANIONS),
         metadata={"description": "Companions or carers coming with the attendee (not sensitive)."},
+    )
+    companion_names = fields.List(
+        Text(max_length=100),
+        load_default=list,
+        validate=validate.Length(max=MAX_COMPANIONS),
+        metadata={
+            "description": "The companions' names, if the attendee wants them on the registration "
+            "(optional; at most as many as companions). Changed at any time, as a whole list; they "
+            "stay with the registration and are not sent to other services."
+        },
     )
     carer_name = Text(
         max_length=100,
@@ -100,6 +113,13 @@ class AttendeeSchema(_RegistrationSchema):
             "carer's (the contact), and this the carer's name. null removes it."
         },
     )
+
+    @validates_schema
+    def companions_are_named_at_most_once_each(self, data: dict, partial: Any = None, **kwargs: Any) -> None:
+        # a change naming companions without their number is checked against the stored number
+        if "companion_names" in data and "companions" in data:
+            if len(data["companion_names"]) > data["companions"]:
+                raise ValidationError(MORE_NAMES_THAN_COMPANIONS, "companion_names")
 
     @validates_schema
     def sensitive_data_needs_consent(self, data: dict, partial: Any = None, **kwargs: Any) -> None:
@@ -212,7 +232,10 @@ class RegistrationOutSchema(Schema):
         metadata={"description": "Offered places not confirmed by then pass on to the next in line."}
     )
     companions = fields.Integer()
-    carer_name = fields.String()
+    companion_names = fields.List(fields.String())
+    carer_name = fields.String(
+        metadata={"description": "Who registered on behalf of the attendee: the contact, at email."}
+    )
     email_verified_at = fields.String(
         metadata={"description": "When the e-mail address was last proved by a sign-in link."}
     )

@@ -655,3 +655,31 @@ def test_an_events_export_is_audited_with_the_event():
         None,
     )
     assert "event_id" not in domain.audit_record(caller(organiser=True), "export_registrations", None, NOW)
+
+
+# --- companions' names ---------------------------------------------------------------------------
+
+
+def test_companions_may_be_named_at_most_one_name_each_and_renamed_without_registering_again():
+    document, _ = attendee()
+    named, events = domain.change(document, {"companion_names": ["Lee Minho"]}, LATER)
+    assert named["companion_names"] == ["Lee Minho"] and named["revision"] == document["revision"] + 1
+    assert named["_id"] == document["_id"] and named["created_at"] == document["created_at"]
+    assert "Lee Minho" not in str(events), "companions' names stay in registration"
+    with pytest.raises(Invalid) as raised:
+        domain.change(named, {"companion_names": ["Lee Minho", "Choi Yuna"]}, LATER)
+    assert set(raised.value.fields) == {"companion_names"}
+    # fewer companions than names: which names to keep is the person's to say
+    with pytest.raises(Invalid):
+        domain.change(named, {"companions": 0}, LATER)
+    fewer, _ = domain.change(named, {"companions": 0, "companion_names": []}, LATER)
+    assert (fewer["companions"], fewer["companion_names"]) == (0, [])
+    more, _ = domain.change(named, {"companions": 3, "companion_names": ["A", "B", "C"]}, LATER)
+    assert more["companion_names"] == ["A", "B", "C"]
+
+
+def test_a_cancellation_forgets_the_companions_names():
+    document, _ = attendee()
+    named, _ = domain.change(document, {"companion_names": ["Lee Minho"]}, LATER)
+    cancelled, _ = domain.cancel(named, LATER)
+    assert "companion_names" not in cancelled and cancelled["companions"] == 1

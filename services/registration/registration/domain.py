@@ -17,6 +17,7 @@ from shared import badges, clock
 from shared.contracts.events import derived_id, new_event
 from shared.contracts.registration import (
     KINDS,
+    MORE_NAMES_THAN_COMPANIONS,
     REGISTRATION_ROW_FIELDS,
     SENSITIVE_ATTENDEE_TYPES,
     SENSITIVE_TYPE_WITHOUT_CONSENT,
@@ -145,6 +146,9 @@ def change(
         updated.pop("attendee_type")
     if not has_needs(updated.get("accessibility_needs")):
         updated.pop("accessibility_needs", None)
+    if len(updated.get("companion_names") or []) > (updated.get("companions") or 0):
+        # fewer companions than names: the names to keep are the person's to say
+        raise Invalid(MORE_NAMES_THAN_COMPANIONS, {"companion_names": [MORE_NAMES_THAN_COMPANIONS]})
     if updated == document:
         return document, []
     updated["active_key"] = active_key(updated["event_id"], updated["kind"], updated["email"])
@@ -237,8 +241,9 @@ def cancel(document: dict, now: str) -> tuple[dict, list[dict]]:
     # neither admitted nor waiting any longer: its seats are released and its place in line goes
     for key in ("admission", "waiting_since", "offer_expires_at", "promoting_until"):
         cancelled.pop(key, None)
-    # the sensitive data is no longer needed once the person does not come
+    # the sensitive data, and the companions' names, are no longer needed once the person does not come
     cancelled.pop("accessibility_needs", None)
+    cancelled.pop("companion_names", None)
     if has_sensitive_type(cancelled):
         cancelled.pop("attendee_type")
     events = [_contact_event("registration.cancelled", cancelled)]
