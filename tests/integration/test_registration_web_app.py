@@ -322,6 +322,49 @@ def test_a_carer_registers_someone_with_companions(registration):
     assert set(raised.value.fields) == {"accessibility_needs"}
 
 
+def test_a_companion_is_named_and_renamed_without_registering_again_and_told_to_nobody(
+    registration, amqp_uri, mongo
+):
+    drain(amqp_uri, "matching")
+    drain(amqp_uri, "notification")
+    created = create(
+        registration,
+        "attendee",
+        attendee(carer_name="Park Jimin", companions=1, companion_names=["Lee Minho"]),
+    )
+    assert created["companion_names"] == ["Lee Minho"]
+    caller = vouched({"token": created["manage_token"]})
+    renamed = registration.call(
+        "registration", "update", "attendee", created["id"], {"companion_names": ["Choi Yuna"]}, caller
+    )
+    assert (renamed["id"], renamed["companion_names"], renamed["revision"]) == (
+        created["id"],
+        ["Choi Yuna"],
+        2,
+    )
+    with pytest.raises(errors.Invalid) as raised:
+        registration.call(
+            "registration", "update", "attendee", created["id"], {"companion_names": ["A", "B"]}, caller
+        )
+    assert set(raised.value.fields) == {"companion_names"}
+    both = registration.call(
+        "registration",
+        "update",
+        "attendee",
+        created["id"],
+        {"companions": 2, "companion_names": ["Choi Yuna", "Kim Haneul"]},
+        caller,
+    )
+    assert (both["companions"], both["companion_names"]) == (2, ["Choi Yuna", "Kim Haneul"])
+    told = drain(amqp_uri, "notification") + drain(amqp_uri, "matching")
+    mine = [event for event in told if event["payload"].get("registration_id") == created["id"]]
+    assert len(mine) == 3 and all(event["payload"]["contact"]["carer_name"] == "Park Jimin" for event in mine)
+    assert "Minho" not in str(told) and "Yuna" not in str(told), "companions' names stay here"
+    registration.call("registration", "cancel", "attendee", created["id"], caller)
+    stored = mongo["registration"]["registrations"].find_one({"_id": created["id"]})
+    assert "companion_names" not in stored, "forgotten once the person does not come"
+
+
 def test_registrations_stored_before_are_brought_up_to_date_at_start(registration, mongo):
     raw = mongo["registration"]["registrations"].find_one({"_id": LEGACY_ID})
     assert raw["reference"] == reference_of(LEGACY_ID) and raw["companions"] == 2

@@ -335,6 +335,9 @@ def _contact_event(event_type: str, document: dict, **admission: object) -> dict
     """registration.created or .updated (version 2, with the admission; ``admission`` adds the
     place in line or whether it is a promotion), or .cancelled (version 1)."""
     contact = {key: document[key] for key in CONTACT_FIELDS}
+    if document.get("carer_name"):
+        # the address is the carer's: e-mails greet them and say whom the registration is for
+        contact["carer_name"] = document["carer_name"]
     card = contact_card(document)
     if card is not None:
         contact.update({key: card[key] for key in CARD_FIELDS})
