@@ -49,6 +49,7 @@ class Settings:
     reminder_hour: int
     profile_changes_per_hour: int
     organiser_emails: tuple[str, ...]
+    organiser_sensitive_emails: tuple[str, ...]
     sign_in_link_minutes: float
     session_hours: float
     gateway_secret_key: str
@@ -91,6 +92,7 @@ class Settings:
             reminder_hour=int(get("REMINDER_HOUR", "10")),
             profile_changes_per_hour=int(get("PROFILE_CHANGES_PER_HOUR", "6")),
             organiser_emails=_names(get("ORGANISER_EMAILS", "")),
+            organiser_sensitive_emails=_names(get("ORGANISER_SENSITIVE_EMAILS", "")),
             sign_in_link_minutes=float(get("SIGN_IN_LINK_MINUTES", "15")),
             session_hours=float(get("SESSION_HOURS", "12")),
             gateway_secret_key=get("GATEWAY_SECRET_KEY", ""),

@@ -45,6 +45,8 @@ class ContactSchema(Schema):
     organisation = Text(min_length=0, load_default=None, allow_none=True)
     contact_person = Text(min_length=0, load_default=None, allow_none=True)
     website = Text(min_length=0, max_length=300, load_default=None, allow_none=True)
+    # attendees registered by a carer: the carer's name (the address is the carer's, the contact's)
+    carer_name = Text(min_length=0, max_length=100, load_default=None, allow_none=True)
 
 
 class RegistrationCreated(Schema):

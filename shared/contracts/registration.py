@@ -43,6 +43,9 @@ SENSITIVE_ATTENDEE_TYPES = ("person_with_disability", "senior", "companion")
 # a sensitive visitor type is sealed: no search finds it (an organiser sees it on the record)
 SEARCHABLE_ATTENDEE_TYPES = tuple(kind for kind in ATTENDEE_TYPES if kind not in SENSITIVE_ATTENDEE_TYPES)
 NOT_A_BADGE = "Not a check-in code: 12 letters and digits, such as ABCD-EFGH-JKMN."
+# companions an attendee may bring, each taking a place with them
+MAX_COMPANIONS = 5
+MORE_NAMES_THAN_COMPANIONS = "Name at most as many companions as come along (companions)."
 SENSITIVE_TYPE_WITHOUT_CONSENT = (
     "This visitor type is sensitive information, kept only with consent to sensitive information "
     '("consents": {"sensitive": true}).'
@@ -99,8 +102,18 @@ class AttendeeSchema(_RegistrationSchema):
     companions = fields.Integer(
         strict=True,
         load_default=0,
-        validate=validate.Range(min=0, max=5),
+        validate=validate.Range(min=0, max=MAX_COMPANIONS),
         metadata={"description": "Companions or carers coming with the attendee (not sensitive)."},
+    )
+    companion_names = fields.List(
+        Text(max_length=100),
+        load_default=list,
+        validate=validate.Length(max=MAX_COMPANIONS),
+        metadata={
+            "description": "The companions' names, if the attendee wants them on the registration "
+            "(optional; at most as many as companions). Changed at any time, as a whole list; they "
+            "stay with the registration and are not sent to other services."
+        },
     )
     carer_name = Text(
         max_length=100,
@@ -110,6 +123,13 @@ class AttendeeSchema(_RegistrationSchema):
             "carer's (the contact), and this the carer's name. null removes it."
         },
     )
+
+    @validates_schema
+    def companions_are_named_at_most_once_each(self, data: dict, partial: Any = None, **kwargs: Any) -> None:
+        # a change naming companions without their number is checked against the stored number
+        if "companion_names" in data and "companions" in data:
+            if len(data["companion_names"]) > data["companions"]:
+                raise ValidationError(MORE_NAMES_THAN_COMPANIONS, "companion_names")
 
     @validates_schema
     def sensitive_data_needs_consent(self, data: dict, partial: Any = None, **kwargs: Any) -> None:
@@ -222,7 +242,6 @@ class RegistrationOutSchema(Schema):
         metadata={"description": "Offered places not confirmed by then pass on to the next in line."}
     )
     companions = fields.Integer()
-    carer_name = fields.String()
     checkin_code = fields.String(
         metadata={
             "description": "The badge's check-in code (its QR code shows it as ABCD-EFGH-JKMN), while "
@@ -230,6 +249,10 @@ class RegistrationOutSchema(Schema):
         }
     )
     checked_in_at = fields.String(metadata={"description": "When its holder was checked in at the door."})
+    companion_names = fields.List(fields.String())
+    carer_name = fields.String(
+        metadata={"description": "Who registered on behalf of the attendee: the contact, at email."}
+    )
     email_verified_at = fields.String(
         metadata={"description": "When the e-mail address was last proved by a sign-in link."}
     )
@@ -352,12 +375,36 @@ REGISTRATION_ROW_FIELDS = (
     "organisation",
     "attendee_type",
     "language",
+    "admission",
     "companions",
     "carer_name",
     "has_accessibility_needs",
     "email_verified_at",
     "created_at",
 )
+# what an organiser downloads of one event: its active registrations, its waiting list in line
+# order, what to prepare for accessibility (counts; names only with ORGANISER_SENSITIVE_EMAILS)
+# and its check-ins
+EVENT_EXPORTS = ("registrants", "waiting_list", "accessibility", "check_ins")
+
+
+class EventExportSchema(Schema):
+    """One of an event's exports, as an organiser asks for it."""
+
+    event_id = Text(required=True, max_length=100)
+    export = Choice(EVENT_EXPORTS, required=True)
+    names = Flag(
+        load_default=False,
+        metadata={
+            "description": "accessibility only: the people with their needs rather than counts; "
+            "for organisers holding the permission (ORGANISER_SENSITIVE_EMAILS), and audited"
+        },
+    )
+
+    @validates_schema
+    def names_are_of_needs(self, data: dict, **kwargs: Any) -> None:
+        if data.get("names") and data.get("export") != "accessibility":
+            raise ValidationError("Only the accessibility export lists names with needs.", "names")
 
 
 class CallerSchema(Schema):

@@ -12,6 +12,7 @@ from tests.browser.conftest import (
     register,
     sign_in,
     tab_to,
+    type_into,
     unique_email,
 )
 from tests.browser.test_attendee_pages import assert_every_control_named, submit
@@ -232,3 +233,56 @@ def test_someone_elses_registration_is_not_found(page, platform):
     for path in ("", "/change", "/access", "/cancel", "/erase"):
         answer = page.goto(f"/my/{other['id']}{path}")
         assert answer.status == 404, path
+
+
+def test_a_carer_names_the_companions_with_the_keyboard_and_is_written_to_as_the_contact(
+    page, platform, language
+):
+    address = unique_email("carer")
+    attendee = register(
+        platform,
+        "attendees",
+        {
+            "name": "김순자",
+            "email": address,
+            "attendee_type": "citizen",
+            "companions": 2,
+            "carer_name": "박보호",
+            "language": language,
+            "consents": {"privacy": True},
+        },
+    )
+    confirmation = wait_for(lambda: mail_to(platform, address), 30, message="the confirmation")[0]
+    body = confirmation.get_body(preferencelist=("plain",)).get_content()
+    greeting = "박보호님, 안녕하세요." if language == "ko" else "Hello 박보호,"
+    assert body.startswith(greeting) and "김순자" in body, body[:200]
+
+    sign_in(page, platform, address)
+    page.goto(f"/my/{attendee['id']}")
+    shown = page.locator("main").inner_text()
+    assert ("보호자 이메일 주소" if language == "ko" else "The carer's e-mail address") in shown
+
+    follow(page, f"main a[href='/my/{attendee['id']}/change']")
+    type_into(page, "#companion_names", "이민호")
+    page.keyboard.press("Enter")
+    page.keyboard.type("최유나")
+    submit(page)
+    page.wait_for_url(f"**/my/{attendee['id']}")
+    assert notice_is_focused(page)
+    assert "이민호, 최유나" in page.locator("main").inner_text()
+    check_page(page, "my-registration-companions-named")
+    stored = platform.call(
+        "GET", f"/api/v1/attendees/{attendee['id']}", token=attendee["manage_token"]
+    ).json()
+    assert (stored["id"], stored["companion_names"]) == (attendee["id"], ["이민호", "최유나"])
+
+    # a third name for two companions: said next to the field
+    page.goto(f"/my/{attendee['id']}/change")
+    tab_to(page, "#companion_names")
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("김하늘")
+    submit(page)
+    assert_error_summary_focused(page, language)
+    assert page.locator(".error-summary a[href='#companion_names']").count() == 1
+    check_page(page, "my-change-companions-errors")

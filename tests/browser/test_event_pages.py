@@ -4,9 +4,12 @@ the list of events and on its own page, with its access facts; a visitor chooses
 registration starts and is registered for it. Every page and state goes through check_page
 (axe, reflow at 320 px, screenshots)."""
 
+import csv
+import io
 import re
 import uuid
 
+import openpyxl
 import pytest
 
 from tests.browser.conftest import (
@@ -17,6 +20,7 @@ from tests.browser.conftest import (
     focused,
     new_page,
     press_space_on,
+    register,
     sign_in,
     tab_to,
     type_into,
@@ -259,3 +263,68 @@ def test_an_events_page_leads_to_its_registration_already_chosen(page, platform,
     page.wait_for_url(re.compile(r"/register/company\?event="))
     assert page.locator("input[name=event_id]:checked").input_value() == event["id"]
     check_page(page, "company-register-event-chosen")
+
+
+def test_an_organiser_downloads_an_events_lists_from_its_page_with_the_keyboard_alone(
+    page, platform, organiser_session, language
+):
+    """The waiting list as a CSV file and the names with needs as an Excel workbook (this organiser
+    holds the permission), the download of names recorded in the audit log with the event."""
+    event = open_event(platform, f"Exports {uuid.uuid4().hex[:6]}", capacity=1)
+    people = [
+        register(
+            platform,
+            "attendees",
+            {
+                "name": name,
+                "email": unique_email("export"),
+                "attendee_type": "citizen",
+                "event_id": event["id"],
+                "consents": {"privacy": True, "sensitive": True},
+                "accessibility_needs": {"live_captioning": True},
+            },
+        )
+        for name in ("김자리", "이대기", "박대기")
+    ]
+    assert [person["admission"] for person in people] == ["admitted", "waiting", "waiting"]
+    page.context.add_cookies(organiser_session)
+    page.goto(f"/organiser/events/{event['id']}")
+    assert page.locator("#downloads").count() == 1
+    check_page(page, "organiser-event-downloads")
+
+    base = f"/organiser/events/{event['id']}/exports"
+    tab_to(page, f"main a[href='{base}/waiting-list.csv']")
+    with page.expect_download() as downloading:
+        page.keyboard.press("Enter")
+    download = downloading.value
+    assert download.suggested_filename.startswith("waiting-list-") and download.suggested_filename.endswith(
+        ".csv"
+    )
+    with open(download.path(), "rb") as file:
+        data = file.read()
+    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 with a byte order mark, for Excel"
+    table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert table[0][0] == english(language, "대기 순번", "Place in line")
+    assert [(row[0], row[2]) for row in table[1:]] == [("1", "이대기"), ("2", "박대기")]
+
+    tab_to(page, f"main a[href='{base}/accessibility-names.xlsx']")
+    with page.expect_download() as downloading:
+        page.keyboard.press("Enter")
+    workbook = downloading.value
+    assert workbook.suggested_filename.endswith(".xlsx")
+    with open(workbook.path(), "rb") as file:
+        sheet = openpyxl.load_workbook(io.BytesIO(file.read())).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[0][:2] == [
+        english(language, "신청 번호", "Registration number"),
+        english(language, "이름", "Name"),
+    ]
+    assert sorted(row[1] for row in rows[1:]) == ["김자리", "박대기", "이대기"]
+
+    page.goto("/organiser/audit")
+    newest = page.locator("table.data tbody tr").first
+    assert (
+        english(language, "이름별 접근성 지원 요청", "names with accessibility needs") in newest.inner_text()
+    )
+    assert newest.locator(f"a[href='/organiser/events/{event['id']}']").count() == 1
+    check_page(page, "organiser-audit-event-export")

@@ -13,9 +13,12 @@ from shared.contracts.registration import REGISTRATION_ROW_FIELDS, reference_of
 from tests.conftest import service_env, vouched
 from tests.integration.service_helpers import start_service
 from tests.integration.test_outbox_and_inbox import drain
+from tests.integration.test_registration_events import town_hall
 from tests.integration.test_registration_service import SENSITIVE_DATA_KEY as KEY
 
 ORGANISER = "boss@expo.example.org"
+# an organiser without the permission to see names with accessibility needs
+COLLEAGUE = "colleague@expo.example.org"
 LEGACY_ID = str(uuid.uuid4())
 
 
@@ -29,7 +32,11 @@ def registration(amqp_uri, store_server, tmp_path_factory, mongo):
     # needs, no number, no address key; the service brings it up to date when it starts
     mongo["registration"]["registrations"].insert_one(legacy_attendee())
     env = service_env(
-        amqp_uri, store_server["uri"], SENSITIVE_DATA_KEY=KEY, ORGANISER_EMAILS=ORGANISER.upper()
+        amqp_uri,
+        store_server["uri"],
+        SENSITIVE_DATA_KEY=KEY,
+        ORGANISER_EMAILS=f"{ORGANISER.upper()},{COLLEAGUE}",
+        ORGANISER_SENSITIVE_EMAILS=ORGANISER,
     )
     process, client = start_service("registration", env, tmp_path_factory.mktemp("logs"))
     yield client
@@ -157,6 +164,7 @@ def test_a_registrant_signs_in_with_a_one_time_link(registration, amqp_uri, mong
     assert registration.call("registration", "complete_sign_in", token) == {
         "email": data["email"].lower(),
         "organiser": False,
+        "names_with_needs": False,
     }
     assert registration.call("registration", "complete_sign_in", token) is None  # one time only
     (mine,) = registration.call("registration", "registrations_of", vouched({"email": data["email"]}))
@@ -226,6 +234,13 @@ def test_an_organiser_signs_in_by_link_too(registration, amqp_uri):
     assert registration.call("registration", "complete_sign_in", token) == {
         "email": ORGANISER,
         "organiser": True,
+        "names_with_needs": True,
+    }
+    token = sign_in(registration, amqp_uri, COLLEAGUE)
+    assert registration.call("registration", "complete_sign_in", token) == {
+        "email": COLLEAGUE,
+        "organiser": True,
+        "names_with_needs": False,
     }
 
 
@@ -305,6 +320,49 @@ def test_a_carer_registers_someone_with_companions(registration):
     with pytest.raises(errors.Invalid) as raised:
         create(registration, "attendee", attendee(accessibility_needs={"companions": 1}))
     assert set(raised.value.fields) == {"accessibility_needs"}
+
+
+def test_a_companion_is_named_and_renamed_without_registering_again_and_told_to_nobody(
+    registration, amqp_uri, mongo
+):
+    drain(amqp_uri, "matching")
+    drain(amqp_uri, "notification")
+    created = create(
+        registration,
+        "attendee",
+        attendee(carer_name="Park Jimin", companions=1, companion_names=["Lee Minho"]),
+    )
+    assert created["companion_names"] == ["Lee Minho"]
+    caller = vouched({"token": created["manage_token"]})
+    renamed = registration.call(
+        "registration", "update", "attendee", created["id"], {"companion_names": ["Choi Yuna"]}, caller
+    )
+    assert (renamed["id"], renamed["companion_names"], renamed["revision"]) == (
+        created["id"],
+        ["Choi Yuna"],
+        2,
+    )
+    with pytest.raises(errors.Invalid) as raised:
+        registration.call(
+            "registration", "update", "attendee", created["id"], {"companion_names": ["A", "B"]}, caller
+        )
+    assert set(raised.value.fields) == {"companion_names"}
+    both = registration.call(
+        "registration",
+        "update",
+        "attendee",
+        created["id"],
+        {"companions": 2, "companion_names": ["Choi Yuna", "Kim Haneul"]},
+        caller,
+    )
+    assert (both["companions"], both["companion_names"]) == (2, ["Choi Yuna", "Kim Haneul"])
+    told = drain(amqp_uri, "notification") + drain(amqp_uri, "matching")
+    mine = [event for event in told if event["payload"].get("registration_id") == created["id"]]
+    assert len(mine) == 3 and all(event["payload"]["contact"]["carer_name"] == "Park Jimin" for event in mine)
+    assert "Minho" not in str(told) and "Yuna" not in str(told), "companions' names stay here"
+    registration.call("registration", "cancel", "attendee", created["id"], caller)
+    stored = mongo["registration"]["registrations"].find_one({"_id": created["id"]})
+    assert "companion_names" not in stored, "forgotten once the person does not come"
 
 
 def test_registrations_stored_before_are_brought_up_to_date_at_start(registration, mongo):
@@ -517,3 +575,137 @@ def test_expired_links_are_deleted(registration, mongo):
     )
     assert store.forget_expired_sign_in_links(clock.now_iso()) >= 2
     assert [link["_id"] for link in links.find({"email": address})] == [f"{address}-2"]
+
+
+# --- an event's exports -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_event(registration, mongo):
+    """An event with places for two: a party of two admitted (needs, companion, checked in at the
+    door), two waiting in line (one with needs), one cancelled; and a registration elsewhere."""
+    event = registration.call(
+        "registration", "create_event", town_hall(status="open", capacity=2), organiser_caller()
+    )
+    made = {
+        "admitted": create(registration, "attendee", attendee(event_id=event["id"], name="Ahn Admitted")),
+        "first": create(
+            registration,
+            "attendee",
+            attendee(
+                event_id=event["id"],
+                name="Baek First",
+                companions=0,
+                accessibility_needs={"live_captioning": True},
+            ),
+        ),
+        "second": create(
+            registration,
+            "attendee",
+            attendee(event_id=event["id"], name="Cho Second", attendee_type="citizen", companions=0)
+            | {"accessibility_needs": None, "consents": {"privacy": True}},
+        ),
+        "gone": create(registration, "attendee", attendee(event_id=event["id"], name="Gone Cancelled")),
+    }
+    registration.call("registration", "cancel", "attendee", made["gone"]["id"], organiser_caller())
+    create(registration, "attendee", attendee(name="Elsewhere Expo"))
+    # checked in at the door (check-in writes these fields)
+    mongo["registration"]["registrations"].update_one(
+        {"_id": made["admitted"]["id"]},
+        {
+            "$set": {"checked_in_at": clock.now_iso(), "checked_in_by": "door@expo.example.org"},
+            "$inc": {"_v": 1},
+        },
+    )
+    return event["id"], made
+
+
+def export(registration, event_id, export, caller=None, **query):
+    return registration.call(
+        "registration",
+        "export_event",
+        {"event_id": event_id, "export": export, **query},
+        caller or organiser_caller(),
+    )
+
+
+def test_an_events_registrants_waiting_list_and_check_ins(registration, small_event):
+    event_id, made = small_event
+    registrants = export(registration, event_id, "registrants")
+    assert {row["name"]: row["admission"] for row in registrants} == {
+        "Ahn Admitted": "admitted",
+        "Baek First": "waiting",
+        "Cho Second": "waiting",
+    }, "the event's active registrations only, with their place"
+    assert all(tuple(row) == REGISTRATION_ROW_FIELDS for row in registrants)
+    assert "quiet room" not in str(registrants) and "person_with_disability" not in str(registrants)
+
+    waiting = export(registration, event_id, "waiting_list")
+    assert [(row["position"], row["id"], row["party_size"]) for row in waiting] == [
+        (1, made["first"]["id"], 1),
+        (2, made["second"]["id"], 1),
+    ]
+    assert "captioning" not in str(waiting)
+
+    check_ins = export(registration, event_id, "check_ins")
+    assert [(row["id"], row["checked_in_by"]) for row in check_ins] == [
+        (made["admitted"]["id"], "door@expo.example.org")
+    ]
+    assert check_ins[0]["checked_in_at"]
+
+
+def test_accessibility_preparation_is_counts_unless_an_organiser_with_the_permission_asks(
+    registration, small_event
+):
+    event_id, made = small_event
+    for caller in (vouched({"organiser": True}), vouched({"organiser": True, "organiser_email": COLLEAGUE})):
+        counts = {
+            row["item"]: (row["coming"], row["waiting"])
+            for row in export(registration, event_id, "accessibility", caller)
+        }
+        assert counts["wheelchair_access"] == (1, 0) and counts["live_captioning"] == (0, 1)
+        assert (counts["attendees_with_companions"], counts["companions"]) == ((1, 0), (1, 0))
+        # names: refused to the shared token and to an organiser without the permission
+        with pytest.raises(errors.Forbidden):
+            export(registration, event_id, "accessibility", caller, names=True)
+    named = export(registration, event_id, "accessibility", names=True)
+    assert [(row["name"], row["wheelchair_access"], row["live_captioning"]) for row in named] == [
+        ("Ahn Admitted", True, False),
+        ("Baek First", False, True),
+    ]
+    assert named[0]["other_needs"] == "a quiet room"
+
+
+def test_an_events_exports_are_audited_with_the_event_and_counts_are_not(registration, small_event):
+    event_id, _ = small_event
+    for name in ("registrants", "waiting_list", "check_ins"):
+        export(registration, event_id, name)
+    export(registration, event_id, "accessibility")
+    export(registration, event_id, "accessibility", names=True)
+    log = registration.call("registration", "audit_log", vouched({"organiser": True}), 4)
+    assert [(entry["action"], entry["organiser"], entry.get("event_id")) for entry in log] == [
+        ("export_accessibility_names", ORGANISER, event_id),
+        ("export_check_ins", ORGANISER, event_id),
+        ("export_waiting_list", ORGANISER, event_id),
+        ("export_registrants", ORGANISER, event_id),
+    ]
+
+
+def test_event_exports_are_for_organisers_and_validated(registration, small_event):
+    event_id, made = small_event
+    for caller in (vouched({"token": made["first"]["manage_token"]}), {"organiser": True}):
+        with pytest.raises(errors.Forbidden):
+            export(registration, event_id, "registrants", caller)
+    with pytest.raises(errors.NotFound):
+        export(registration, "no-such-event", "registrants")
+    with pytest.raises(errors.Invalid) as raised:
+        registration.call(
+            "registration",
+            "export_event",
+            {"event_id": {"$ne": None}, "export": "everyone", "names": "yes"},
+            organiser_caller(),
+        )
+    assert set(raised.value.fields) == {"event_id", "export", "names"}
+    with pytest.raises(errors.Invalid) as raised:
+        export(registration, event_id, "waiting_list", names=True)
+    assert set(raised.value.fields) == {"names"}

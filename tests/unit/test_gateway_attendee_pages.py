@@ -11,6 +11,7 @@ from flask_smorest import abort
 from gateway import upstream
 from gateway.app import create_app
 from gateway.web import account, attendee
+from shared.contracts.registration import MORE_NAMES_THAN_COMPANIONS as MORE_NAMES
 from shared.contracts.registration import AccessibilityNeedsSchema, reference_of
 from shared.settings import Settings
 from tests.conftest import CALLER_SIGNING_KEY, unvouched
@@ -76,6 +77,9 @@ class FakeServices:
                 **(stored.get("accessibility_needs") or {}),
                 **changes.pop("accessibility_needs"),
             }
+        named = changes.get("companion_names", stored.get("companion_names") or [])
+        if len(named) > changes.get("companions", stored.get("companions") or 0):
+            abort(422, message="Some fields are invalid.", errors={"json": {"companion_names": [MORE_NAMES]}})
         for key, value in changes.items():
             if value is None:
                 stored.pop(key, None)
@@ -373,6 +377,46 @@ def test_a_change_sends_only_what_changed(client, services):
     assert answer.status_code == 303
     update = [args for _, method, args in services.calls if method == "update"]
     assert update == [("attendee", registration["id"], {"language": "en"}, {"email": ABOUT["email"]})]
+
+
+def test_companions_are_named_one_a_line_and_renamed_without_registering_again(client, services):
+    token = _token(client)
+    registration = registered(client, token, services)
+    form = {
+        "csrf_token": token,
+        "name": registration["name"],
+        "language": registration["language"],
+        "attendee_type": registration["attendee_type"],
+        "companions": "1",
+        "interests": registration["interests"],
+    }
+    page = text_of(client.get(f"/my/{registration['id']}/change?lang=en"))
+    assert 'id="companion_names"' in page and "One name a line" in page
+    answer = client.post(f"/my/{registration['id']}/change", data={**form, "companion_names": " 이민호 \n\n"})
+    assert answer.status_code == 303
+    updates = [args[2] for _, method, args in services.calls if method == "update"]
+    assert updates == [{"companion_names": ["이민호"]}], "only the names, as a list"
+    view = text_of(client.get(f"/my/{registration['id']}?lang=en"))
+    assert "Companions&#39; names" in view and "이민호" in view
+    renamed = client.post(f"/my/{registration['id']}/change", data={**form, "companion_names": "최유나"})
+    assert renamed.status_code == 303
+    assert [args[2] for _, method, args in services.calls if method == "update"][-1] == {
+        "companion_names": ["최유나"]
+    }
+    # more names than companions: the service refuses, and the page says so next to the field
+    refused = client.post(
+        f"/my/{registration['id']}/change?lang=en", data={**form, "companion_names": "최유나\n김하늘"}
+    )
+    assert refused.status_code == 400 and summary_links(refused) == ["companion_names"]
+    assert "Name at most as many companions as come along" in text_of(refused)
+    assert registration["companion_names"] == ["최유나"]
+
+
+def test_a_carers_registration_says_the_address_is_the_carers(client, services):
+    registration = registered(client, _token(client), services)
+    registration["carer_name"] = "박보호"
+    view = text_of(client.get(f"/my/{registration['id']}?lang=en"))
+    assert "The carer&#39;s e-mail address (every e-mail goes here)" in view and "박보호" in view
 
 
 def test_changing_one_need_sends_only_that_need(client, services):

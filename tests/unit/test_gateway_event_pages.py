@@ -2,14 +2,17 @@
 the public list and event pages, choosing the event where a registration starts (and what happens
 when it stops taking registrations), and the organisers' list, form, changes and status buttons."""
 
+import csv
 import html
+import io
 import re
 from typing import Any
 
+import openpyxl
 import pytest
 from flask_smorest import abort
 
-from gateway import upstream
+from gateway import spreadsheets, upstream
 from gateway.app import create_app
 from shared.contracts.registration import reference_of
 from shared.settings import Settings
@@ -19,6 +22,41 @@ from tests.unit.test_gateway_business_pages import COMPANY_FORM
 
 ORGANISER = "organiser@expo.example.org"
 COUNTS = {"attendee": 3, "company": 1, "investor": 0, "companions": 2, "total": 4}
+
+
+# what the registration service answers for each export (export, names)
+EXPORT_ROWS = {
+    ("waiting_list", False): [
+        {
+            "position": 1,
+            "id": "r-1",
+            "reference": "TCX-AAAA-0001",
+            "kind": "attendee",
+            "name": "김서연",
+            "email": "seoyeon@example.kr",
+            "companions": 2,
+            "party_size": 3,
+            "carer_name": None,
+            "waiting_since": "2026-08-01T01:00:00.000000Z",
+        },
+        {
+            "position": 2,
+            "id": "r-2",
+            "reference": "TCX-AAAA-0002",
+            "kind": "company",
+            "name": "=cmd|' /C calc'!A0",
+            "organisation": "Sori AI",
+            "email": "ceo@sori.kr",
+            "companions": 0,
+            "party_size": 1,
+            "waiting_since": "2026-08-01T02:00:00.000000Z",
+        },
+    ],
+    ("accessibility", False): [
+        {"item": "wheelchair_access", "coming": 3, "waiting": 1},
+        {"item": "companions", "coming": 5, "waiting": 0},
+    ],
+}
 
 
 class Registration(PublicEvents):
@@ -69,6 +107,9 @@ class Registration(PublicEvents):
         if self.refuse_event:
             abort(422, message="Some fields are invalid.", errors={"json": self.refuse_event})
         return self.organisers_view({**self.public_event(event_id), **changes})
+
+    def export_event(self, query: dict, caller: dict) -> list[dict]:
+        return EXPORT_ROWS[(query["export"], query["names"])]
 
     def list_registrations(self, query: dict, caller: dict) -> dict:
         return {"items": [], "total": 0, "page": 1, "per_page": 25}
@@ -128,9 +169,13 @@ def summary_links(response) -> list[str]:
     return re.findall(r'<a href="#([^"]+)">', summary.group(1)) if summary else []
 
 
-def sign_in(client, organiser: bool = True) -> None:
+def sign_in(client, organiser: bool = True, names_with_needs: bool = False) -> None:
     with client.session_transaction() as session:
-        session.update(email=ORGANISER if organiser else "someone@example.org", organiser=organiser)
+        session.update(
+            email=ORGANISER if organiser else "someone@example.org",
+            organiser=organiser,
+            names_with_needs=names_with_needs,
+        )
 
 
 # --- the public pages -----------------------------------------------------------------------
@@ -444,3 +489,61 @@ def test_a_persons_registrations_say_which_event_each_is_for(client):
     one = client.get("/my/r-0?lang=ko")
     assert "행사: 8월 기술동행 타운홀 (2026년 8월 21일 금요일 14:00–17:00)" in words(one)
     assert 'href="/events/town-hall-8"' in text(one)
+
+
+# --- an event's exports ---------------------------------------------------------------------
+
+
+def test_an_events_page_links_each_export_as_csv_and_excel_and_names_only_with_the_permission(client):
+    sign_in(client)
+    page = text(client.get("/organiser/events/town-hall-8?lang=en"))
+    for name in ("registrants", "waiting-list", "accessibility", "check-ins"):
+        for file_format in ("csv", "xlsx"):
+            assert f'href="/organiser/events/town-hall-8/exports/{name}.{file_format}"' in page
+    assert "Waiting list as an Excel workbook" in page and "Check-ins as a CSV file" in page
+    assert "accessibility-names" not in page and "only for organisers given that permission" in page
+    sign_in(client, names_with_needs=True)
+    page = text(client.get("/organiser/events/town-hall-8?lang=ko"))
+    assert 'href="/organiser/events/town-hall-8/exports/accessibility-names.xlsx"' in page
+
+
+def test_the_waiting_list_downloads_as_csv_with_a_bom_a_korean_header_and_no_formula(client, registration):
+    sign_in(client)
+    answer = client.get("/organiser/events/town-hall-8/exports/waiting-list.csv?lang=ko")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    assert answer.headers["Content-Disposition"].startswith('attachment; filename="waiting-list-town-hall-8-')
+    assert answer.headers["Cache-Control"] == "no-store"
+    query = {"event_id": "town-hall-8", "export": "waiting_list", "names": False}
+    assert registration.made("export_event") == [(query, {"organiser": True, "organiser_email": ORGANISER})]
+    body = answer.get_data()
+    assert body.startswith(b"\xef\xbb\xbf")
+    table = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert table[0][:3] == ["대기 순번", "신청 번호", "이름"]
+    assert table[1][:3] == ["1", "TCX-AAAA-0001", "김서연"] and "2026-08-01 10:00" in table[1]
+    assert table[2][2].startswith("'="), "a name is never run as a formula"
+
+
+def test_exports_download_as_excel_workbooks_in_the_readers_language(client):
+    sign_in(client)
+    answer = client.get("/organiser/events/town-hall-8/exports/accessibility.xlsx?lang=en")
+    assert answer.mimetype == spreadsheets.XLSX_TYPE
+    assert answer.headers["Content-Disposition"].endswith('.xlsx"')
+    sheet = openpyxl.load_workbook(io.BytesIO(answer.get_data())).active
+    assert sheet.title == "Accessibility preparation"
+    assert [[cell.value for cell in row] for row in sheet.iter_rows()] == [
+        ["What to prepare", "For people with a place", "For people on the waiting list"],
+        ["Wheelchair spaces and step-free access", 3, 1],
+        ["Companions coming with them", 5, 0],
+    ]
+    waiting = openpyxl.load_workbook(
+        io.BytesIO(client.get("/organiser/events/town-hall-8/exports/waiting-list.xlsx").get_data())
+    ).active
+    assert waiting["C3"].value == "=cmd|' /C calc'!A0" and waiting["C3"].data_type == "s"
+
+
+def test_unknown_exports_are_not_found_and_registrants_are_refused(client):
+    sign_in(client)
+    assert client.get("/organiser/events/town-hall-8/exports/everyone.csv").status_code == 404
+    assert client.get("/organiser/events/town-hall-8/exports/registrants.pdf").status_code == 404
+    sign_in(client, organiser=False)
+    assert client.get("/organiser/events/town-hall-8/exports/registrants.csv").status_code == 403

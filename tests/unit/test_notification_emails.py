@@ -341,3 +341,41 @@ def test_no_email_reads_a_attendee_or_1_new_companies():
 )
 def test_minutes_are_singular_or_plural_in_english_and_counted_in_korean(minutes, language, phrase):
     assert domain.minutes_phrase(minutes, language) == phrase
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["registration_confirmed", "registration_changed", "registration_cancelled", "registration_promoted"],
+)
+def test_a_carer_is_greeted_as_the_contact_and_told_whom_the_registration_is_for(kind):
+    attendee = {"registration_id": "a-1", "name": "김순자", "email": "carer@example.kr", "language": "ko"}
+    data = {"registrant_kind": "attendee"}
+    _, korean = domain.render(kind, data, {**attendee, "carer_name": "박보호"}, SITE)
+    assert korean.startswith("박보호님, 안녕하세요.\n\n김순자님을 대신해 등록해 주셨기에")
+    _, english = domain.render(kind, data, {**attendee, "language": "en", "carer_name": "Park Bo"}, SITE)
+    assert english.startswith("Hello Park Bo,\n\nYou registered 김순자, who is coming: as their contact")
+    _, own = domain.render(kind, data, {**attendee, "carer_name": None}, SITE)
+    assert own.startswith("김순자님, 안녕하세요.\n\n") and "대신해" not in own
+
+
+def test_the_carers_name_travels_with_the_contact_and_the_companions_names_do_not():
+    from registration import domain as registration_domain
+
+    data = {
+        "name": "김순자",
+        "email": "carer@example.kr",
+        "language": "ko",
+        "attendee_type": "citizen",
+        "consents": {"privacy": True},
+        "companions": 1,
+        "companion_names": ["이민호"],
+        "carer_name": "박보호",
+    }
+    _, events = registration_domain.register("attendee", data, "expo-2026", "hash", clock.now_iso())
+    (created,) = events
+    contact = parse_event(created).payload["contact"]
+    assert contact["carer_name"] == "박보호" and "이민호" not in str(created)
+    _, own = registration_domain.register(
+        "attendee", {**data, "carer_name": None}, "expo-2026", "hash", clock.now_iso()
+    )
+    assert parse_event(own[0]).payload["contact"]["carer_name"] is None

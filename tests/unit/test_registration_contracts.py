@@ -102,3 +102,29 @@ def test_callers():
     for bad in (None, "organiser", {"organiser": "yes"}, {"email": {"$ne": None}}, {"token": 5}):
         with pytest.raises(ValidationError):
             schema.load(bad)
+
+
+def test_companions_names_are_at_most_as_many_as_companions():
+    from shared.contracts.registration import load_registration
+
+    body = {
+        "name": "Park",
+        "email": "park@example.kr",
+        "attendee_type": "citizen",
+        "consents": {"privacy": True},
+        "companions": 1,
+    }
+    assert load_registration("attendee", body)["companion_names"] == []
+    assert load_registration("attendee", {**body, "companion_names": ["Lee"]})["companion_names"] == ["Lee"]
+    with pytest.raises(ValidationError) as raised:
+        load_registration("attendee", {**body, "companion_names": ["Lee", "Choi"]})
+    assert "companion_names" in raised.value.messages
+    with pytest.raises(ValidationError) as raised:
+        load_registration("attendee", {**body, "companion_names": ["Lee\u202e"], "companions": 1})
+    assert "companion_names" in raised.value.messages
+    with pytest.raises(ValidationError):
+        load_registration("attendee", {**body, "companions": 5, "companion_names": ["x"] * 6})
+    # a change naming them alone is checked against the stored number, by the service
+    assert load_registration("attendee", {"companion_names": ["Lee", "Choi"]}, partial=True) == {
+        "companion_names": ["Lee", "Choi"]
+    }

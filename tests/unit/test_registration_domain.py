@@ -544,3 +544,142 @@ def test_an_event_keeps_anonymous_counts_taken_once_before_its_purge():
         "companions": 2,
     }
     assert domain.purge_started(started, [], "2026-06-02T00:00:00.000000Z") is started
+
+
+# --- an event's exports ------------------------------------------------------------------------
+
+
+def stored_row(registration_id, **fields):
+    """A registration as the organisers' rows read it from the store."""
+    return {
+        "_id": registration_id,
+        "kind": "attendee",
+        "status": "active",
+        "name": f"Name {registration_id}",
+        "email": f"{registration_id}@example.kr",
+        "companions": 0,
+        "has_accessibility_needs": False,
+        "created_at": NOW,
+        **fields,
+    }
+
+
+def test_the_waiting_list_is_in_line_order_with_places_in_line_and_party_sizes():
+    waiting = [
+        stored_row("c", admission="waiting", waiting_since=LATER),
+        stored_row("b", admission="waiting", waiting_since=NOW, companions=2),
+        stored_row("a", admission="waiting", waiting_since=NOW),
+    ]
+    rows = domain.waiting_rows(waiting)
+    assert [(row["position"], row["id"], row["party_size"]) for row in rows] == [
+        (1, "a", 1),
+        (2, "b", 3),
+        (3, "c", 1),
+    ], "the id settles a tie, as the line does"
+    assert rows[2]["waiting_since"] == LATER and rows[0]["reference"] == reference_of("a")
+    assert set(rows[0]) == {"position", *REGISTRATION_ROW_FIELDS, "party_size", "waiting_since"}
+
+
+def test_check_ins_list_only_those_checked_in_in_the_order_they_came():
+    documents = [
+        stored_row("late", checked_in_at=LATER, checked_in_by="door@expo.kr"),
+        stored_row("absent"),
+        stored_row("early", checked_in_at=NOW, checked_in_by="organiser token"),
+    ]
+    rows = domain.check_in_rows(documents)
+    assert [(row["id"], row["checked_in_at"], row["checked_in_by"]) for row in rows] == [
+        ("early", NOW, "organiser token"),
+        ("late", LATER, "door@expo.kr"),
+    ]
+    assert domain.check_in_rows([stored_row("absent")]) == []
+
+
+def needs_record(registration_id, admission, needs=None, **fields):
+    return {
+        "_id": registration_id,
+        "status": "active",
+        "name": f"Name {registration_id}",
+        "admission": admission,
+        "companions": 0,
+        **({"accessibility_needs": {**domain.NO_NEEDS, **needs}} if needs else {}),
+        **fields,
+    }
+
+
+def test_accessibility_preparation_counts_each_need_and_companions_apart_for_those_coming_and_waiting():
+    records = [
+        needs_record("a", "admitted", {"wheelchair_access": True, "other": "a quiet room"}, companions=2),
+        needs_record("b", "offered", {"wheelchair_access": True, "live_captioning": True}),
+        needs_record("c", "waiting", {"wheelchair_access": True}, companions=1),
+        # stored before there were places: it came in with no admission
+        {k: v for k, v in needs_record("e", None, {"easy_read": True}).items() if k != "admission"},
+    ]
+    rows = {row["item"]: (row["coming"], row["waiting"]) for row in domain.preparation_rows(records)}
+    assert list(rows) == [*domain.NEEDS, "attendees_with_companions", "companions"]
+    assert rows["wheelchair_access"] == (2, 1)
+    assert rows["live_captioning"] == (1, 0)
+    assert rows["easy_read"] == (1, 0), "no admission yet: holding places, as before there were any"
+    assert rows["sign_language_interpreter"] == (0, 0)
+    assert (rows["attendees_with_companions"], rows["companions"]) == ((1, 1), (2, 1))
+    assert "other" not in rows and "a quiet room" not in str(rows), "free text is never counted"
+    assert "Name" not in str(domain.preparation_rows(records)), "counts only"
+
+
+def test_names_with_needs_list_only_those_with_needs_each_need_a_column():
+    records = [
+        needs_record("z", "admitted", {"sign_language_interpreter": True, "other": " a quiet room "}),
+        needs_record("y", "waiting"),
+        needs_record("x", "waiting", {"guide_dog": True}, carer_name="Carer", name="Ahn"),
+    ]
+    rows = domain.needs_rows(records)
+    assert [row["id"] for row in rows] == ["x", "z"], "by name; nobody without needs"
+    assert rows[0]["guide_dog"] is True and rows[0]["wheelchair_access"] is False
+    assert (rows[0]["carer_name"], rows[0]["admission"]) == ("Carer", "waiting")
+    assert rows[1]["other_needs"] == "a quiet room" and rows[1]["reference"] == reference_of("z")
+
+
+def test_only_organisers_signed_in_with_a_listed_address_may_see_names_with_needs():
+    listed = ("kim@expo.kr",)
+    assert domain.may_see_names_with_needs(caller(organiser=True, organiser_email="Kim@Expo.kr"), listed)
+    assert not domain.may_see_names_with_needs(caller(organiser=True, organiser_email="lee@expo.kr"), listed)
+    assert not domain.may_see_names_with_needs(caller(organiser=True), listed), "the shared token"
+    assert not domain.may_see_names_with_needs(caller(email="kim@expo.kr"), listed), "not an organiser"
+    assert not domain.may_see_names_with_needs(caller(organiser=True, organiser_email="kim@expo.kr"), ())
+
+
+def test_an_events_export_is_audited_with_the_event():
+    record = domain.audit_record(caller(organiser=True), "export_waiting_list", None, NOW, event_id="e1")
+    assert (record["action"], record["event_id"], record["registration_id"]) == (
+        "export_waiting_list",
+        "e1",
+        None,
+    )
+    assert "event_id" not in domain.audit_record(caller(organiser=True), "export_registrations", None, NOW)
+
+
+# --- companions' names ---------------------------------------------------------------------------
+
+
+def test_companions_may_be_named_at_most_one_name_each_and_renamed_without_registering_again():
+    document, _ = attendee()
+    named, events = domain.change(document, {"companion_names": ["Lee Minho"]}, LATER)
+    assert named["companion_names"] == ["Lee Minho"] and named["revision"] == document["revision"] + 1
+    assert named["_id"] == document["_id"] and named["created_at"] == document["created_at"]
+    assert "Lee Minho" not in str(events), "companions' names stay in registration"
+    with pytest.raises(Invalid) as raised:
+        domain.change(named, {"companion_names": ["Lee Minho", "Choi Yuna"]}, LATER)
+    assert set(raised.value.fields) == {"companion_names"}
+    # fewer companions than names: which names to keep is the person's to say
+    with pytest.raises(Invalid):
+        domain.change(named, {"companions": 0}, LATER)
+    fewer, _ = domain.change(named, {"companions": 0, "companion_names": []}, LATER)
+    assert (fewer["companions"], fewer["companion_names"]) == (0, [])
+    more, _ = domain.change(named, {"companions": 3, "companion_names": ["A", "B", "C"]}, LATER)
+    assert more["companion_names"] == ["A", "B", "C"]
+
+
+def test_a_cancellation_forgets_the_companions_names():
+    document, _ = attendee()
+    named, _ = domain.change(document, {"companion_names": ["Lee Minho"]}, LATER)
+    cancelled, _ = domain.cancel(named, LATER)
+    assert "companion_names" not in cancelled and cancelled["companions"] == 1

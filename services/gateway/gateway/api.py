@@ -12,6 +12,7 @@ from gateway.schemas import (
     DeadLetterSchema,
     DeadLettersSchema,
     DeleteQuerySchema,
+    ExportQuerySchema,
     InterestAnswerSchema,
     InterestSchema,
     InvestorMatchesSchema,
@@ -25,6 +26,7 @@ from gateway.schemas import (
     UnsubscribedSchema,
     UnsubscribeQuerySchema,
 )
+from gateway.web import organiser
 from gateway.web.security import registrations_limit
 from shared import taxonomy
 from shared.contracts.programme import (
@@ -410,6 +412,55 @@ def undo_check_in(event_id: str, registration_id: str) -> dict:
 def door_counts(event_id: str) -> dict:
     """How many of the event's registrations, and of the people they bring, are checked in."""
     return upstream.call("registration", "door_counts", event_id, require_organiser().as_rpc())
+
+
+EXPORT_PATHS = {
+    "registrants": "registrants",
+    "waiting-list": "waiting_list",
+    "accessibility": "accessibility",
+    "check-ins": "check_ins",
+}
+EXPORT_FILES = {
+    "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+            "schema": {"type": "string", "format": "binary"}
+        },
+    }
+}
+
+
+@api.route("/organiser/events/<string:event_id>/exports/<string:export>", methods=["GET"])
+@api.arguments(ExportQuerySchema, location="query")
+@api.alt_response(403, description="Names with accessibility needs: only for organisers with the permission.")
+@api.alt_response(404, description="No such event, or no such export.")
+@api.doc(
+    security=BEARER,
+    params={"export": {"description": "registrants, waiting-list, accessibility or check-ins"}},
+    responses={
+        200: {
+            "description": "The file, its header row in the language of Accept-Language: registrants "
+            "(active, with their place), the waiting list in line order, what to prepare for "
+            "accessibility (counts of each need and of companions; by name with names=true), or the "
+            "check-ins. Every export that lists people is recorded in the audit log.",
+            **EXPORT_FILES,
+        }
+    },
+)
+def event_export(query: dict, event_id: str, export: str) -> Response:
+    """One of an event's exports, as a CSV file or an Excel workbook."""
+    organiser_caller = require_organiser().as_rpc()
+    if export not in EXPORT_PATHS:
+        abort(404, message=f"No export {export!r}; try one of {', '.join(EXPORT_PATHS)}.")
+    if query["names"] and export != "accessibility":
+        abort(
+            422,
+            message="Only the accessibility export lists names with needs.",
+            errors={"query": {"names": ["Only the accessibility export lists names with needs."]}},
+        )
+    return organiser.event_export_file(
+        event_id, EXPORT_PATHS[export], query["names"], query["format"], organiser_caller
+    )
 
 
 @api.route("/organiser/summary", methods=["GET"])

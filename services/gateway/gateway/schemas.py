@@ -69,6 +69,24 @@ class DeleteQuerySchema(Schema):
     )
 
 
+class ExportQuerySchema(Schema):
+    format = fields.String(
+        load_default="csv",
+        validate=validate.OneOf(("csv", "xlsx")),
+        metadata={"description": "csv (UTF-8 with a byte order mark) or xlsx (an Excel workbook)."},
+    )
+    names = fields.Boolean(
+        load_default=False,
+        truthy={"true", "1"},
+        falsy={"false", "0"},
+        metadata={
+            "description": "accessibility only: the people with their needs, by name, rather than counts. "
+            "Only for organisers given that permission (ORGANISER_SENSITIVE_EMAILS) and signed in to "
+            "the pages: the organiser token names nobody, and is refused (403)."
+        },
+    )
+
+
 class NotificationSchema(Schema):
     id = fields.String()
     kind = fields.String(

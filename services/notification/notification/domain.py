@@ -32,6 +32,12 @@ REGISTERED_AS = {
     "company": ("참여 기업으로", "as an exhibiting company"),
     "investor": ("투자자로", "as an investor"),
 }
+# a registration made by a carer: the e-mail is the carer's, who is greeted and told whom it is for
+FOR_WHOM = (
+    "\n\n{name}님을 대신해 등록해 주셨기에, 이 등록에 관한 메일은 연락을 맡으신 보호자님께 보내 드립니다.",
+    "\n\nYou registered {name}, who is coming: as their contact, you get every e-mail about this "
+    "registration.",
+)
 
 # A sign-in link goes to the address that asked for it (organisers have no registration). Its
 # notification's recipient is an id derived from the address, never the address itself; it is
@@ -121,8 +127,11 @@ def render(
         return render_change(data, programme_event, contact, site)
     details = event_details(programme_event, language)
     code = contact.get("checkin_code")
+    carer = contact.get("carer_name")
     values = {
         "name": contact.get("name", ""),
+        "greeting_name": carer or contact.get("name", ""),
+        "for_whom": FOR_WHOM[0 if ko else 1].format(name=contact.get("name", "")) if carer else "",
         "expo_name": event_name(programme_event, site, language),
         "home_url": f"{site['base_url']}/",
         "my_url": my_url(site),

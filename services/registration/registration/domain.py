@@ -17,6 +17,7 @@ from shared import badges, clock
 from shared.contracts.events import derived_id, new_event
 from shared.contracts.registration import (
     KINDS,
+    MORE_NAMES_THAN_COMPANIONS,
     REGISTRATION_ROW_FIELDS,
     SENSITIVE_ATTENDEE_TYPES,
     SENSITIVE_TYPE_WITHOUT_CONSENT,
@@ -147,6 +148,9 @@ def change(
         updated.pop("attendee_type")
     if not has_needs(updated.get("accessibility_needs")):
         updated.pop("accessibility_needs", None)
+    if len(updated.get("companion_names") or []) > (updated.get("companions") or 0):
+        # fewer companions than names: the names to keep are the person's to say
+        raise Invalid(MORE_NAMES_THAN_COMPANIONS, {"companion_names": [MORE_NAMES_THAN_COMPANIONS]})
     if updated == document:
         return document, []
     updated["active_key"] = active_key(updated["event_id"], updated["kind"], updated["email"])
@@ -239,8 +243,9 @@ def cancel(document: dict, now: str) -> tuple[dict, list[dict]]:
     # neither admitted nor waiting any longer: its seats are released and its place in line goes
     for key in ("admission", "waiting_since", "offer_expires_at", "promoting_until"):
         cancelled.pop(key, None)
-    # the sensitive data is no longer needed once the person does not come
+    # the sensitive data, and the companions' names, are no longer needed once the person does not come
     cancelled.pop("accessibility_needs", None)
+    cancelled.pop("companion_names", None)
     if has_sensitive_type(cancelled):
         cancelled.pop("attendee_type")
     events = [_contact_event("registration.cancelled", cancelled)]
@@ -336,6 +341,9 @@ def _contact_event(event_type: str, document: dict, **admission: object) -> dict
     """registration.created or .updated (version 2, with the admission; ``admission`` adds the
     place in line or whether it is a promotion), or .cancelled (version 1)."""
     contact = {key: document[key] for key in CONTACT_FIELDS}
+    if document.get("carer_name"):
+        # the address is the carer's: e-mails greet them and say whom the registration is for
+        contact["carer_name"] = document["carer_name"]
     card = contact_card(document)
     if card is not None:
         contact.update({key: card[key] for key in CARD_FIELDS})
@@ -570,15 +578,28 @@ def may_act(document: dict, caller: dict) -> bool:
     return email is not None and email_key(email) == document["email_key"]
 
 
-def audit_record(caller: dict, action: str, registration_id: str | None, now: str) -> dict:
-    """What is kept of an organiser's access to sensitive or bulk data."""
-    return {
+def audit_record(
+    caller: dict, action: str, registration_id: str | None, now: str, event_id: str | None = None
+) -> dict:
+    """What is kept of an organiser's access to sensitive or bulk data (an event's export names
+    the event)."""
+    record = {
         "_id": str(uuid.uuid4()),
         "at": now,
         "organiser": caller.get("organiser_email") or "organiser token",
         "registration_id": registration_id,
         "action": action,
     }
+    if event_id is not None:
+        record["event_id"] = event_id
+    return record
+
+
+def may_see_names_with_needs(caller: dict, sensitive_emails: tuple[str, ...]) -> bool:
+    """Whether an organiser holds the permission to see who needs what (ORGANISER_SENSITIVE_EMAILS):
+    only one signed in with a listed address; the shared organiser token names nobody."""
+    email = caller.get("organiser_email")
+    return bool(caller["organiser"] and email and email_key(email) in sensitive_emails)
 
 
 # --- sign-in links -------------------------------------------------------------------------
@@ -675,6 +696,87 @@ def accessibility_counts(records: list[dict]) -> tuple[dict, dict]:
             people += 1
             companions += record["companions"]
     return dict(needs), {"attendees_with_companions": people, "companions": companions}
+
+
+# --- an event's exports ----------------------------------------------------------------------
+
+# every accessibility need, in the schema's order; "other" is free text, never counted
+NEEDS = tuple(name for name in AccessibilityNeedsSchema().fields if name != "other")
+# the companion counts of accessibility_counts, as rows of the preparation export
+COMPANION_ITEMS = ("attendees_with_companions", "companions")
+
+
+def waiting_rows(waiting: list[dict]) -> list[dict]:
+    """An event's waiting list (its waiting registrations, as the organisers' rows read them) in
+    line order, each with its place in line (1: next) and the places its party needs."""
+    return [
+        {
+            "position": position,
+            **row(document),
+            "party_size": party_size(document),
+            "waiting_since": document["waiting_since"],
+        }
+        for position, document in enumerate(waiting_line(waiting), start=1)
+    ]
+
+
+def check_in_rows(documents: list[dict]) -> list[dict]:
+    """The registrations checked in at the door (``checked_in_at``), in the order they came."""
+    checked_in = sorted(
+        (document for document in documents if document.get("checked_in_at")),
+        key=lambda document: (document["checked_in_at"], document["_id"]),
+    )
+    return [
+        {
+            **row(document),
+            "checked_in_at": document["checked_in_at"],
+            "checked_in_by": document.get("checked_in_by"),
+        }
+        for document in checked_in
+    ]
+
+
+def preparation_rows(records: list[dict]) -> list[dict]:
+    """What to prepare at an event, in counts only: each accessibility need, then companions,
+    among those holding places (``coming``; all, at an event without a capacity) and those
+    waiting (``records``: the event's active registrations with their needs opened)."""
+    coming = [record for record in records if record.get("admission", ADMITTED) in SEATED]
+    waiting = [record for record in records if record.get("admission") == WAITING]
+    (coming_needs, coming_companions), (waiting_needs, waiting_companions) = (
+        accessibility_counts(coming),
+        accessibility_counts(waiting),
+    )
+    rows = [
+        {"item": need, "coming": coming_needs.get(need, 0), "waiting": waiting_needs.get(need, 0)}
+        for need in NEEDS
+    ]
+    return rows + [
+        {"item": item, "coming": coming_companions[item], "waiting": waiting_companions[item]}
+        for item in COMPANION_ITEMS
+    ]
+
+
+def needs_rows(records: list[dict]) -> list[dict]:
+    """Who needs what at an event, by name: its active registrations with accessibility needs
+    (sensitive: for organisers given that permission only, each export audited)."""
+    rows = []
+    for record in records:
+        needs = record.get("accessibility_needs") or {}
+        if not has_needs(needs):
+            continue
+        rows.append(
+            {
+                "reference": record.get("reference") or reference_of(record["_id"]),
+                "name": record.get("name"),
+                "admission": record.get("admission"),
+                "companions": record.get("companions") or 0,
+                "carer_name": record.get("carer_name"),
+                **{need: bool(needs.get(need)) for need in NEEDS},
+                "other_needs": (needs.get("other") or "").strip(),
+                "id": record["_id"],
+            }
+        )
+    return sorted(rows, key=lambda found: (found["name"] or "", found["id"]))
 
 
 # --- events of the programme -----------------------------------------------------------------

@@ -23,6 +23,7 @@ from shared.contracts.registration import (
     KINDS,
     CallerSchema,
     CheckInSchema,
+    EventExportSchema,
     RegistrationQuerySchema,
     SignInRequestSchema,
     load_registration,
@@ -261,7 +262,13 @@ class RegistrationService(metrics.IoCountsRpc):
         if link is None:
             return None
         self.store.mark_email_verified(link["email"], now)
-        return {"email": link["email"], "organiser": link["email"] in self.settings.organiser_emails}
+        organiser = link["email"] in self.settings.organiser_emails
+        return {
+            "email": link["email"],
+            "organiser": organiser,
+            # shown the download of names with needs; each such download is checked again
+            "names_with_needs": organiser and link["email"] in self.settings.organiser_sensitive_emails,
+        }
 
     @rpc(expected_exceptions=EXPECTED)
     def registrations_of(self, caller: str) -> list[dict]:
@@ -366,6 +373,34 @@ class RegistrationService(metrics.IoCountsRpc):
         self.store.add_audit(domain.audit_record(who, "export_registrations", None, clock.now_iso()))
         documents = self.store.rows(domain.registration_filter(clean), skip=0, limit=EXPORT_LIMIT)
         return [domain.row(document) for document in documents]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def export_event(self, query: dict, caller: str) -> list[dict]:
+        """The rows of one of an event's exports (EventExportSchema), for a file. Every export
+        that lists people is audited before anything is read; the names of those with
+        accessibility needs only for an organiser holding that permission (ORGANISER_SENSITIVE_EMAILS)."""
+        who = self._organiser(caller)
+        clean = _loaded(EventExportSchema(), query)
+        event_id = self._event(clean["event_id"])["_id"]
+        export = clean["export"]
+        if export == "accessibility" and not clean["names"]:
+            return domain.preparation_rows(self.store.needs_of_event(event_id))
+        permitted = self.settings.organiser_sensitive_emails
+        if clean["names"] and not domain.may_see_names_with_needs(who, permitted):
+            raise Forbidden(
+                "Names with accessibility needs are only for organisers given that permission "
+                "(ORGANISER_SENSITIVE_EMAILS), signed in with their own address."
+            )
+        action = "export_accessibility_names" if clean["names"] else f"export_{export}"
+        self.store.add_audit(domain.audit_record(who, action, None, clock.now_iso(), event_id=event_id))
+        if clean["names"]:
+            return domain.needs_rows(self.store.needs_of_event(event_id))
+        rows = self.store.rows({"event_id": event_id, "status": "active"}, skip=0, limit=EXPORT_LIMIT)
+        if export == "waiting_list":
+            return domain.waiting_rows([row for row in rows if row.get("admission") == domain.WAITING])
+        if export == "check_ins":
+            return domain.check_in_rows(rows)
+        return [domain.row(row) for row in rows]
 
     @rpc(expected_exceptions=EXPECTED)
     def audit_log(self, caller: str, limit: int = 100) -> list[dict]:

@@ -26,8 +26,14 @@ NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 # what an organiser's list reads of each registration: its columns as stored (the id is _id),
 # never the sealed needs themselves, only whether there are any (see rows)
 ROW_PROJECTION = [
-    field for field in REGISTRATION_ROW_FIELDS if field not in ("id", "has_accessibility_needs")
+    *(field for field in REGISTRATION_ROW_FIELDS if field not in ("id", "has_accessibility_needs")),
+    # what an event's waiting list and check-ins add to the columns
+    "waiting_since",
+    "checked_in_at",
+    "checked_in_by",
 ]
+# what an event's preparation for accessibility reads of each registration, needs opened
+NEEDS_PROJECTION = ("status", "reference", "name", "admission", "companions", "carer_name", SEALED)
 # expired sign-in links deleted per round (the rest go in the next)
 FORGET_BATCH = 1000
 # registrations given their event per write when they were stored before there were events
@@ -271,6 +277,13 @@ class RegistrationStore:
             has_needs = document.pop(SEALED, None) is not None
             rows.append({**domain.upgrade(document), "has_accessibility_needs": has_needs})
         return rows
+
+    def needs_of_event(self, event_id: str) -> list[dict]:
+        """The event's active registrations with their accessibility needs opened (and nothing
+        else sensitive: the visitor type stays sealed), for what to prepare at the event."""
+        cursor = self.registrations.collection.find({"event_id": event_id}, list(NEEDS_PROJECTION))
+        # by the indexed event alone, the status compared here (see unerased_of_event)
+        return [self._open(document) for document in cursor if document["status"] == "active"]
 
     def cancelled_before(self, before: str, limit: int) -> list[str]:
         """The ids of up to ``limit`` registrations cancelled before ``before``."""

@@ -28,7 +28,15 @@ SUGGESTION_EMAILS = ("immediate", "hourly", "daily", "off")
 DEFAULT_SUGGESTION_EMAILS = "hourly"
 INBOX_LIMIT = 50
 STATUS_LABELS = {"active": lazy_gettext("Registered"), "cancelled": lazy_gettext("Cancelled")}
-CHANGE_ORDER = ("name", "attendee_type", "companions", "carer_name", "language", "interests")
+CHANGE_ORDER = (
+    "name",
+    "attendee_type",
+    "companions",
+    "companion_names",
+    "carer_name",
+    "language",
+    "interests",
+)
 
 
 @blueprint.context_processor
@@ -163,6 +171,7 @@ def _change_values(found: dict) -> dict[str, Any]:
         "language": found.get("language", "ko"),
         "attendee_type": found.get("attendee_type", ""),
         "companions": str(found.get("companions") or 0),
+        "companion_names": "\n".join(found.get("companion_names") or []),
         "carer_name": found.get("carer_name") or "",
         "interests": found.get("interests") or [],
     }
@@ -172,13 +181,17 @@ def _changes(found: dict, values: dict[str, Any]) -> dict:
     """Only what differs from the stored registration (a carer's name emptied is removed)."""
     fields = ("name", "language")
     if found["kind"] == "attendee":
-        fields += ("attendee_type", "companions", "carer_name", "interests")
+        fields += ("attendee_type", "companions", "companion_names", "carer_name", "interests")
     changes: dict[str, Any] = {}
     for field in fields:
         new, old = values[field], found.get(field)
         if field == "companions":
             new = int(new) if new.isdigit() else new
             old = old or 0
+        if field == "companion_names":
+            # one name a line; the list as a whole replaces the stored one
+            new = [line.strip() for line in new.splitlines() if line.strip()]
+            old = old or []
         if field == "carer_name":
             old = old or ""
             if new == old:
@@ -209,6 +222,7 @@ def change(registration_id: str) -> Any:
         "language": request.form.get("language", ""),
         "attendee_type": request.form.get("attendee_type", ""),
         "companions": request.form.get("companions", "0"),
+        "companion_names": request.form.get("companion_names", ""),
         "carer_name": forms.text("carer_name"),
         "interests": request.form.getlist("interests"),
     }

@@ -25,6 +25,7 @@ from gateway.web.security import registrations_limit
 from shared import taxonomy
 from shared.contracts.registration import (
     ATTENDEE_TYPES,
+    MAX_COMPANIONS,
     SENSITIVE_ATTENDEE_TYPES,
     AccessibilityNeedsSchema,
     AttendeeSchema,
@@ -35,7 +36,6 @@ blueprint = Blueprint("attendee", __name__, url_prefix="/register/attendee")
 DRAFT = "attendee_draft"
 DONE = "attendee_done"
 EASY = "easy_read"
-MAX_COMPANIONS = 5
 # every need the API knows, in the schema's order; "other" is free text
 NEEDS = tuple(name for name in AccessibilityNeedsSchema().fields if name != "other")
 ABOUT_FIELDS = (
@@ -247,14 +247,15 @@ def needs_text(needs: dict | None) -> str:
 def attendee_rows(registration: dict, change: Callable[[str], str | None]) -> list[tuple]:
     """Summary-list rows of an attendee's answers (without the needs); ``change(field)`` is the
     address of the page that changes a field, or None."""
+    # someone registered by a carer: the name is theirs, the address the carer's, who is the contact
+    email_label = (
+        gettext("The carer's e-mail address (every e-mail goes here)")
+        if registration.get("carer_name")
+        else gettext("E-mail address")
+    )
     rows = [
         (gettext("Name"), registration.get("name", ""), change("name"), gettext("name")),
-        (
-            gettext("E-mail address"),
-            registration.get("email", ""),
-            change("email"),
-            gettext("e-mail address"),
-        ),
+        (email_label, registration.get("email", ""), change("email"), gettext("e-mail address")),
     ]
     if registration.get("carer_name"):
         rows.append(
@@ -279,6 +280,17 @@ def attendee_rows(registration: dict, change: Callable[[str], str | None]) -> li
             change("companions"),
             gettext("companions or carers"),
         ),
+    ]
+    if registration.get("companion_names"):
+        rows.append(
+            (
+                gettext("Companions' names"),
+                ", ".join(registration["companion_names"]),
+                change("companion_names"),
+                gettext("companions' names"),
+            )
+        )
+    rows += [
         (
             gettext("Language for e-mails"),
             str(LANGUAGE_LABELS.get(registration.get("language"), "")),

@@ -81,6 +81,8 @@ VALIDATION_MESSAGES = (
         '("consents": {"sensitive": true}).'
     ),
     N_("Some fields are invalid."),
+    N_("Name at most as many companions as come along (companions)."),
+    N_("Only the accessibility export lists names with needs."),
     # the events of the programme
     N_("Enter a date and time such as 2026-06-21 14:00."),
     N_("Enter a date between the years 2000 and 2100."),

@@ -11,10 +11,9 @@ are kept for DASHBOARD_SECONDS and asked by one request at a time, so that reloa
 load the services. A part that cannot be read is said so, and the rest is shown.
 """
 
-import csv
-import io
 import logging
 import math
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ from flask_babel import format_datetime, gettext, lazy_gettext
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from gateway import upstream
+from gateway import spreadsheets, upstream
 from gateway.recent_answers import FirstReadingUnderWay, RecentAnswers
 from gateway.web import events, forms, signed_in
 from gateway.web.i18n import current_language, translate_message
@@ -73,8 +72,6 @@ REASON_CHARACTERS = 300
 PAGE_WINDOW = 2
 # every need, in the schema's order; "other" is free text, never counted
 NEEDS = tuple(name for name in AccessibilityNeedsSchema().fields if name != "other")
-# a spreadsheet runs a cell that starts with one of these as a formula (CSV injection)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 STATUS_LABELS = {
     "active": lazy_gettext("Active"),
@@ -113,6 +110,15 @@ AUDIT_ACTION_LABELS = {
     "read_accessibility_needs": lazy_gettext("Read accessibility needs"),
     "export_registrations": lazy_gettext("Downloaded registrations (CSV)"),
     "check_in": lazy_gettext("Checked in at the door (accessibility needs shown)"),
+    "export_registrants": lazy_gettext("Downloaded an event's registrants"),
+    "export_waiting_list": lazy_gettext("Downloaded an event's waiting list"),
+    "export_check_ins": lazy_gettext("Downloaded an event's check-ins"),
+    "export_accessibility_names": lazy_gettext("Downloaded the names with accessibility needs"),
+}
+ADMISSION_LABELS = {
+    "admitted": lazy_gettext("Has a place"),
+    "waiting": lazy_gettext("On the waiting list"),
+    "offered": lazy_gettext("Place offered, to confirm"),
 }
 MATCHING_COUNTS = (
     ("active_companies", lazy_gettext("Companies taking part")),
@@ -133,6 +139,7 @@ CSV_COLUMNS = (
     ("organisation", lazy_gettext("Organisation")),
     ("attendee_type", lazy_gettext("Visitor type")),
     ("language", lazy_gettext("Language")),
+    ("admission", lazy_gettext("Place")),
     ("companions", lazy_gettext("Number of companions")),
     ("carer_name", lazy_gettext("Registered by (carer)")),
     ("email_verified_at", lazy_gettext("E-mail address confirmed")),
@@ -178,6 +185,7 @@ def labels() -> dict:
         "status_label": lambda status: _label(STATUS_LABELS, status),
         "attendee_type_label": lambda value: _label(ATTENDEE_TYPE_LABELS, value),
         "need_label": lambda need: _label(NEED_LABELS, need),
+        "admission_label": lambda admission: _label(ADMISSION_LABELS, admission),
         "service_label": lambda service: _label(SERVICE_LABELS, service),
         "language_label": lambda language: LANGUAGE_LABELS.get(language, language or ""),
         "tag_label": lambda tag: _tag_label(tag),
@@ -471,7 +479,12 @@ def event(event_id: str) -> Any:
     found = _organisers_event(event_id)
     if request.method == "GET":
         return _event_form(
-            "organiser/event.html", event_values(found), {}, event=found, actions=STATUS_ACTIONS
+            "organiser/event.html",
+            event_values(found),
+            {},
+            event=found,
+            actions=STATUS_ACTIONS,
+            names_with_needs=signed_in.may_download_names_with_needs(),
         )
     values = event_values_from_form()
     data, errors = forms.load(EventSchema(), event_data(values, creating=False))
@@ -487,6 +500,7 @@ def event(event_id: str) -> Any:
             400,
             event=found,
             actions=STATUS_ACTIONS,
+            names_with_needs=signed_in.may_download_names_with_needs(),
         )
     flash(gettext("Your changes to %(event)s are saved.", event=events.name_of(changed)))
     return redirect(url_for("organiser.event", event_id=event_id), 303)
@@ -590,32 +604,142 @@ def export() -> Response:
 
 
 def csv_file(rows: list[dict]) -> bytes:
-    """The rows as CSV in UTF-8 with a byte order mark (Excel then reads Korean right), with a
-    header row in the reader's language; no accessibility needs, and no cell a spreadsheet
-    would run as a formula."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([str(label) for _, label in CSV_COLUMNS])
-    for row in rows:
-        writer.writerow([_cell(field, row.get(field)) for field, _ in CSV_COLUMNS])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    """The rows as CSV in UTF-8 with a byte order mark, with a header row in the reader's
+    language; no accessibility needs, and no cell a spreadsheet would run as a formula."""
+    return spreadsheets.csv_bytes(*table(CSV_COLUMNS, rows))
 
 
-def _cell(field: str, value: Any) -> str:
+def table(columns: tuple, rows: list[dict]) -> tuple[list[str], list[list]]:
+    """The header (in the reader's language) and the cells of ``rows`` in these columns."""
+    header = [str(label) for _, label in columns]
+    return header, [[_cell(field, row.get(field)) for field, _ in columns] for row in rows]
+
+
+def _cell(field: str, value: Any) -> str | int | None:
+    """A value as the reader reads it: labels in their language, times in Seoul's; numbers stay
+    numbers."""
     if value is None:
-        return ""
+        return None
+    if isinstance(value, bool):
+        return gettext("Yes") if value else ""
+    if isinstance(value, int):
+        return value
     if field == "kind":
-        value = _label(KIND_LABELS, value)
-    elif field == "status":
-        value = _label(STATUS_LABELS, value)
-    elif field == "attendee_type":
-        value = _label(ATTENDEE_TYPE_LABELS, value)
-    elif field == "language":
-        value = LANGUAGE_LABELS.get(value, value)
-    elif field in ("created_at", "email_verified_at"):
-        value = when(value)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+        return _label(KIND_LABELS, value)
+    if field == "status":
+        return _label(STATUS_LABELS, value)
+    if field == "attendee_type":
+        return _label(ATTENDEE_TYPE_LABELS, value)
+    if field == "language":
+        return LANGUAGE_LABELS.get(value, value)
+    if field == "admission":
+        return _label(ADMISSION_LABELS, value)
+    if field == "item":
+        return _label(PREPARATION_ITEM_LABELS, value)
+    if field.endswith("_at") or field == "waiting_since":
+        return when(value)
+    return str(value)
+
+
+# --- an event's exports ------------------------------------------------------------------
+
+FILE_FORMATS = ("csv", "xlsx")
+# each export's name in addresses and file names: the export and whether it lists names
+EVENT_EXPORT_FILES = {
+    "registrants": ("registrants", False),
+    "waiting-list": ("waiting_list", False),
+    "accessibility": ("accessibility", False),
+    "accessibility-names": ("accessibility", True),
+    "check-ins": ("check_ins", False),
+}
+PREPARATION_ITEM_LABELS = {
+    **NEED_LABELS,
+    "attendees_with_companions": lazy_gettext("Visitors bringing companions"),
+    "companions": lazy_gettext("Companions coming with them"),
+}
+WAITING_COLUMNS = (
+    ("position", lazy_gettext("Place in line")),
+    ("reference", lazy_gettext("Registration number")),
+    ("name", lazy_gettext("Name")),
+    ("kind", lazy_gettext("Kind")),
+    ("email", lazy_gettext("E-mail address")),
+    ("organisation", lazy_gettext("Organisation")),
+    ("language", lazy_gettext("Language")),
+    ("companions", lazy_gettext("Number of companions")),
+    ("party_size", lazy_gettext("Places needed")),
+    ("carer_name", lazy_gettext("Registered by (carer)")),
+    ("waiting_since", lazy_gettext("Waiting since")),
+    ("id", lazy_gettext("ID")),
+)
+PREPARATION_COLUMNS = (
+    ("item", lazy_gettext("What to prepare")),
+    ("coming", lazy_gettext("For people with a place")),
+    ("waiting", lazy_gettext("For people on the waiting list")),
+)
+NAMES_COLUMNS = (
+    ("reference", lazy_gettext("Registration number")),
+    ("name", lazy_gettext("Name")),
+    ("admission", lazy_gettext("Place")),
+    ("companions", lazy_gettext("Number of companions")),
+    ("carer_name", lazy_gettext("Registered by (carer)")),
+    *((need, NEED_LABELS[need]) for need in NEEDS),
+    ("other_needs", lazy_gettext("Other needs, as written")),
+    ("id", lazy_gettext("ID")),
+)
+CHECK_IN_COLUMNS = (
+    ("reference", lazy_gettext("Registration number")),
+    ("name", lazy_gettext("Name")),
+    ("kind", lazy_gettext("Kind")),
+    ("organisation", lazy_gettext("Organisation")),
+    ("companions", lazy_gettext("Number of companions")),
+    ("carer_name", lazy_gettext("Registered by (carer)")),
+    ("checked_in_at", lazy_gettext("Checked in at")),
+    ("checked_in_by", lazy_gettext("Checked in by")),
+    ("id", lazy_gettext("ID")),
+)
+# each export's sheet title and columns, by the export and whether it lists names
+EVENT_EXPORT_TABLES = {
+    ("registrants", False): (lazy_gettext("Registrants"), CSV_COLUMNS),
+    ("waiting_list", False): (lazy_gettext("Waiting list"), WAITING_COLUMNS),
+    ("accessibility", False): (lazy_gettext("Accessibility preparation"), PREPARATION_COLUMNS),
+    ("accessibility", True): (lazy_gettext("Accessibility needs by name"), NAMES_COLUMNS),
+    ("check_ins", False): (lazy_gettext("Check-ins"), CHECK_IN_COLUMNS),
+}
+# what of an event's id may be in a file's name
+UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@blueprint.get("/events/<string:event_id>/exports/<string:name>.<string:file_format>")
+@signed_in.organiser_required
+def event_export(event_id: str, name: str, file_format: str) -> Response:
+    if name not in EVENT_EXPORT_FILES or file_format not in FILE_FORMATS or len(event_id) > 100:
+        abort(404)
+    export, names = EVENT_EXPORT_FILES[name]
+    return event_export_file(event_id, export, names, file_format, signed_in.organiser_caller())
+
+
+def event_export_file(event_id: str, export: str, names: bool, file_format: str, caller: str) -> Response:
+    """One of an event's exports as a file to download, in the reader's language (the
+    registration service checks the organiser, and the permission for names with needs)."""
+    query = {"event_id": event_id, "export": export, "names": names}
+    rows = upstream.call("registration", "export_event", query, caller)
+    title, columns = EVENT_EXPORT_TABLES[(export, names)]
+    header, cells = table(columns, rows)
+    if file_format == "csv":
+        body, mimetype = spreadsheets.csv_bytes(header, cells), spreadsheets.CSV_TYPE
+    else:
+        body, mimetype = spreadsheets.xlsx_bytes(str(title), header, cells), spreadsheets.XLSX_TYPE
+    stem = next(name for name, chosen in EVENT_EXPORT_FILES.items() if chosen == (export, names))
+    event_part = UNSAFE_IN_FILE_NAMES.sub("-", event_id).strip("-")[:40] or "event"
+    stamp = format_datetime(datetime.now(UTC), "yyyyMMdd-HHmm")
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={
+            "Content-Disposition": f'attachment; filename="{stem}-{event_part}-{stamp}.{file_format}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def _filters(values: dict[str, str]) -> tuple[dict, dict[str, str]]:

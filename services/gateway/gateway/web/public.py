@@ -62,7 +62,7 @@ def use_sign_in_link(link_token: str) -> object:
         return render_template("public/sign_in_expired.html"), 410, NO_REFERRER
     default = url_for("organiser.dashboard") if identity["organiser"] else url_for("account.my_registrations")
     target = signed_in.safe_next(session.get("next"), default)
-    signed_in.sign_in(identity["email"], identity["organiser"])
+    signed_in.sign_in(identity["email"], identity["organiser"], identity.get("names_with_needs", False))
     return redirect(target, 303)
 
 

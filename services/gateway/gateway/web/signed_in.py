@@ -16,11 +16,11 @@ from gateway import upstream
 from shared import clock
 
 
-def sign_in(email: str, organiser: bool) -> None:
+def sign_in(email: str, organiser: bool, names_with_needs: bool = False) -> None:
     # a new session for a new identity: nothing from before the sign-in is carried over
     session.clear()
     session.permanent = True
-    session.update(email=email, organiser=organiser, since=clock.now_iso())
+    session.update(email=email, organiser=organiser, names_with_needs=names_with_needs, since=clock.now_iso())
 
 
 def sign_out() -> None:
@@ -33,6 +33,13 @@ def email() -> str | None:
 
 def is_organiser() -> bool:
     return bool(session.get("email") and session.get("organiser"))
+
+
+def may_download_names_with_needs() -> bool:
+    """Whether the organiser was given the permission to download names with accessibility needs
+    (ORGANISER_SENSITIVE_EMAILS) when signing in: the pages offer it; the registration service
+    checks it again on every download."""
+    return is_organiser() and bool(session.get("names_with_needs"))
 
 
 def person_caller() -> str:
