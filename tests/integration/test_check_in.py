@@ -122,3 +122,57 @@ def test_only_organisers_check_in_and_only_codes_are_read(registration, event):
         registration.call("registration", "check_in", event, "TCX-ABCD-EFGH", organiser())
     with pytest.raises(NotFound):
         registration.call("registration", "check_in", "no-such-event", code, organiser())
+
+
+def test_the_doors_tally_follows_check_ins_and_a_recount_puts_it_right(mongo):
+    import uuid
+
+    from registration import domain
+    from tests.integration.test_registration_events import store_of
+
+    database = mongo[f"door_{uuid.uuid4().hex[:8]}"]
+    try:
+        store = store_of(database)
+        store.prepare()
+        documents = []
+        for number in range(3):
+            document, _ = domain.register(
+                "attendee",
+                {**attendee(companions=number), "language": "ko"},
+                "th",
+                f"hash-{number}",
+                "2026-12-01T00:00:00.000000Z",
+            )
+            documents.append(store.add(document, []))
+        at = "2026-12-01T01:00:00.000000Z"
+        assert store.record_check_in(documents[0], at, "door") and store.record_check_in(
+            documents[2], at, "door"
+        )
+        assert not store.record_check_in(documents[2], at, "door"), "once"
+        assert store.door_tally("th") == {"checked_in": 2, "checked_in_people": 4}
+        assert store.undo_check_in(documents[2]["_id"]) and not store.undo_check_in(documents[2]["_id"])
+        assert store.door_tally("th") == {"checked_in": 1, "checked_in_people": 1}
+
+        # a process that died between its two writes left the tally one short
+        database["registrations"].update_one({"_id": documents[1]["_id"]}, {"$set": {"checked_in_at": at}})
+        counted = store.recount_door("th")
+        assert (counted["total"], counted["checked_in"]) == (3, 2)
+        assert store.door_tally("th") == {"checked_in": 2, "checked_in_people": 3}
+        assert store.recount_door("th")["checked_in_people"] == 3
+
+        # a check-in while the recount reads the registrations: the tally it made is kept
+        database["registrations"].update_one({"_id": documents[1]["_id"]}, {"$unset": {"checked_in_at": ""}})
+        read_census = store.census_of_event
+
+        def census_while_someone_checks_in(event_id: str) -> list[dict]:
+            census = read_census(event_id)
+            store.record_check_in(documents[2], at, "door")
+            return census
+
+        store.census_of_event = census_while_someone_checks_in
+        store.recount_door("th")
+        assert store.door_tally("th") == {"checked_in": 3, "checked_in_people": 6}, (
+            "not set from the old census"
+        )
+    finally:
+        mongo.drop_database(database.name)

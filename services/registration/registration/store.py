@@ -54,6 +54,8 @@ class RegistrationStore:
         self.sign_in_links = AggregateCollection(database["sign_in_links"])
         self.events = AggregateCollection(database["events"])
         self.audit = database["audit_log"]
+        # per event: registrations and people checked in (door_tally)
+        self.door_tallies = database["door_tallies"]
         # one document per place taken at an event with a capacity (domain.seat_id)
         self.seats = database["seats"]
         self.rng = random.Random()
@@ -190,28 +192,70 @@ class RegistrationStore:
     def find_by_badge(self, code: str) -> dict | None:
         return self._open(self.registrations.collection.find_one({"checkin_code": code}))
 
-    def record_check_in(self, registration_id: str, code: str, at: str, by: str) -> bool:
-        """Check in the holder of badge ``code`` once: False if they were already (or the badge
-        was revoked or cancelled meanwhile). The version moves on, so a change read before this
-        is saved only after reading the registration again, with its check-in."""
+    def record_check_in(self, document: dict, at: str, by: str) -> bool:
+        """Check in the holder of ``document``'s badge once: False if they were already (or the
+        badge was revoked or cancelled meanwhile). The version moves on, so a change read before
+        this is saved only after reading the registration again, with its check-in."""
         result = self.registrations.collection.update_one(
             {
-                "_id": registration_id,
-                "checkin_code": code,
+                "_id": document["_id"],
+                "checkin_code": document["checkin_code"],
                 "status": "active",
                 "checked_in_at": {"$exists": False},
             },
             {"$set": {"checked_in_at": at, "checked_in_by": by}, "$inc": {"_v": 1}},
         )
+        if result.modified_count == 1:
+            self._tally(document["event_id"], 1, domain.party_size(document))
         return result.modified_count == 1
 
     def undo_check_in(self, registration_id: str) -> bool:
         """False if the registration was not checked in."""
-        result = self.registrations.collection.update_one(
+        undone = self.registrations.collection.find_one_and_update(
             {"_id": registration_id, "checked_in_at": {"$exists": True}},
             {"$unset": {"checked_in_at": "", "checked_in_by": ""}, "$inc": {"_v": 1}},
+            projection={"event_id": 1, "companions": 1},
         )
-        return result.modified_count == 1
+        if undone is not None:
+            self._tally(undone["event_id"], -1, -domain.party_size(undone))
+        return undone is not None
+
+    def door_tally(self, event_id: str) -> dict:
+        """How many registrations, and people, are checked in at the event, as counted at the
+        door: kept as they come, since counting them would read every registration for the event,
+        too slow for every badge scanned."""
+        tally = self.door_tallies.find_one({"_id": event_id}) or {}
+        return {
+            "checked_in": tally.get("checked_in", 0),
+            "checked_in_people": tally.get("checked_in_people", 0),
+        }
+
+    def recount_door(self, event_id: str) -> dict:
+        """Count the event's registrations (counts_by_event), and set the door's tally from them
+        if nothing was checked in or undone while they were read: a tally a crash left one short
+        between its two writes is right again at the next quiet moment."""
+        before = self.door_tallies.find_one({"_id": event_id}) or {"changes": 0}
+        counted = domain.counts_by_event(self.census_of_event(event_id), event_id).get(
+            event_id, dict.fromkeys(domain.COUNTED, 0)
+        )
+        exact = {key: counted[key] for key in ("checked_in", "checked_in_people")}
+        if exact != {key: before.get(key, 0) for key in exact}:
+            try:
+                self.door_tallies.update_one(
+                    {"_id": event_id, "changes": before["changes"]},
+                    {"$set": exact},
+                    upsert="_id" not in before,
+                )
+            except DuplicateKeyError:
+                pass  # the first check-in made the tally meanwhile
+        return counted
+
+    def _tally(self, event_id: str, registrations: int, people: int) -> None:
+        self.door_tallies.update_one(
+            {"_id": event_id},
+            {"$inc": {"checked_in": registrations, "checked_in_people": people, "changes": 1}},
+            upsert=True,
+        )
 
     def ping(self) -> None:
         self.database.command("ping")
