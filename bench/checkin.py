@@ -14,10 +14,7 @@ on ``api_scans`` other badges.
 Latency is from sending a scan to its whole answer: p50, p95 and p99 over every scan of a kind.
 """
 
-import argparse
 import asyncio
-import dataclasses
-import json
 import tempfile
 import time
 import uuid
@@ -27,6 +24,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench import report
 from bench.load import percentiles_ms
 from bench.pages import CSRF, signed_in_cookies
 from shared import clock
@@ -184,16 +182,7 @@ def _result(latencies: list[float], outcomes: dict, expected: str, seconds: floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="The door benchmark (prints its result as JSON).")
-    parser.add_argument("--smoke", action="store_true", help="every part, briefly")
-    parser.add_argument("--out", type=Path, help="write the JSON result here too")
-    arguments = parser.parse_args()
-    plan = SMOKE if arguments.smoke else FULL
-    result = {"plan": dataclasses.asdict(plan), **run(plan)}
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    if arguments.out:
-        arguments.out.write_text(text)
-    print(text)
+    report.standalone("The door benchmark", FULL, SMOKE, run)
 
 
 if __name__ == "__main__":

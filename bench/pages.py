@@ -19,11 +19,8 @@ Latency is from sending a request to its whole answer; p50 and p99 over every re
 and apart over each person's first request (nothing of theirs read yet).
 """
 
-import argparse
 import asyncio
-import dataclasses
 import itertools
-import json
 import random
 import re
 import tempfile
@@ -37,6 +34,7 @@ from pathlib import Path
 import aiohttp
 import requests
 
+from bench import report
 from bench.load import percentiles_ms
 from tests.conftest import received_mail, wait_for
 from tests.platform import Platform, queue_depths, running_platform
@@ -311,16 +309,7 @@ async def measure(base_url: str, plan: Plan, people: list[tuple[dict, Step]]) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="The pages benchmark (prints its result as JSON).")
-    parser.add_argument("--smoke", action="store_true", help="every part, briefly")
-    parser.add_argument("--out", type=Path, help="write the JSON result here too")
-    arguments = parser.parse_args()
-    plan = SMOKE if arguments.smoke else FULL
-    result = {"plan": dataclasses.asdict(plan), **run(plan)}
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    if arguments.out:
-        arguments.out.write_text(text)
-    print(text)
+    report.standalone("The pages benchmark", FULL, SMOKE, run)
 
 
 if __name__ == "__main__":

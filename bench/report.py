@@ -1,17 +1,34 @@
 """The benchmark's outputs: the JSON of every figure, a PNG plot of the rush, and a summary table
 of each target against what was measured."""
 
+import argparse
+import dataclasses
 import json
 import os
 import platform
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+def standalone(description: str, full: Any, smoke: Any, run: Callable[[Any], dict]) -> None:
+    """The command line of one benchmark run on its own: ``run`` with the ``full`` plan, or the
+    ``smoke`` one with ``--smoke``; its result printed as JSON, and written to ``--out FILE``."""
+    parser = argparse.ArgumentParser(description=f"{description} (prints its result as JSON).")
+    parser.add_argument("--smoke", action="store_true", help="every part, briefly")
+    parser.add_argument("--out", type=Path, help="write the JSON result here too")
+    arguments = parser.parse_args()
+    plan = smoke if arguments.smoke else full
+    text = json.dumps({"plan": dataclasses.asdict(plan), **run(plan)}, indent=2, ensure_ascii=False)
+    if arguments.out:
+        arguments.out.write_text(text)
+    print(text)
 
 
 def machine() -> dict:
