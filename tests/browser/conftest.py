@@ -220,3 +220,14 @@ def sign_in(page: Page, platform, address: str) -> None:
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert "/sign-in/" not in page.url, f"signing in with {link} failed: {page.locator('h1').inner_text()}"
+
+
+def session_cookies(browser: Browser, platform, address: str) -> list[dict]:
+    """The session cookie of ``address`` signed in with the keyboard alone. An address gets at most
+    three unexpired sign-in links: a module signs in once and shares it between its tests."""
+    page = new_page(browser, platform)
+    try:
+        sign_in(page, platform, address)
+        return [cookie for cookie in page.context.cookies() if cookie["name"] == "tcx_session"]
+    finally:
+        page.context.close()

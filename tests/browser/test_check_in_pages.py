@@ -17,6 +17,7 @@ from tests.browser.conftest import (
     focused,
     new_page,
     register,
+    session_cookies,
     sign_in,
     tab_to,
     type_into,
@@ -32,13 +33,8 @@ JSQR = badges.__file__.replace("shared/badges.py", "services/gateway/gateway/sta
 
 @pytest.fixture(scope="module")
 def door_session(browser, platform) -> list[dict]:
-    """The session cookie of door staff signed in with the keyboard, once for the module."""
-    page = new_page(browser, platform)
-    try:
-        sign_in(page, platform, DOOR_EMAIL)
-        return [cookie for cookie in page.context.cookies() if cookie["name"] == "tcx_session"]
-    finally:
-        page.context.close()
+    """Door staff, signed in once for the module."""
+    return session_cookies(browser, platform, DOOR_EMAIL)
 
 
 def visitor(platform, name: str = "김민지", **fields) -> dict:

@@ -18,10 +18,9 @@ from tests.browser.conftest import (
     assert_error_summary_focused,
     check_page,
     focused,
-    new_page,
     press_space_on,
     register,
-    sign_in,
+    session_cookies,
     tab_to,
     type_into,
     unique_email,
@@ -39,12 +38,7 @@ def english(language: str, korean: str, english_text: str) -> str:
 def organiser_session(browser, platform) -> list[dict]:
     """The session cookie of an organiser signed in with the keyboard, once for the module (an
     address gets at most three unexpired sign-in links)."""
-    page = new_page(browser, platform)
-    try:
-        sign_in(page, platform, ORGANISER_EMAIL)
-        return [cookie for cookie in page.context.cookies() if cookie["name"] == "tcx_session"]
-    finally:
-        page.context.close()
+    return session_cookies(browser, platform, ORGANISER_EMAIL)
 
 
 @pytest.fixture(autouse=True)
