@@ -254,6 +254,21 @@ def test_the_whole_journey_sends_one_registration_with_its_key_and_never_shows_t
     assert data["companions"] == 1 and data["interests"] == ["elderly", "ai"]
 
 
+def test_companions_may_be_named_as_the_person_registers(client, services):
+    token = _token(client)
+    about = {**ABOUT, "companions": "2", "companion_names": "이보호\n\n  김친구  \n"}
+    register(client, token, about=about)
+    (create,) = [args for _, method, args in services.calls if method == "create"]
+    assert create[1]["companion_names"] == ["이보호", "김친구"]
+    token = _token(client)
+    client.get("/register/attendee")
+    too_many = client.post(
+        "/register/attendee",
+        data={**ABOUT, "companions": "1", "companion_names": "가\n나", "csrf_token": token},
+    )
+    assert too_many.status_code == 400 and summary_links(too_many) == ["companion_names"]
+
+
 def test_sending_twice_answers_the_same_registration(client, services):
     token = _token(client)
     register(client, token)

@@ -46,6 +46,7 @@ ABOUT_FIELDS = (
     "interests",
     "language",
     "companions",
+    "companion_names",
     "carer_name",
     "consents",
 )
@@ -58,6 +59,7 @@ ABOUT_ORDER = (
     "carer_name",
     "attendee_type",
     "companions",
+    "companion_names",
     "language",
     "interests",
     "consents-privacy",
@@ -319,6 +321,7 @@ def _about_values_from_form() -> dict[str, Any]:
         "interests": request.form.getlist("interests"),
         "language": request.form.get("language", ""),
         "companions": request.form.get("companions", "0"),
+        "companion_names": request.form.get("companion_names", ""),
         # a carer's name given is registering for someone else, ticked or not
         "on_behalf": forms.checked("on_behalf") or bool(carer_name),
         "carer_name": carer_name,
@@ -332,6 +335,7 @@ def _about_values_from_draft(about: dict | None) -> dict[str, Any]:
     return {
         **about,
         "companions": str(about.get("companions", 0)),
+        "companion_names": "\n".join(about.get("companion_names") or []),
         "on_behalf": bool(about.get("carer_name")),
         "carer_name": about.get("carer_name", ""),
         "consents-privacy": True,
@@ -347,6 +351,8 @@ def _about_data(values: dict[str, Any]) -> dict:
         "language": values["language"] or current_language(),
         "interests": values["interests"],
         "companions": int(companions) if companions.isdigit() else companions,
+        # one name a line (naming them is optional; they may change later on the person's page)
+        "companion_names": [line.strip() for line in values["companion_names"].splitlines() if line.strip()],
         "consents": {"privacy": values["consents-privacy"]},
     }
     if values["attendee_type"]:
