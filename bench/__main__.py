@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import ceiling, checkin, fanout, pages, report, rpc, rush, scale_out
+from bench import capacity, ceiling, checkin, fanout, pages, report, rpc, rush, scale_out
 from tests.conftest import ROOT
 from tests.platform import running_platform
 
@@ -34,6 +34,7 @@ class Plan:
     fanout: fanout.Plan
     pages: pages.Plan
     checkin: checkin.Plan
+    capacity: capacity.Plan
 
 
 FULL = Plan(
@@ -49,6 +50,7 @@ FULL = Plan(
     fanout=fanout.FULL,
     pages=pages.FULL,
     checkin=checkin.FULL,
+    capacity=capacity.FULL,
 )
 SMOKE = Plan(
     rpc_calls=50,
@@ -63,6 +65,7 @@ SMOKE = Plan(
     fanout=fanout.SMOKE,
     pages=pages.SMOKE,
     checkin=checkin.SMOKE,
+    capacity=capacity.SMOKE,
 )
 
 
@@ -73,6 +76,7 @@ def run(plan: Plan, out: Path) -> dict:
             "fanout": plan.fanout.__dict__,
             "pages": plan.pages.__dict__,
             "checkin": plan.checkin.__dict__,
+            "capacity": plan.capacity.__dict__,
         },
         "machine": report.machine(),
         "started": time.strftime("%FT%TZ"),
@@ -109,6 +113,8 @@ def run(plan: Plan, out: Path) -> dict:
     results["pages"] = pages.run(plan.pages)
     print("check-in at the door ...", flush=True)
     results["checkin"] = checkin.run(plan.checkin)
+    print("capacity and promotion ...", flush=True)
+    results["capacity"] = capacity.run(plan.capacity)
     print("scale-out ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-scale-out-") as work:
         results["scale_out"] = scale_out.scale_out(plan.scale_out_events, Path(work))

@@ -121,6 +121,7 @@ def targets(results: dict) -> list[dict]:
     _fanout_targets(results.get("fanout"), add)
     _pages_targets(results.get("pages"), add)
     _door_targets(results.get("checkin"), add)
+    _capacity_targets(results.get("capacity"), add)
     scale = results.get("scale_out")
     if scale:
         add(
@@ -223,6 +224,26 @@ def _door_targets(door: dict | None, add: Callable) -> None:
             f"p50 {latency['p50']} ms, p99 {latency['p99']} ms, {scans['per_second']}/s, {scans['outcomes']}",
             latency["p99"] is not None and latency["p99"] <= 150 and scans["all_as_expected"],
         )
+
+
+def _capacity_targets(places: dict | None, add: Callable) -> None:
+    if not places:
+        return
+    burst = places["burst"]
+    add(
+        f"capacity: {burst['registrations']} at once for the last {burst['for_the_last_places']} places",
+        "never more than the capacity",
+        f"{burst['admitted']} admitted, {burst['waiting']} waiting, {burst['places_taken']} of "
+        f"{burst['capacity']} places taken, in {burst['seconds']} s",
+        burst["admitted"] == burst["for_the_last_places"] and burst["places_taken"] <= burst["capacity"],
+    )
+    latency = places["promotion"]["latency_ms"]
+    add(
+        f"capacity: promotion after {places['promotion']['cancellations']} cancellations",
+        "the first in line has the place ≤ 2 s after the cancellation",
+        f"p50 {latency['p50']} ms, max {latency['max']} ms",
+        latency["max"] is not None and latency["max"] <= 2000,
+    )
 
 
 def _fanout_markdown(fanout: dict | None) -> list[str]:

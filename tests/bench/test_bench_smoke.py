@@ -28,6 +28,7 @@ def test_the_benchmark_suite_runs_and_reports(tmp_path):
         "scale_out",
         "fanout",
         "checkin",
+        "capacity",
         "targets",
     ):
         assert section in results, section
@@ -53,6 +54,9 @@ def test_the_benchmark_suite_runs_and_reports(tmp_path):
     assert (
         door["checked_in_at_the_end"] == door["page_first_scans"]["scans"] + door["api_first_scans"]["scans"]
     )
+    burst = results["capacity"]["burst"]
+    assert burst["admitted"] == burst["for_the_last_places"] and burst["places_taken"] == burst["capacity"]
+    assert results["capacity"]["promotion"]["latency_ms"]["max"] is not None
     assert (tmp_path / "rush.png").read_bytes().startswith(b"\x89PNG")
     summary = (tmp_path / "summary.md").read_text()
     assert summary.count("\n| ") >= len(results["targets"]) + len(steps)
