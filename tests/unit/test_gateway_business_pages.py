@@ -5,7 +5,6 @@ key, the confirmation, and the suggestions page (joins, filters, pages, interest
 
 import random
 import re
-import time
 from typing import Any
 
 import pytest
@@ -366,9 +365,7 @@ def suggestion_ids(response) -> list[str]:
 def test_a_hundred_suggestions_take_one_call_for_profiles_and_one_for_contact_cards(client, services):
     as_investor(services, 100)
     sign_in(client)
-    started = time.perf_counter()
     answer = client.get(f"/my/{INVESTOR_ID}/suggestions?lang=en")
-    elapsed = time.perf_counter() - started
     assert answer.status_code == 200
     assert len(services.made("suggestions")) == 1
     assert len(services.made("public_profiles")) == 1
@@ -379,8 +376,6 @@ def test_a_hundred_suggestions_take_one_call_for_profiles_and_one_for_contact_ca
     assert "100 suggestions" in page and "Page 1 of 5" in page
     assert "c040@example.org" in page, "an accepted company's card shows even when it is on another page"
     assert "c001@example.org" not in page, "no card before the company accepts"
-    # generous: it is well under 100 ms on a laptop; the bound catches a page gone quadratic
-    assert elapsed < 1.5, f"the page took {elapsed:.2f} s"
 
 
 def test_suggestions_say_the_fit_in_words_and_the_reasons_in_the_readers_language(client, services):
