@@ -2,6 +2,8 @@
 up to date by the real registration service through the real broker and store: once, with
 nothing e-mailed, and nothing published when the refresh runs again."""
 
+import threading
+
 from pymongo import MongoClient
 
 from registration import domain
@@ -14,13 +16,15 @@ from tests.integration.test_notification_service import mail, sink
 from tests.integration.test_registration_events import (
     DEFAULT_EXPO,
     attendee,
+    database,
     organiser,
     registration,
+    store_of,
     town_hall,
 )
 from tests.integration.test_registration_service import SENSITIVE_DATA_KEY
 
-__all__ = ["mail", "notification", "registration", "sink"]
+__all__ = ["database", "mail", "notification", "registration", "sink"]
 
 # what notification's contacts lacked before it kept them
 KEPT_SINCE = ("event_id", "admission", "checkin_code", "carer_name")
@@ -100,3 +104,55 @@ def test_contacts_stored_by_an_earlier_version_are_refreshed_once_without_an_ema
         assert {key: document["_v"] for key, document in again.items()} == {
             key: document["_v"] for key, document in marked.items()
         }
+
+
+def stored_before_the_refresh(number: int, status: str) -> dict:
+    """A registration as a version before the refresh stored it: without its mark."""
+    return {
+        "_id": f"earlier-{number}",
+        "_v": 1,
+        "kind": "attendee",
+        "event_id": DEFAULT_EXPO,
+        "status": status,
+        "revision": 2,
+        "name": "김민지",
+        "email": f"earlier-{number}@example.kr",
+        "language": "ko",
+        "created_at": "2026-03-01T00:00:00.000000Z",
+        "outbox": [],
+        "outbox_pending": 0,
+    }
+
+
+def test_instances_refreshing_at_once_refresh_each_active_registration_once(database):
+    statuses = ["active"] * 300 + ["cancelled"] * 20
+    database["registrations"].insert_many(
+        [stored_before_the_refresh(number, status) for number, status in enumerate(statuses)]
+    )
+    errors_seen: list[BaseException] = []
+
+    def refresh() -> None:
+        store = store_of(database)
+        try:
+            while store.refresh_contacts(limit=50):
+                pass
+        except BaseException as error:
+            errors_seen.append(error)
+
+    refreshing = [threading.Thread(target=refresh) for _ in range(3)]
+    for thread in refreshing:
+        thread.start()
+    for thread in refreshing:
+        thread.join(60)
+    assert errors_seen == []
+    refreshes = {
+        document["_id"]: [
+            event for event in document["outbox"] if event["type"] == "registration.contact_refreshed"
+        ]
+        for document in database["registrations"].find()
+    }
+    assert [len(refreshes[f"earlier-{number}"]) for number in range(len(statuses))] == [1] * 300 + [0] * 20
+    assert database["registrations"].count_documents(
+        {domain.CONTACT_REFRESHED: domain.CONTACT_REFRESH}
+    ) == len(statuses)
+    assert store_of(database).refresh_contacts() == []
