@@ -41,6 +41,7 @@ SUBSCRIPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "registration.updated",
             "registration.cancelled",
             "registration.erased",
+            "registration.contact_refreshed",
             # on the registrations' queue: an event reaches notification before the
             # registrations made for it once it was published
             "registration.programme_event_changed",

@@ -65,21 +65,28 @@ class RegistrationCancelled(RegistrationCreated):
     """Carries the contact: the cancellation is confirmed by e-mail, and may arrive first."""
 
 
-class RegistrationCreatedV2(RegistrationCreated):
-    """Version 2: also whether the person has a place at the event (``admission``: admitted or
-    waiting; None for a registration made before events had a capacity) and, when waiting, their
-    place in line as they registered."""
+class RegistrationContactRefreshed(RegistrationCreated):
+    """An active registration as notification keeps it, sent once for each registration made
+    before notification kept all of this: its contact, whether the person has a place at the
+    event (``admission``: admitted, waiting or offered; None for a registration made before
+    events had a capacity) and their badge. Nothing is e-mailed for it."""
 
     admission = fields.String(
         validate=validate.OneOf(("admitted", "waiting", "offered")), allow_none=True, load_default=None
     )
-    waiting_position = fields.Integer(strict=True, allow_none=True, load_default=None)
     # the person's badge (shared.badges) while they hold places, for the e-mails that show it
     checkin_code = fields.String(
         validate=validate.Regexp(f"^[{badges.ALPHABET}]{{{badges.LENGTH}}}$"),
         allow_none=True,
         load_default=None,
     )
+
+
+class RegistrationCreatedV2(RegistrationContactRefreshed):
+    """Version 2: also the admission and the badge (as RegistrationContactRefreshed) and, when
+    waiting, the person's place in line as they registered."""
+
+    waiting_position = fields.Integer(strict=True, allow_none=True, load_default=None)
 
 
 class RegistrationUpdatedV2(RegistrationCreatedV2):
@@ -199,6 +206,7 @@ PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("registration.created", 2): RegistrationCreatedV2,
     ("registration.updated", 2): RegistrationUpdatedV2,
     ("registration.cancelled", 1): RegistrationCancelled,
+    ("registration.contact_refreshed", 1): RegistrationContactRefreshed,
     ("registration.erased", 1): RegistrationErased,
     ("registration.profile_changed", 1): ProfileChanged,
     ("registration.sign_in_link_requested", 1): SignInLinkRequested,

@@ -311,3 +311,45 @@ def test_unsubscribe_token_names_its_recipient_and_nothing_forged_passes():
 
     other = Signer("secret", salt="something-else").sign("inv-1").decode()
     assert domain.unsubscribe_recipient("secret", other) is None
+
+
+def contact_refreshed(**payload):
+    return parse_event(
+        new_event(
+            "registration.contact_refreshed",
+            {
+                "registration_id": "att-1",
+                "kind": "attendee",
+                "expo_id": "town-hall-1",
+                "revision": 2,
+                "contact": {
+                    "name": "Park",
+                    "email": "park@example.kr",
+                    "language": "ko",
+                    "carer_name": "Ahn",
+                },
+                "admission": "admitted",
+                "checkin_code": "ABCDEFGHJKMN",
+                **payload,
+            },
+        )
+    )
+
+
+def test_a_refreshed_contact_keeps_its_event_place_and_badge_and_plans_no_email():
+    event = contact_refreshed()
+    assert domain.plan(event) == []
+    assert domain.contact_record(event.payload, "active") == {
+        "kind": "attendee",
+        "status": "active",
+        "name": "Park",
+        "email": "park@example.kr",
+        "language": "ko",
+        "carer_name": "Ahn",
+        "organisation": None,
+        "contact_person": None,
+        "website": None,
+        "event_id": "town-hall-1",
+        "admission": "admitted",
+        "checkin_code": "ABCDEFGHJKMN",
+    }

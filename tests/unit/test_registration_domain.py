@@ -160,6 +160,7 @@ def test_erasing_keeps_no_personal_field():
         "status",
         "revision",
         "erased_at",
+        domain.CONTACT_REFRESHED,
     }
     assert events[0]["type"] == "registration.erased"
 
@@ -683,3 +684,59 @@ def test_a_cancellation_forgets_the_companions_names():
     named, _ = domain.change(document, {"companion_names": ["Lee Minho"]}, LATER)
     cancelled, _ = domain.cancel(named, LATER)
     assert "companion_names" not in cancelled and cancelled["companions"] == 1
+
+
+# --- notification's contacts brought up to date ------------------------------------------
+
+
+def stored_before_the_refresh(document: dict) -> dict:
+    """A registration as an earlier version stored it: without the mark of a refresh."""
+    return {key: value for key, value in document.items() if key != domain.CONTACT_REFRESHED}
+
+
+def test_an_active_registration_is_refreshed_with_only_what_notification_keeps_of_it():
+    document, _ = attendee()
+    document = stored_before_the_refresh(
+        domain.admit({**document, "carer_name": "Park Jimin", "revision": 3})
+    )
+    marked, events = domain.refresh_contact(document)
+    # nothing of the registration changed: notification takes it at the revision it holds
+    assert marked == {**document, domain.CONTACT_REFRESHED: domain.CONTACT_REFRESH}
+    (event,) = events
+    assert (event["type"], event["version"]) == ("registration.contact_refreshed", 1)
+    parse_event(event)
+    assert event["payload"] == {
+        "registration_id": document["_id"],
+        "kind": "attendee",
+        "expo_id": "expo-2026",
+        "revision": 3,
+        "contact": {"name": "Park", "email": "park@example.kr", "language": "ko", "carer_name": "Park Jimin"},
+        "admission": "admitted",
+        "checkin_code": document["checkin_code"],
+    }
+
+
+def test_a_refresh_shows_a_waiting_registration_without_its_badge_and_a_company_with_its_card():
+    document, _ = attendee()
+    waiting = stored_before_the_refresh(domain.wait(document, NOW))
+    (event,) = domain.refresh_contact(waiting)[1]
+    assert (event["payload"]["admission"], event["payload"]["checkin_code"]) == ("waiting", None)
+    document, _ = company()
+    (event,) = domain.refresh_contact(stored_before_the_refresh(document))[1]
+    assert event["payload"]["contact"]["organisation"] == "Sori AI"
+    assert "tags" not in event["payload"] and "accessibility_needs" not in event["payload"]
+
+
+def test_a_cancelled_registration_is_marked_refreshed_without_an_event():
+    document, _ = attendee()
+    cancelled, _ = domain.cancel(stored_before_the_refresh(document), LATER)
+    marked, events = domain.refresh_contact(cancelled)
+    assert events == [] and marked[domain.CONTACT_REFRESHED] == domain.CONTACT_REFRESH
+
+
+def test_new_registrations_and_erasures_need_no_refresh_and_the_mark_is_never_shown():
+    document, _ = attendee()
+    assert document[domain.CONTACT_REFRESHED] == domain.CONTACT_REFRESH
+    assert domain.CONTACT_REFRESHED not in domain.owner_view(document)
+    tombstone, _ = domain.erase(stored_before_the_refresh({**document, "_v": 4}), LATER)
+    assert tombstone[domain.CONTACT_REFRESHED] == domain.CONTACT_REFRESH

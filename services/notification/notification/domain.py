@@ -68,9 +68,24 @@ class Planned:
     counterpart_id: str | None = None
 
 
+def contact_record(payload: Mapping, status: str) -> dict:
+    """What is kept of a registration's contact, from the registration event that tells of it."""
+    return {
+        "kind": payload["kind"],
+        "status": status,
+        **payload["contact"],
+        # the event the registration is for, whether the person has a place there, and their
+        # check-in code while they do: for reminders, and notices of a change
+        "event_id": payload["expo_id"],
+        "admission": payload.get("admission"),
+        "checkin_code": payload.get("checkin_code"),
+    }
+
+
 def plan(event: Event) -> list[Planned]:
     """The transactional notifications ``event`` calls for, each e-mailed at once (suggestions
-    are announced and digested instead, see ``new_suggestions`` and ``next_digest``)."""
+    are announced and digested instead, see ``new_suggestions`` and ``next_digest``); none for
+    a refreshed contact, which only brings what is kept of it up to date."""
     payload = event.payload
     if event.type == "registration.created":
         return [_registrant(event, "registration_confirmed")]

@@ -57,18 +57,16 @@ class Notifier:
     def registration_cancelled(self, event: Event) -> None:
         self._contact_changed(event, "cancelled")
 
+    def contact_refreshed(self, event: Event) -> None:
+        """registration.contact_refreshed: bring up to date a contact an earlier version kept
+        with less (no event, admission or badge), at the revision it has; nothing is e-mailed."""
+        payload = event.payload
+        contact = domain.contact_record(payload, "active")
+        self.store.put_contact(payload["registration_id"], payload["revision"], contact, refresh=True)
+
     def _contact_changed(self, event: Event, status: str) -> None:
         payload = event.payload
-        contact = {
-            "kind": payload["kind"],
-            "status": status,
-            **payload["contact"],
-            # the event the registration is for, whether the person has a place there, and
-            # their check-in code while they do: for reminders, and notices of a change
-            "event_id": payload["expo_id"],
-            "admission": payload.get("admission"),
-            "checkin_code": payload.get("checkin_code"),
-        }
+        contact = domain.contact_record(payload, status)
         stored = self.store.put_contact(payload["registration_id"], payload["revision"], contact)
         # a contact this event stored is the newest: no need to read it back to send
         fresh = {payload["registration_id"]: {**contact, "registration_id": payload["registration_id"]}}

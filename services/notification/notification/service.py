@@ -76,6 +76,7 @@ class NotificationService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
             "registration.updated": notifier.registration_changed,
             "registration.cancelled": notifier.registration_cancelled,
             "registration.erased": notifier.registration_erased,
+            "registration.contact_refreshed": notifier.contact_refreshed,
             "registration.programme_event_changed": notifier.programme_event_changed,
             "registration.sign_in_link_requested": notifier.notify,
             "matching.suggested": notifier.suggested,

@@ -73,11 +73,14 @@ class NotificationStore:
 
     # contacts
 
-    def put_contact(self, registration_id: str, revision: int, fields: dict) -> bool:
-        """Store the contact at ``revision`` unless a newer one is stored; True if stored."""
+    def put_contact(self, registration_id: str, revision: int, fields: dict, refresh: bool = False) -> bool:
+        """Store the contact at ``revision`` unless a newer one is stored; True if stored. A
+        ``refresh`` is stored over one at the same revision too: the same registration as then,
+        with what an earlier version did not keep of it."""
+        older = {"$lte": revision} if refresh else {"$lt": revision}
         try:
             self._contact_writes.update_one(
-                {"_id": registration_id, "revision": {"$lt": revision}},
+                {"_id": registration_id, "revision": older},
                 {"$set": {**fields, "revision": revision}},
                 upsert=True,
             )

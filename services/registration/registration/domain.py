@@ -29,6 +29,11 @@ from shared.errors import Conflict, Invalid, NotFound, TooManyRequests
 CONTACT_FIELDS = ("name", "email", "language")
 CARD_FIELDS = ("organisation", "contact_person", "website")
 MATCHABLE_KINDS = ("company", "investor")
+# which refresh of notification's contacts a registration had (refresh_contact): raised by a
+# version that makes notification keep more of a contact, so that every registration stored
+# before it is refreshed once more; those made since carry all of it in registration.created
+CONTACT_REFRESH = 1
+CONTACT_REFRESHED = "contact_refreshed"
 INTERNAL_FIELDS = (
     "_id",
     "_v",
@@ -41,6 +46,7 @@ INTERNAL_FIELDS = (
     "promoting_until",
     # which organiser checked the person in is the organisers' record, not the person's
     "checked_in_by",
+    CONTACT_REFRESHED,
 )
 # what a registration with no accessibility needs would hold: a change of some needs starts here
 NO_NEEDS = AccessibilityNeedsSchema().load({})
@@ -102,6 +108,8 @@ def register(
         "email_key": email_key(data["email"]),
         "consents": _consents({}, data["consents"], now),
         "checkin_code": badges.new_code(),
+        # its registration.created tells notification all it keeps of the contact
+        CONTACT_REFRESHED: CONTACT_REFRESH,
         **fields,
     }
     if not document["consents"]["sensitive_at"] or not has_needs(document.get("accessibility_needs")):
@@ -259,6 +267,8 @@ def erase(document: dict, now: str) -> tuple[dict, list[dict]]:
     # events not yet published go too: consumers that never saw them need only the erasure
     tombstone = {key: document[key] for key in ("_id", "_v", "kind", "event_id", "created_at")}
     tombstone["outbox"] = []
+    # nothing of the person is left to refresh in notification
+    tombstone[CONTACT_REFRESHED] = CONTACT_REFRESH
     tombstone.update(status="erased", revision=document["revision"] + 1, erased_at=now)
     return tombstone, [_erased_event(tombstone)]
 
@@ -339,7 +349,8 @@ def _matchable(document: dict) -> tuple:
 
 def _contact_event(event_type: str, document: dict, **admission: object) -> dict:
     """registration.created or .updated (version 2, with the admission; ``admission`` adds the
-    place in line or whether it is a promotion), or .cancelled (version 1)."""
+    place in line or whether it is a promotion), .contact_refreshed (with the admission) or
+    .cancelled (version 1)."""
     contact = {key: document[key] for key in CONTACT_FIELDS}
     if document.get("carer_name"):
         # the address is the carer's: e-mails greet them and say whom the registration is for
@@ -357,8 +368,21 @@ def _contact_event(event_type: str, document: dict, **admission: object) -> dict
     }
     if event_type == "registration.cancelled":
         return new_event(event_type, payload)
-    payload.update(admission=document.get("admission"), checkin_code=badge_code(document), **admission)
-    return new_event(event_type, payload, version=2)
+    payload.update(admission=document.get("admission"), checkin_code=badge_code(document))
+    if event_type == "registration.contact_refreshed":
+        return new_event(event_type, payload)
+    return new_event(event_type, {**payload, **admission}, version=2)
+
+
+def refresh_contact(document: dict) -> tuple[dict, list[dict]]:
+    """A registration marked as brought up to date in notification (CONTACT_REFRESH), with the
+    event that does so if it is active (nothing is kept of one cancelled or erased that a
+    reminder or a notice needs). Its revision stays: the registration itself did not change, and
+    notification takes a refresh at the revision it holds already. Nobody is e-mailed."""
+    refreshed = {**document, CONTACT_REFRESHED: CONTACT_REFRESH}
+    if document["status"] != "active":
+        return refreshed, []
+    return refreshed, [_contact_event("registration.contact_refreshed", document)]
 
 
 def badge_code(document: dict) -> str | None:

@@ -56,6 +56,9 @@ STRAY_SEATS_SWEEP_SECONDS = 15.0
 # the badges scanned wait)
 DOOR_RECOUNT_SECONDS = 60.0
 EVENT_COUNTS: TTLCache = TTLCache(maxsize=100, ttl=DOOR_RECOUNT_SECONDS)
+# how often registrations due a refresh of their contact in notification are looked for (a
+# batch a round, the first as the service starts; once none is due, one indexed read finding none)
+CONTACT_REFRESH_SECONDS = 5.0
 
 
 class ContactCardsSchema(Schema):
@@ -524,6 +527,15 @@ class RegistrationService(metrics.IoCountsRpc):
     @timer(interval=1.0)
     def relay_outbox(self) -> None:
         self.outbox.sweep()
+
+    @timer(interval=CONTACT_REFRESH_SECONDS, eager=True)
+    def refresh_contacts(self) -> int:
+        """Bring notification's contacts of registrations stored before it kept all it keeps up
+        to date, once each, silently (domain.refresh_contact); how many in this round."""
+        refreshed = self.store.refresh_contacts()
+        for registration_id in refreshed:
+            self.outbox.flush("registrations", registration_id)
+        return len(refreshed)
 
     @timer(interval=PROMOTE_SECONDS)
     def promote_waiting(self) -> int:

@@ -43,6 +43,11 @@ EXPOS = "expos"
 # rounds of claiming other free places after losing some to claims made at the same moment
 CLAIM_ROUNDS = 5
 DUPLICATE_KEY = 11000
+# registrations brought up to date in notification per round (domain.refresh_contact)
+REFRESH_BATCH = 500
+# the marks of registrations due a refresh: an earlier refresh, or none (None finds those
+# without the field, through its index)
+REFRESH_DUE = [None, *range(1, domain.CONTACT_REFRESH)]
 # the revision of an event last announced to everyone else (registration.programme_event_changed)
 ANNOUNCED = "announced_revision"
 
@@ -76,6 +81,9 @@ class RegistrationStore:
         collection.create_index([("admission", ASCENDING)], sparse=True)
         # the door finds a registration by the code on its badge
         collection.create_index([("checkin_code", ASCENDING)], unique=True, sparse=True)
+        # not sparse: registrations without the mark are found through it, and once every one
+        # has it, looking for those due reads nothing
+        collection.create_index([(domain.CONTACT_REFRESHED, ASCENDING)])
         self.seats.create_index([("event_id", ASCENDING)])
         self.seats.create_index([("registration_id", ASCENDING)])
         self.seats.create_index([("claimed_at", ASCENDING)])
@@ -186,6 +194,23 @@ class RegistrationStore:
                 {"$set": {"checkin_code": badges.new_code()}, "$inc": {"_v": 1}},
             ).modified_count
         return given
+
+    def refresh_contacts(self, limit: int = REFRESH_BATCH) -> list[str]:
+        """Mark up to ``limit`` registrations due a refresh of their contact in notification
+        (domain.refresh_contact), each in one write with the event that does it; the ids of those
+        given one, for the relay. A registration changed meanwhile (by a request, or refreshed by
+        another instance) is not written: the next round finds it again if it is still due."""
+        due = self.registrations.collection.find({domain.CONTACT_REFRESHED: {"$in": REFRESH_DUE}})
+        refreshed = []
+        for document in due.limit(limit):
+            marked, events = domain.refresh_contact(self._open(document))
+            try:
+                self.registrations.save(self._seal(marked), events)
+            except ConcurrentUpdate:
+                continue
+            if events:
+                refreshed.append(document["_id"])
+        return refreshed
 
     # --- check-in at the door ----------------------------------------------------------------
 
