@@ -1,5 +1,5 @@
 """Load demo data through the HTTP API: a programme (two past town halls, the next one, and the
-expo, under way today with its venue and a demo-sized capacity), companies like those presented
+expo, under way with its venue and a demo-sized capacity), companies like those presented
 at the network's launch, investors of every type, and attendees, some of them also coming to the
 next town hall, and a crowd of visitors for the expo; the last of them wait for a place, and
 every other person admitted is checked in at the door (``make seed``, with the platform
@@ -214,9 +214,11 @@ def programme(today: date) -> list[tuple[dict, str]]:
     return [(town_hall(day), "closed") for day in past] + [(town_hall(upcoming), "open")]
 
 
-def expo_dates(today: date) -> dict:
-    """The expo under way: two days, from this morning, so that the door has people to check in."""
-    return {"starts_at": f"{today} 10:00", "ends_at": f"{today + timedelta(days=1)} 18:00"}
+def expo_dates(now: datetime) -> dict:
+    """The expo under way, so that the door has people to check in: opened two hours ago (on the
+    hour), until six in the evening tomorrow, whatever the time of day the seed runs."""
+    opened = (now - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    return {"starts_at": f"{opened:%Y-%m-%d %H:%M}", "ends_at": f"{now.date() + timedelta(days=1)} 18:00"}
 
 
 EXPO = {
@@ -268,7 +270,7 @@ def seed_programme(token: str) -> tuple[str, str]:
     # the default expo, made without a date when the platform first started
     expo = next(e for e in answer["items"] if e["kind"] == "expo")
     if not expo.get("starts_at"):
-        dated = {**EXPO, **expo_dates(today)}
+        dated = {**EXPO, **expo_dates(datetime.now(SEOUL))}
         status, changed = call("PATCH", f"/api/v1/organiser/events/{expo['id']}", dated, token)
         if status != 200:
             raise RuntimeError(f"the expo: {status} {changed}")
