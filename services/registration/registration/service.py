@@ -307,14 +307,18 @@ class RegistrationService(metrics.IoCountsRpc):
         code = _loaded(CheckInSchema(), {"code": code})["code"]
         document = self.store.find_by_badge(code)
         now = clock.now_iso()
-        if domain.door_refusal(document, event["_id"]) is None:
-            if self.store.record_check_in(document, now, domain.door_checker(who)):
-                outcome = domain.CHECKED_IN
-            else:
-                # scanned twice at once, or already: the check-in that was recorded is answered
-                outcome = domain.ALREADY_CHECKED_IN
-            document = self.store.find_by_badge(code)
+        checker = domain.door_checker(who)
         refusal = domain.door_refusal(document, event["_id"])
+        if refusal is None and self.store.record_check_in(document, now, checker):
+            document, outcome = (
+                {**document, "checked_in_at": now, "checked_in_by": checker},
+                domain.CHECKED_IN,
+            )
+        elif refusal is None:
+            # checked in already (perhaps by another door this moment), or the badge was revoked
+            # or cancelled meanwhile: as it is now
+            document, outcome = self.store.find_by_badge(code), domain.ALREADY_CHECKED_IN
+            refusal = domain.door_refusal(document, event["_id"])
         if refusal is not None:
             return self._refused_at_door(refusal, document, now)
         if document.get("accessibility_needs"):
@@ -462,8 +466,7 @@ class RegistrationService(metrics.IoCountsRpc):
     def get_event(self, event_id: str, caller: str) -> dict:
         self._organiser(caller)
         event = self._event(event_id)
-        counts = domain.counts_by_event(self.store.event_census(), self.settings.default_expo_id)
-        return self._event_view(event, clock.now_iso(), counts.get(event["_id"]))
+        return self._event_view(event, clock.now_iso())
 
     @rpc(expected_exceptions=EXPECTED)
     def create_event(self, data: dict, caller: str) -> dict:
@@ -488,8 +491,7 @@ class RegistrationService(metrics.IoCountsRpc):
             # people admitted while it had none take places first, then the line moves on
             self.store.seat_unseated(changed, now)
             self._promote(event_id)
-        counts = domain.counts_by_event(self.store.event_census(), self.settings.default_expo_id)
-        return self._event_view(changed, now, counts.get(event_id))
+        return self._event_view(changed, now)
 
     @rpc(expected_exceptions=EXPECTED)
     def request_event_purge(self, event_id: str, caller: str) -> dict:
@@ -499,12 +501,12 @@ class RegistrationService(metrics.IoCountsRpc):
         event_id = _event_id(event_id)
         now = clock.now_iso()
         changed = self.store.modify_event(event_id, lambda document: domain.request_purge(document, now))
-        counts = domain.counts_by_event(self.store.event_census(), self.settings.default_expo_id)
-        return self._event_view(changed, now, counts.get(event_id))
+        return self._event_view(changed, now)
 
-    def _event_view(self, event: dict, now: str, registrations: dict | None) -> dict:
+    def _event_view(self, event: dict, now: str) -> dict:
+        """One event as organisers see it, counted from its own registrations (not everyone's)."""
         places = (self.store.seats_taken_at(event["_id"]), len(self.store.waiting_for(event["_id"])))
-        return domain.organiser_event_view(event, now, registrations, places)
+        return domain.organiser_event_view(event, now, self.store.counts_of_event(event["_id"]), places)
 
     @rpc
     def stats(self) -> dict:

@@ -260,9 +260,7 @@ class RegistrationStore:
         if nothing was checked in or undone while they were read: a tally a crash left one short
         between its two writes is right again at the next quiet moment."""
         before = self.door_tallies.find_one({"_id": event_id}) or {"changes": 0}
-        counted = domain.counts_by_event(self.census_of_event(event_id), event_id).get(
-            event_id, dict.fromkeys(domain.COUNTED, 0)
-        )
+        counted = self.counts_of_event(event_id)
         exact = {key: counted[key] for key in ("checked_in", "checked_in_people")}
         if exact != {key: before.get(key, 0) for key in exact}:
             try:
@@ -383,6 +381,12 @@ class RegistrationStore:
             "checked_in_at": 1,
         }
         return [domain.upgrade(document) for document in self.registrations.collection.find({}, projection)]
+
+    def counts_of_event(self, event_id: str) -> dict[str, int]:
+        """The event's active registrations of each kind, companions, and check-ins
+        (domain.counts_by_event), read from its registrations alone."""
+        counts = domain.counts_by_event(self.census_of_event(event_id), event_id)
+        return counts.get(event_id, dict.fromkeys(domain.COUNTED, 0))
 
     def census_of_event(self, event_id: str) -> list[dict]:
         """Kind, status, companions and check-in of every registration for the event."""
