@@ -28,7 +28,7 @@ from marshmallow import ValidationError
 
 from gateway import upstream
 from gateway.recent_answers import RecentAnswers
-from gateway.web import signed_in
+from gateway.web import events, signed_in
 from gateway.web.i18n import current_language
 from gateway.web.organiser import NEED_LABELS
 from shared import badges, clock
@@ -139,12 +139,12 @@ def counts(event_id: str) -> Response:
 
 
 def _event(event_id: str, organiser: str) -> dict:
-    """The event, without its counts: an organiser's event with its counts reads every
-    registration, too much for every badge scanned."""
-    for event in upstream.call("registration", "list_events", organiser, False):
-        if event["id"] == event_id:
-            return event
-    abort(404)
+    """The event, without its counts: an organiser's event with its counts reads its
+    registrations, too much for every badge scanned."""
+    event = events.find_event(upstream.call("registration", "list_events", organiser, False), event_id)
+    if event is None:
+        abort(404)
+    return event
 
 
 def _counts(event_id: str, organiser: str) -> dict:
