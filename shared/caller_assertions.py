@@ -48,6 +48,17 @@ def _serializer(key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(key, salt=SALT, signer_kwargs={"digest_method": hashlib.sha256})
 
 
+def acts_for_someone(caller: dict) -> bool:
+    """Whether ``caller`` (as the gateway vouched for it) is an organiser or someone acting for a
+    registration, whichever (``{"registration_id": ...}``, which the gateway vouches for once
+    registration has told it so): not an anonymous caller, nor one the gateway knows only by a
+    token or an address it has not checked against a registration."""
+    if caller.get("organiser") is True:
+        return True
+    registration_id = caller.get("registration_id")
+    return isinstance(registration_id, str) and registration_id != ""
+
+
 def require_vouched(assertion: Any, key: str, registration_id: str | None = None) -> dict:
     """The caller, if the gateway vouches that it is an organiser or, when ``registration_id`` is
     given, someone acting for that registration (``{"registration_id": ...}``, which the gateway

@@ -46,7 +46,7 @@ def profile(party_id, kind, tags, stages, revision=1, active=True):
 def suggestions_of(matching, kind, party_id, count=1):
     return wait_for(
         lambda: (
-            (found := matching.call("matching", "suggestions", kind, party_id))
+            (found := matching.call("matching", "suggestions", kind, party_id, acting_for(party_id)))
             and len(found) >= count
             and found
         ),
@@ -132,7 +132,7 @@ def test_duplicate_and_stale_events_change_nothing(matching, publish, amqp_uri, 
         ),
         message="the older revision and the marker to be handled",
     )
-    assert len(matching.call("matching", "suggestions", "investor", investor)) == 1
+    assert len(matching.call("matching", "suggestions", "investor", investor, acting_for(investor))) == 1
     assert investor not in recipients(drain(amqp_uri, "notification", "matches"))
 
 
@@ -143,14 +143,14 @@ def test_changes_and_cancellations_update_the_suggestions(matching, publish):
     suggestions_of(matching, "investor", investor)
     publish(profile(investor, "investor", ["robotics"], ["seed"], revision=2))
     wait_for(
-        lambda: matching.call("matching", "suggestions", "investor", investor) == [],
+        lambda: matching.call("matching", "suggestions", "investor", investor, acting_for(investor)) == [],
         message="the suggestion to go when tags no longer overlap",
     )
     publish(profile(investor, "investor", ["education"], ["seed"], revision=3))
     suggestions_of(matching, "investor", investor)
     publish(profile(company, "company", ["low_income", "education"], ["seed"], revision=2, active=False))
     wait_for(
-        lambda: matching.call("matching", "suggestions", "investor", investor) == [],
+        lambda: matching.call("matching", "suggestions", "investor", investor, acting_for(investor)) == [],
         message="a cancelled company to leave the suggestions",
     )
 
@@ -188,7 +188,10 @@ def test_interest_is_expressed_once_and_answered_once(matching, publish, amqp_ur
 
     wait_for(both_interest_events, message="interest events")
     assert events == ["matching.interest_expressed", "matching.interest_answered"]
-    assert matching.call("matching", "suggestions", "investor", investor)[0]["interest"] == "accepted"
+    assert (
+        matching.call("matching", "suggestions", "investor", investor, acting_for(investor))[0]["interest"]
+        == "accepted"
+    )
 
 
 def test_a_poison_message_is_parked_and_the_service_keeps_consuming(matching, publish, amqp_uri):
@@ -383,7 +386,7 @@ def test_the_rematch_brings_stale_scores_up_to_date_and_announces_nothing(
     assert result["updated"] >= 1
     (after,) = [
         i
-        for i in matching.call("matching", "suggestions", "investor", investor)
+        for i in matching.call("matching", "suggestions", "investor", investor, acting_for(investor))
         if i["company_id"] == company
     ]
     assert after["score"] != before["score"]

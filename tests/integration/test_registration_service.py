@@ -180,12 +180,19 @@ def test_a_sensitive_visitor_type_needs_the_sensitive_consent_and_goes_on_cancel
 
 def test_identify_and_public_profiles(registration):
     created = registration.call("registration", "create", "company", company(website="https://sori.example"))
-    assert registration.call("registration", "identify", created["manage_token"]) == {
+    holder = vouched({"token": created["manage_token"]})
+    assert registration.call("registration", "identify", created["manage_token"], holder) == {
         "registration_id": created["id"],
         "kind": "company",
     }
-    assert registration.call("registration", "identify", "tcx_unknown") is None
-    profile = registration.call("registration", "public_profiles", [created["id"]])[created["id"]]
+    assert (
+        registration.call("registration", "identify", "tcx_unknown", vouched({"token": "tcx_unknown"}))
+        is None
+    )
+    counterpart = vouched({"registration_id": "a-counterpart"})
+    profile = registration.call("registration", "public_profiles", [created["id"]], counterpart)[
+        created["id"]
+    ]
     assert profile["name"] == "Sori AI" and "email" not in profile
 
 

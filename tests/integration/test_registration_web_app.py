@@ -415,7 +415,9 @@ def test_contact_cards_of_active_companies_and_investors_only(registration, amqp
         "registration", "cancel", "company", gone["id"], vouched({"token": gone["manage_token"]})
     )
     ids = [a_company["id"], an_investor["id"], an_attendee["id"], gone["id"], "no-such-id"]
-    cards = registration.call("registration", "contact_cards", ids)
+    cards = registration.call(
+        "registration", "contact_cards", ids, vouched({"registration_id": an_investor["id"]})
+    )
     assert cards == {
         a_company["id"]: {
             "kind": "company",
@@ -434,7 +436,7 @@ def test_contact_cards_of_active_companies_and_investors_only(registration, amqp
     }
     for bad in ("not a list", [{"$ne": None}], ["x"] * 501, None):
         with pytest.raises(errors.Invalid):
-            registration.call("registration", "contact_cards", bad)
+            registration.call("registration", "contact_cards", bad, vouched({"organiser": True}))
     contacts = {
         event["payload"]["registration_id"]: event["payload"]["contact"]
         for event in drain(amqp_uri, "notification")

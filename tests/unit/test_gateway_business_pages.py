@@ -342,10 +342,10 @@ def as_investor(services, count: int) -> dict:
     items, profiles = companies(count)
     services.answers[("registration", "registrations_of")] = [investor_registration()]
     services.answers[("matching", "suggestions")] = items
-    services.answers[("registration", "public_profiles")] = lambda ids: {
+    services.answers[("registration", "public_profiles")] = lambda ids, caller: {
         i: profiles[i] for i in ids if i in profiles
     }
-    services.answers[("registration", "contact_cards")] = lambda ids: {
+    services.answers[("registration", "contact_cards")] = lambda ids, caller: {
         i: {
             "kind": "company",
             "organisation": profiles[i]["name"],
@@ -371,6 +371,10 @@ def test_a_hundred_suggestions_take_one_call_for_profiles_and_one_for_contact_ca
     assert len(services.made("public_profiles")) == 1
     (cards,) = services.made("contact_cards")
     assert sorted(cards[2]) == ["c002", "c040"], "only the accepted counterparts' cards"
+    acting = {"registration_id": INVESTOR_ID}
+    (suggestions,) = services.made("suggestions")
+    assert suggestions[2:5] == ("investor", INVESTOR_ID, acting), "the investor, as the gateway vouches"
+    assert services.made("public_profiles")[0][3] == acting and cards[3] == acting
     assert suggestion_ids(answer) == [f"c{number:03d}" for number in range(20)]
     page = page_text(answer)
     assert "100 suggestions" in page and "Page 1 of 5" in page
@@ -476,7 +480,7 @@ def investors_for_company(services) -> None:
     ]
     services.answers[("registration", "registrations_of")] = [company_registration()]
     services.answers[("matching", "suggestions")] = items
-    services.answers[("registration", "public_profiles")] = lambda ids: {
+    services.answers[("registration", "public_profiles")] = lambda ids, caller: {
         i: {
             "id": i,
             "kind": "investor",
@@ -487,7 +491,7 @@ def investors_for_company(services) -> None:
         }
         for i in ids
     }
-    services.answers[("registration", "contact_cards")] = lambda ids: {
+    services.answers[("registration", "contact_cards")] = lambda ids, caller: {
         i: {
             "kind": "investor",
             "organisation": f"Fund {i}",
@@ -516,6 +520,9 @@ def test_a_company_sees_who_is_interested_and_answers(client, services):
     assert services.made("answer_interest") == [
         ("matching", "answer_interest", COMPANY_ID, "i1", True, acting)
     ]
+    assert ("registration", "public_profiles", ["i1"], acting) in services.calls, (
+        "the name, as the company sees it"
+    )
     assert "You accepted the interest of Fund i1" in page_text(client.get(accepted.headers["Location"]))
     client.post(f"/my/{COMPANY_ID}/interests/i1", data={"csrf_token": token, "accept": "no"})
     assert services.made("answer_interest")[-1][-2] is False

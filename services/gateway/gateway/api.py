@@ -154,8 +154,8 @@ for _collection, _kind in COLLECTIONS.items():
 @api.doc(security=BEARER)
 def investor_matches(investor_id: str) -> dict:
     """Companies suggested to the investor, best first, each with its reasons."""
-    require_party("investor", investor_id)
-    return {"items": _with_profiles(investor_id, "investor", "company")}
+    who = require_party("investor", investor_id)
+    return {"items": _with_profiles(investor_id, "investor", "company", who.acting_for(investor_id))}
 
 
 @api.route("/companies/<string:company_id>/matches", methods=["GET"])
@@ -163,8 +163,8 @@ def investor_matches(investor_id: str) -> dict:
 @api.doc(security=BEARER)
 def company_matches(company_id: str) -> dict:
     """Investors suggested to the company, best first, each with its reasons."""
-    require_party("company", company_id)
-    return {"items": _with_profiles(company_id, "company", "investor")}
+    who = require_party("company", company_id)
+    return {"items": _with_profiles(company_id, "company", "investor", who.acting_for(company_id))}
 
 
 @api.route("/investors/<string:investor_id>/matches/<string:company_id>/interest", methods=["POST"])
@@ -530,10 +530,12 @@ def _dead_letter_service(service: str) -> str:
     return service
 
 
-def _with_profiles(party_id: str, kind: str, counterpart_kind: str) -> list[dict]:
-    items = upstream.call("matching", "suggestions", kind, party_id)
+def _with_profiles(party_id: str, kind: str, counterpart_kind: str, caller: str) -> list[dict]:
+    """The party's suggestions with their counterparts' public profiles, for ``caller`` (the
+    party or an organiser, as the gateway vouches)."""
+    items = upstream.call("matching", "suggestions", kind, party_id, caller)
     id_field = f"{counterpart_kind}_id"
-    profiles = upstream.call("registration", "public_profiles", [item[id_field] for item in items])
+    profiles = upstream.call("registration", "public_profiles", [item[id_field] for item in items], caller)
     return [
         {**item, counterpart_kind: profiles[item[id_field]]} for item in items if item[id_field] in profiles
     ]

@@ -60,7 +60,7 @@ def require_party(kind: str, registration_id: str) -> Caller:
     who = caller()
     if who.organiser:
         return who
-    identity = upstream.call("registration", "identify", who.token)
+    identity = upstream.call("registration", "identify", who.token, who.as_rpc())
     if not identity or identity != {"registration_id": registration_id, "kind": kind}:
         abort(403, message="This token does not give access to that registration.")
     return who
@@ -71,7 +71,7 @@ def registrant_id() -> str | None:
     who = caller()
     if who.organiser:
         return None
-    identity = upstream.call("registration", "identify", who.token)
+    identity = upstream.call("registration", "identify", who.token, who.as_rpc())
     if not identity:
         abort(401, message="Unknown token.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     return identity["registration_id"]

@@ -66,7 +66,11 @@ class MatchingService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
         )
 
     @rpc(expected_exceptions=EXPECTED)
-    def suggestions(self, kind: str, party_id: str, limit: int = 50) -> list[dict]:
+    def suggestions(self, kind: str, party_id: str, caller: str, limit: int = 50) -> list[dict]:
+        """The party's suggestions, best first, for the party or an organiser as the gateway
+        vouches (``caller``); anyone else is Forbidden, as in express_interest and answer_interest
+        (an error, not an empty list that would read as "no suggestions")."""
+        require_vouched(caller, self.settings.caller_signing_key, party_id)
         if kind not in PARTY_KINDS:
             raise Invalid("Suggestions exist for companies and investors only.")
         return self.matching.suggestions(kind, party_id, max(1, min(int(limit), 200)))

@@ -18,7 +18,7 @@ from registration.retention import ERASE_BATCH, EventRetention
 from registration.sensitive import Sealer
 from registration.store import RegistrationStore
 from shared import clock, metrics
-from shared.caller_assertions import NotVouched, vouched_caller
+from shared.caller_assertions import NotVouched, acts_for_someone, vouched_caller
 from shared.contracts.programme import EventSchema
 from shared.contracts.registration import (
     KINDS,
@@ -238,9 +238,13 @@ class RegistrationService(metrics.IoCountsRpc):
             )
         return view
 
-    @rpc
-    def identify(self, token: str) -> dict | None:
-        """Who a manage token belongs to, or None."""
+    @rpc(expected_exceptions=EXPECTED)
+    def identify(self, token: str, caller: str) -> dict | None:
+        """Who a manage token belongs to, or None. For whoever the gateway vouches for
+        (``caller``: the one presenting the token, whom it does not know yet); a call it does not
+        vouch for is Forbidden, as every call of someone the gateway does not vouch for is, rather
+        than None, which would tell a misconfigured gateway the token is unknown."""
+        self._vouched(caller)
         if not isinstance(token, str) or not token:
             return None
         document = self.store.find_by_token_hash(domain.hash_token(token))
@@ -353,14 +357,22 @@ class RegistrationService(metrics.IoCountsRpc):
             counted = EVENT_COUNTS[event["_id"]] = self.store.recount_door(event["_id"])
         return {"event_id": event["_id"], **counted, **self.store.door_tally(event["_id"])}
 
-    @rpc
-    def public_profiles(self, ids: list[str]) -> dict:
+    @rpc(expected_exceptions=EXPECTED)
+    def public_profiles(self, ids: list[str], caller: str) -> dict:
+        """What each active registration among ``ids`` publishes about itself, for an organiser
+        or someone acting for a registration (its counterparts), as the gateway vouches
+        (``caller``); anyone else is Forbidden, as in every call for organisers or parties only."""
+        self._acting(caller)
         return {doc["_id"]: domain.public_profile(doc) for doc in self.store.public_profiles(ids[:500])}
 
     @rpc(expected_exceptions=EXPECTED)
-    def contact_cards(self, ids: list[str]) -> dict[str, dict]:
-        """How each active company or investor among ``ids`` is reached. The gateway asks only
-        for the counterparts of accepted interest."""
+    def contact_cards(self, ids: list[str], caller: str) -> dict[str, dict]:
+        """How each active company or investor among ``ids`` is reached, for an organiser or
+        someone acting for a registration, as the gateway vouches (``caller``); anyone else is
+        Forbidden (an error, as for every call for organisers or parties only, not an empty
+        answer that would read as "nobody to reach"). The gateway asks only for the counterparts
+        of accepted interest: matching, not registration, knows which those are."""
+        self._acting(caller)
         clean = _loaded(ContactCardsSchema(), {"ids": ids})
         return {doc["_id"]: domain.contact_card(doc) for doc in self.store.active_parties(clean["ids"])}
 
@@ -611,6 +623,23 @@ class RegistrationService(metrics.IoCountsRpc):
         except (NotVouched, ValidationError) as error:
             log.warning("a call without a valid caller assertion", extra={"reason": str(error)[:200]})
             return {"organiser": False, "organiser_email": None}
+
+    def _vouched(self, assertion: Any) -> dict:
+        """Whoever the gateway vouches for (anyone: the caller as the gateway signed it); Forbidden
+        for a call it does not vouch for (a message put on the broker by anyone else)."""
+        try:
+            return vouched_caller(assertion, self.settings.caller_signing_key)
+        except NotVouched as error:
+            log.warning("a call without a valid caller assertion", extra={"reason": str(error)[:200]})
+            raise Forbidden("The gateway does not vouch for this caller.") from error
+
+    def _acting(self, assertion: Any) -> dict:
+        """An organiser or someone acting for a registration, as the gateway vouches
+        (caller_assertions.acts_for_someone); Forbidden for anyone else."""
+        who = self._vouched(assertion)
+        if not acts_for_someone(who):
+            raise Forbidden("Only organisers, and someone acting for a registration, may see this.")
+        return who
 
     def _organiser(self, assertion: Any) -> dict:
         who = self._caller(assertion)

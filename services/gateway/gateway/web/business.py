@@ -612,16 +612,17 @@ def query_of(filters: Mapping, page: int | None = None) -> dict:
     return query
 
 
-def load_suggestions(kind: str, party_id: str) -> list[dict]:
+def load_suggestions(kind: str, party_id: str, caller: str) -> list[dict]:
     """The party's suggestions, best first, each joined with its counterpart's public profile
     (one call for them all); a counterpart no longer registered is left out. Only what filtering
-    needs is worked out here: the words of a card are for the cards shown (``described``)."""
+    needs is worked out here: the words of a card are for the cards shown (``described``).
+    ``caller``: the party, as the gateway vouches for it (``signed_in.acting_for``)."""
     counterpart = COUNTERPART[kind]
     id_field = f"{counterpart}_id"
-    items = upstream.call("matching", "suggestions", kind, party_id, SUGGESTIONS_LIMIT)
+    items = upstream.call("matching", "suggestions", kind, party_id, caller, SUGGESTIONS_LIMIT)
     if not items:
         return []
-    profiles = upstream.call("registration", "public_profiles", [item[id_field] for item in items])
+    profiles = upstream.call("registration", "public_profiles", [item[id_field] for item in items], caller)
     entries = []
     for item in items:
         profile = profiles.get(item[id_field])
@@ -704,10 +705,12 @@ INTEREST_ORDER = {"pending": 0, "accepted": 1, "declined": 2}
 def read_suggestions(kind: str, party_id: str) -> tuple[list[dict], dict]:
     """The party's suggestions and the contact cards of the accepted counterparts. Three calls
     at most, whatever the number of suggestions: matching's list, the public profiles, and the
-    contact cards."""
-    entries = load_suggestions(kind, party_id)
+    contact cards, each for the party as the gateway vouches (the signed-in person acting for
+    one of their registrations, found by ``signed_in.my_registration``)."""
+    caller = signed_in.acting_for(party_id)
+    entries = load_suggestions(kind, party_id, caller)
     accepted = [entry["id"] for entry in entries if entry["interest"] == "accepted"]
-    cards = upstream.call("registration", "contact_cards", accepted) if accepted else {}
+    cards = upstream.call("registration", "contact_cards", accepted, caller) if accepted else {}
     return entries, cards
 
 
@@ -798,8 +801,11 @@ def _back_to_suggestions(registration_id: str) -> Any:
     )
 
 
-def _name_of(counterpart_id: str) -> str:
-    profiles = upstream.call("registration", "public_profiles", [counterpart_id])
+def _name_of(counterpart_id: str, party_id: str) -> str:
+    """The counterpart's name, as ``party_id`` (the signed-in person's) sees its public profile."""
+    profiles = upstream.call(
+        "registration", "public_profiles", [counterpart_id], signed_in.acting_for(party_id)
+    )
     profile = profiles.get(counterpart_id) or {}
     return profile.get("name") or profile.get("organisation") or ""
 
@@ -822,7 +828,7 @@ def express_interest(investor_id: str, company_id: str) -> Any:
         gettext(
             "We told %(company)s that you are interested. "
             "Their answer will show here, and we will e-mail you.",
-            company=_name_of(company_id),
+            company=_name_of(company_id, investor_id),
         ),
         FLASH_STATUS,
     )
@@ -851,7 +857,7 @@ def answer_interest(company_id: str, investor_id: str) -> Any:
         else:
             raise
         return _back_to_suggestions(company_id)
-    name = _name_of(investor_id)
+    name = _name_of(investor_id, company_id)
     if accept:
         message = gettext(
             "You accepted the interest of %(investor)s. You can now see each other's contact details, "
