@@ -35,7 +35,10 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -208,6 +211,44 @@ def definitions(
 
 def render(definitions_: dict) -> str:
     return json.dumps(definitions_, indent=2, ensure_ascii=False) + "\n"
+
+
+def rabbitmqctl(*args: str, check: bool = True) -> str:
+    """What ``rabbitmqctl -q`` prints (the local broker's own tool)."""
+    return subprocess.run(
+        ["rabbitmqctl", "-q", *args], check=check, capture_output=True, text=True, timeout=120
+    ).stdout
+
+
+def load_users(
+    vhost: str, names: Mapping[str, str], passwords: Mapping[str, str], timeout: float = 30
+) -> None:
+    """Make ``vhost`` and a user per process on the local broker, with the rights this module
+    gives (``names`` maps a service, or ``admin``, to its user name; ``passwords`` to its
+    password), by ``rabbitmqctl import_definitions``; returns once they hold."""
+    hashes = {name: password_hash(password) for name, password in passwords.items()}
+    loaded = definitions(vhost, names, hashes)
+    # rabbitmqctl may run as the broker's system user: the file must be readable by anyone (it
+    # holds salted hashes of the passwords), and is removed at once
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+        file.write(render(loaded))
+        file.flush()
+        os.chmod(file.name, 0o644)
+        rabbitmqctl("import_definitions", file.name)
+    deadline = time.monotonic() + timeout
+    while not users_loaded(vhost, loaded):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the broker did not take the users of {vhost!r} in {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def users_loaded(vhost: str, loaded: dict | None = None) -> bool:
+    """Whether every topic permission of ``vhost``'s users is in place: the import goes on
+    after rabbitmqctl returns, and topic permissions come last."""
+    expected = len((loaded or definitions(vhost))["topic_permissions"])
+    listed = rabbitmqctl("list_topic_permissions", "-p", vhost, check=False)
+    # a line of column headings, then a line per permission
+    return len(listed.splitlines()) == expected + 1
 
 
 def main(argv: list[str]) -> int:

@@ -14,6 +14,7 @@ set (a user per service), and with ``AMQP_URI`` and ``MONGO_URI`` otherwise.
 """
 
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -28,6 +29,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from deploy.broker_permissions import ADMIN, load_users, rabbitmqctl, users_loaded
+from deploy.broker_permissions import SERVICES as BROKER_USERS
 from shared.messaging import broker_reachable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +41,8 @@ SECRET_USERS = {
     "GATEWAY_SECRET_KEY": ("gateway",),
     "ORGANISER_TOKEN": ("registration", "gateway"),
     "CALLER_SIGNING_KEY": (*SERVICES, "gateway"),
+    # where no process has a URI of its own, they all use this one
+    "AMQP_URI": (*SERVICES, "gateway"),
 }
 RESTART_BACKOFF_MAX = 30.0
 STOP_GRACE_SECONDS = 20.0
@@ -220,9 +225,14 @@ def main() -> int:
 
     broker_note = f"AMQP_URI={_without_password(env.get('AMQP_URI', ''))} (external)"
     if "AMQP_URI" not in os.environ:
-        vhost = _own_virtual_host(var)
+        vhost, users = _own_broker(var)
         env["AMQP_URI"] = f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"
         broker_note = f"RabbitMQ on 127.0.0.1:5672, virtual host {vhost!r} (this var directory's own)"
+        if users:
+            env["AMQP_URI"] = users[ADMIN]
+            for process in BROKER_USERS:
+                env.setdefault(f"{process.upper()}_AMQP_URI", users[process])
+            broker_note += ", a user per process (passwords in var/broker-passwords.json)"
     own_users = sorted(key for key in os.environ if _per_service(key))
     if own_users:
         broker_note += f"; own URIs: {', '.join(own_users)}"
@@ -361,35 +371,38 @@ def _kept_secret(path: Path, make: object) -> str:
     return path.read_text().strip()
 
 
-def _rabbitmqctl(*args: str) -> str:
-    return subprocess.run(
-        ["rabbitmqctl", "-q", *args], check=True, capture_output=True, text=True, timeout=120
-    ).stdout
-
-
-def _own_virtual_host(var: Path) -> str:
+def _own_broker(var: Path) -> tuple[str, dict[str, str] | None]:
     """This var directory's own RabbitMQ virtual host, made on its first run, so that a new
-    install never meets the messages of another on the same broker. A var directory that an
-    earlier version ran in the default virtual host ("/") stays there: its messages are there.
-    Without a working rabbitmqctl (a broker elsewhere, no rights), the default virtual host."""
+    install never meets the messages of another on the same broker, and the URIs of its users:
+    one per process, each with only the rights its service needs (deploy/broker_permissions.py,
+    as docker-compose and Kubernetes give them), and an admin for operators; guest has none
+    there. A var directory that an earlier version ran in the default virtual host ("/") stays
+    there with guest: its messages are there. Without a working rabbitmqctl (a broker elsewhere,
+    no rights), the default virtual host and guest."""
     kept = var / "broker-vhost"
     if not kept.exists():
         earlier_run = (var / "mongo").exists()
         kept.write_text("/" if earlier_run else f"tech-companion-expo-{secrets.token_hex(4)}")
     vhost = kept.read_text().strip()
     if vhost == "/":
-        return vhost
+        return vhost, None
     if shutil.which("rabbitmqctl") is None:
         print("rabbitmqctl not found: using the default virtual host.", file=sys.stderr)
-        return "/"
+        return "/", None
+    names = {name: f"{vhost}-{name}" for name in (ADMIN, *BROKER_USERS)}
+    kept_passwords = var / "broker-passwords.json"
+    new_passwords = not kept_passwords.exists()
+    made = {name: secrets.token_urlsafe(24) for name in names}
+    passwords = json.loads(_kept_secret(kept_passwords, lambda: json.dumps(made)))
     try:
-        if vhost not in _rabbitmqctl("list_vhosts").split():
-            _rabbitmqctl("add_vhost", vhost)
-            _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        if new_passwords or not users_loaded(vhost):
+            load_users(vhost, names, passwords)
+        # a virtual host made by an earlier version let guest do anything in it
+        rabbitmqctl("clear_permissions", "-p", vhost, "guest", check=False)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, TimeoutError) as error:
         print(f"rabbitmqctl failed ({error}): using the default virtual host.", file=sys.stderr)
-        return "/"
-    return vhost
+        return "/", None
+    return vhost, {name: f"pyamqp://{names[name]}:{passwords[name]}@127.0.0.1:5672/{vhost}" for name in names}
 
 
 def _port_open(port: int) -> bool:

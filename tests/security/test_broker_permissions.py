@@ -7,13 +7,13 @@ import os
 import secrets
 import subprocess
 import sys
-import tempfile
 import uuid
 
 import pytest
 from kombu import Connection, Exchange, Producer, Queue
 
-from deploy.broker_permissions import ADMIN, NAMEKO_SERVICES, SERVICES, definitions, password_hash, render
+from deploy.broker_permissions import ADMIN, NAMEKO_SERVICES, SERVICES, load_users, rabbitmqctl
+from deploy.local import run
 from shared.messaging import EVENTS_EXCHANGE, EventPublisher, service_queue
 from shared.rpc import RPC_EXCHANGE
 from tests.conftest import ROOT, wait_for
@@ -22,41 +22,20 @@ from tests.platform import ORGANISER_TOKEN, running_platform
 pytestmark = pytest.mark.e2e
 
 
-def _rabbitmqctl(*args: str, check: bool = True) -> str:
-    return subprocess.run(
-        ["rabbitmqctl", "-q", *args], check=check, capture_output=True, text=True, timeout=120
-    ).stdout
-
-
 @pytest.fixture(scope="module")
 def users():
-    """A virtual host and a user per service (and an admin), loaded with ``rabbitmqctl
-    import_definitions``: service -> its AMQP URI."""
+    """A virtual host and a user per service (and an admin), loaded as ``make run`` loads its
+    own: service -> its AMQP URI."""
     prefix = f"tcx-test-{uuid.uuid4().hex[:8]}"
     names = {name: f"{prefix}-{name}" for name in (ADMIN, *SERVICES)}
     passwords = {name: secrets.token_urlsafe(16) for name in names}
-    hashes = {name: password_hash(password) for name, password in passwords.items()}
-    loaded = definitions(prefix, names, hashes)
     try:
-        # rabbitmqctl may run as the broker's system user: the file must be readable by anyone
-        # (it holds hashes of passwords made for this test alone), and is removed at once
-        with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
-            file.write(render(loaded))
-            file.flush()
-            os.chmod(file.name, 0o644)
-            _rabbitmqctl("import_definitions", file.name)
-
-        def imported() -> bool:
-            # the import goes on after the command returns; topic permissions come last
-            listed = _rabbitmqctl("list_topic_permissions", "-p", prefix, check=False)
-            return len(listed.splitlines()) == len(loaded["topic_permissions"]) + 1
-
-        wait_for(imported, 30, interval=0.2, message="the definitions to be imported")
+        load_users(prefix, names, passwords)
         yield {name: f"pyamqp://{names[name]}:{passwords[name]}@127.0.0.1:5672/{prefix}" for name in names}
     finally:
-        _rabbitmqctl("delete_vhost", prefix, check=False)
+        rabbitmqctl("delete_vhost", prefix, check=False)
         for name in names.values():
-            _rabbitmqctl("delete_user", name, check=False)
+            rabbitmqctl("delete_user", name, check=False)
 
 
 def _body(kind: str) -> dict:
@@ -229,3 +208,29 @@ def test_each_user_is_refused_what_its_service_does_not_need(users, case):
     with Connection(users[service], transport_options={"confirm_publish": True}) as connection:
         with pytest.raises(Exception, match="ACCESS_REFUSED"):
             attempt(connection)
+
+
+def test_make_run_gives_each_process_a_broker_user_of_its_own_and_guest_nothing_in_its_virtual_host(tmp_path):
+    vhost, uris = run._own_broker(tmp_path)
+    try:
+        assert vhost == (tmp_path / "broker-vhost").read_text().strip() != "/"
+        assert set(uris) == {ADMIN, *SERVICES}
+        for uri in uris.values():
+            with Connection(uri) as connection:
+                connection.connect()
+        # anyone else on the machine, with the broker's default user, cannot put an event there
+        with pytest.raises(Exception, match="NOT_ALLOWED"):
+            with Connection(f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}") as guest:
+                guest.connect()
+        # nor can one service publish another's events
+        with Connection(uris["registration"]) as registration:
+            EVENTS_EXCHANGE(registration.channel()).declare()
+        with Connection(uris["matching"], transport_options={"confirm_publish": True}) as matching:
+            with pytest.raises(Exception, match="ACCESS_REFUSED"):
+                _publish(EVENTS_EXCHANGE, "registration.erased")(matching)
+        # a restart keeps the users and their passwords
+        assert run._own_broker(tmp_path) == (vhost, uris)
+    finally:
+        rabbitmqctl("delete_vhost", vhost, check=False)
+        for name in uris:
+            rabbitmqctl("delete_user", f"{vhost}-{name}", check=False)
