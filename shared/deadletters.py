@@ -46,7 +46,9 @@ class DeadLetterRpc:
     def replay_dead_letter(self, letter_id: str, caller: str) -> dict:
         _organiser(caller)
         publisher = EventPublisher(Settings.from_env().amqp_uri)
-        replayed = self.inbox.replay(letter_id, lambda body: publisher.publish_to_queue(body, self.name))
+        replayed = self.inbox.replay(
+            letter_id, lambda body, subjects: publisher.publish_to_queue(body, self.name, subjects)
+        )
         if replayed is None:
             if self.inbox.dead_letter(letter_id) is None:
                 raise NotFound(f"No dead letter {letter_id}.")

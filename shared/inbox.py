@@ -19,7 +19,7 @@ event whose handler finished but whose record was not yet marked done is handled
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import eventlet
@@ -29,18 +29,12 @@ from pymongo.errors import DuplicateKeyError
 
 from shared import clock, metrics
 from shared.batching import GroupedReads, GroupedWrites
-from shared.contracts.events import Event, InvalidEvent, parse_event
+from shared.contracts.events import Event, InvalidEvent, is_subject_id, parse_event, subjects_of
 from shared.logs import error_summary, scrubbed
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-# the keys under which a message names a registration
-PARTY_ID_KEYS = frozenset(
-    {"registration_id", "recipient_id", "counterpart_id", "party_id", "investor_id", "company_id"}
-)
-# a hostile body may be huge: ids are looked for among its first so many dicts and lists
-MAX_VALUES_SEARCHED = 100_000
 BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0)
 
 Handler = Callable[[Event], None]
@@ -60,16 +54,21 @@ class Inbox:
         self.records.create_index("status")
         self.dead_letters.create_index([("parked_at", DESCENDING)])
 
-    def process(self, body: Any, handlers: Mapping[str, Handler]) -> None:
-        """Handle one message body; raise only to have the message requeued for a retry."""
+    def process(self, body: Any, handlers: Mapping[str, Handler], subjects: Sequence[str] = ()) -> None:
+        """Handle one message body; raise only to have the message requeued for a retry.
+        ``subjects``: the registrations its publisher said it is about (messaging.SUBJECTS_HEADER),
+        kept with it if it is parked, so that erasing them erases it even if its body cannot be
+        read."""
         try:
             event = parse_event(body)
         except InvalidEvent as error:
-            self.park(_message_key(body), body, reason=str(error), attempts=1)
+            self.park(_message_key(body), body, reason=str(error), attempts=1, subjects=subjects)
             return
         handler = handlers.get(event.type)
         if handler is None:
-            self.park(event.event_id, body, reason=f"no handler for {event.type}", attempts=1)
+            self.park(
+                event.event_id, body, reason=f"no handler for {event.type}", attempts=1, subjects=subjects
+            )
             return
 
         attempt = self._begin(event)
@@ -77,7 +76,9 @@ class Inbox:
             log.info("duplicate event ignored", extra={"event_id": event.event_id})
             return
         if attempt > MAX_ATTEMPTS:
-            self.park(event.event_id, body, reason="attempts used up", attempts=attempt - 1)
+            self.park(
+                event.event_id, body, reason="attempts used up", attempts=attempt - 1, subjects=subjects
+            )
             return
         try:
             handler(event)
@@ -88,7 +89,7 @@ class Inbox:
                 exc_info=True,
             )
             if attempt >= MAX_ATTEMPTS:
-                self.park(event.event_id, body, reason=_describe(error), attempts=attempt)
+                self.park(event.event_id, body, reason=_describe(error), attempts=attempt, subjects=subjects)
                 return
             # the record outlives an erasure of the person: what went wrong, without the message
             self.records.update_one({"_id": event.event_id}, {"$set": {"last_error": error_summary(error)}})
@@ -117,7 +118,7 @@ class Inbox:
             return None  # another copy of the event was handled meanwhile
         return record["attempts"]
 
-    def park(self, key: str, body: Any, *, reason: str, attempts: int) -> None:
+    def park(self, key: str, body: Any, *, reason: str, attempts: int, subjects: Sequence[str] = ()) -> None:
         # the reason is read from the dead letter, which an erasure of the person removes
         log.error("event parked as a dead letter", extra={"event_id": key, "attempts": attempts})
         self.dead_letters.update_one(
@@ -127,7 +128,8 @@ class Inbox:
                     # kept as ASCII JSON text: a hostile body may hold keys MongoDB cannot store
                     # ($..., a.b) or text it cannot encode (lone surrogates)
                     "body": _as_text(body),
-                    "about": _subjects(body),
+                    # whom erasure finds it by: whom the body names, and whom its publisher said
+                    "about": sorted({*subjects_of(body), *filter(is_subject_id, subjects)}),
                     "reason": _ascii(reason)[:2000],
                     "attempts": attempts,
                     "parked_at": clock.now_iso(),
@@ -156,7 +158,7 @@ class Inbox:
         letter = self.dead_letters.find_one({"_id": key})
         return _letter_view(letter, with_body=True) if letter else None
 
-    def replay(self, key: str, publish_to_own_queue: Callable[[Any], None]) -> dict | None:
+    def replay(self, key: str, publish_to_own_queue: Callable[[Any, list[str]], None]) -> dict | None:
         """Put a parked message back on the service's queue, with its attempts reset.
 
         Only a parked message is replayed: asking again before it is parked again is refused
@@ -171,7 +173,7 @@ class Inbox:
         if letter is None:
             return None
         self.records.update_one({"_id": key}, {"$set": {"status": "pending", "attempts": 0}})
-        publish_to_own_queue(_from_text(letter["body"]))
+        publish_to_own_queue(_from_text(letter["body"]), letter.get("about", []))
         # only if the replayed message was not parked again meanwhile (it may fail at once)
         self.dead_letters.update_one(
             {"_id": key, "status": "replaying"},
@@ -202,26 +204,6 @@ def _from_text(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return {"unreadable": text[:65536]}
-
-
-def _subjects(body: Any) -> list[str]:
-    """The registrations a message is about, so erasing a person also erases its dead letters:
-    every id under a key naming a party, wherever it is in the body (a suggestion event names
-    its recipients in a list; a message that broke its contract may hold them anywhere)."""
-    found: set[str] = set()
-    pending, seen = [body], 0
-    while pending and seen < MAX_VALUES_SEARCHED:
-        value = pending.pop()
-        seen += 1
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if key in PARTY_ID_KEYS and isinstance(item, str) and item.isascii() and len(item) <= 100:
-                    found.add(item)
-                elif isinstance(item, dict | list):
-                    pending.append(item)
-        elif isinstance(value, list):
-            pending.extend(item for item in value if isinstance(item, dict | list))
-    return sorted(found)
 
 
 def _ascii(text: str) -> str:

@@ -8,15 +8,18 @@ queue instead of being dropped.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kombu import Connection, Exchange, Queue, binding
 from kombu.exceptions import ChannelError
 from nameko.amqp.publish import Publisher, UndeliverableMessage
+from nameko.containers import WorkerContext
+from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
 from shared import metrics
+from shared.contracts.events import is_subject_id, subjects_of
 from shared.rpc import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,8 @@ log = logging.getLogger(__name__)
 EVENTS_EXCHANGE = Exchange("expo.events", type="topic", durable=True)
 # the broker's default exchange routes a message to the queue named by its routing key
 DIRECT_EXCHANGE = Exchange("")
+# the message header naming the registrations an event is about
+SUBJECTS_HEADER = "subjects"
 
 # service → its queues (named ``<service>.<stream>``) → the event types bound to each.
 # Notification reads matching's events from a queue of their own: a suggestion or an expressed
@@ -141,16 +146,27 @@ class EventPublisher:
 
     def publish(self, event: dict) -> None:
         try:
-            self._publisher.publish(event, routing_key=event["type"], message_id=event["event_id"])
+            self._publisher.publish(
+                event,
+                routing_key=event["type"],
+                message_id=event["event_id"],
+                headers={SUBJECTS_HEADER: subjects_of(event)},
+            )
         except UndeliverableMessage as error:
             raise RuntimeError(f"no queue is bound for {event['type']}") from error
         metrics.io_counts["events_published"] += 1
 
-    def publish_to_queue(self, body: Any, service: str) -> None:
-        """Put a message straight on one service's main queue (replaying a dead letter): its
-        consumer handles every event type the service subscribes to."""
+    def publish_to_queue(self, body: Any, service: str, subjects: Sequence[str] = ()) -> None:
+        """Put a message straight on one service's main queue (replaying a dead letter, with the
+        registrations it was parked as about): its consumer handles every event type the service
+        subscribes to."""
         try:
-            self._publisher.publish(body, exchange=DIRECT_EXCHANGE, routing_key=service_queue(service).name)
+            self._publisher.publish(
+                body,
+                exchange=DIRECT_EXCHANGE,
+                routing_key=service_queue(service).name,
+                headers={SUBJECTS_HEADER: list(subjects)},
+            )
         except UndeliverableMessage as error:
             raise RuntimeError(f"no queue for {service}") from error
 
@@ -181,6 +197,19 @@ class EventConsumer(Consumer):
             super().handle_message_processed(message, result, exc_info)
         except CONNECTION_ERRORS:
             log.warning("message not acknowledged: the broker connection is lost", exc_info=True)
+
+
+class MessageSubjects(DependencyProvider):
+    """Gives a worker handling an event the registrations its publisher said the message is
+    about (SUBJECTS_HEADER; nameko hands a message's headers to the worker as context data), for
+    the inbox to keep with it if it is parked: erasing one of them then erases the dead letter
+    even if its body cannot be read."""
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> list[str]:
+        subjects = worker_ctx.data.get(SUBJECTS_HEADER)
+        if not isinstance(subjects, list):
+            return []
+        return [subject for subject in subjects if is_subject_id(subject)]
 
 
 def on_events(service: str, stream: str = MAIN_STREAM) -> Callable:

@@ -20,6 +20,38 @@ from shared.contracts.registration import KINDS, LANGUAGES
 _ID_NAMESPACE = uuid.UUID("6f1d8c2e-4b7a-5e0f-9a3c-2d8e7b1f0c45")
 
 
+# the keys under which a message names a registration
+PARTY_ID_KEYS = frozenset(
+    {"registration_id", "recipient_id", "counterpart_id", "party_id", "investor_id", "company_id"}
+)
+# a hostile body may be huge: ids are looked for among its first so many dicts and lists
+MAX_VALUES_SEARCHED = 100_000
+
+
+def subjects_of(body: Any) -> list[str]:
+    """The registrations a message is about: every id under a key naming a party, wherever it is
+    in the body (a suggestion event names its recipients in a list; a message that broke its
+    contract may hold them anywhere)."""
+    found: set[str] = set()
+    pending, seen = [body], 0
+    while pending and seen < MAX_VALUES_SEARCHED:
+        value = pending.pop()
+        seen += 1
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in PARTY_ID_KEYS and is_subject_id(item):
+                    found.add(item)
+                elif isinstance(item, dict | list):
+                    pending.append(item)
+        elif isinstance(value, list):
+            pending.extend(item for item in value if isinstance(item, dict | list))
+    return sorted(found)
+
+
+def is_subject_id(value: Any) -> bool:
+    return isinstance(value, str) and value.isascii() and 0 < len(value) <= 100
+
+
 def derived_id(*parts: str) -> str:
     """A deterministic id, so a retried step produces the same event or record again."""
     return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))

@@ -7,14 +7,14 @@ import sys
 import uuid
 
 import pytest
-from kombu import Connection, Producer
+from kombu import Connection, Producer, Queue
 
 from matching.domain import Profile, score
 from matching.store import MatchingStore
 from shared import errors
 from shared.contracts.events import new_event
 from shared.inbox import Inbox
-from shared.messaging import EVENTS_EXCHANGE
+from shared.messaging import EVENTS_EXCHANGE, SUBJECTS_HEADER, EventPublisher
 from tests.conftest import CALLER_SIGNING_KEY, ROOT, acting_for, service_env, vouched, wait_for
 from tests.integration.service_helpers import new_id, start_service
 from tests.integration.test_outbox_and_inbox import drain
@@ -398,3 +398,38 @@ def test_the_rematch_brings_stale_scores_up_to_date_and_announces_nothing(
     )
     assert after["score"] == expected.score and after["reasons"] == expected.reasons
     assert not [e for e in drain(amqp_uri, "notification", "matches") if e["type"] == "matching.suggested"]
+
+
+def test_a_dead_letter_whose_body_names_no_one_is_erased_with_the_registration_its_publisher_named(
+    matching, publish, amqp_uri, mongo
+):
+    """A message that cannot be read as an event (here plain text, as a broken publisher might
+    send, holding someone's e-mail address) is parked at once; the registration named in its
+    headers when it was published is kept beside it, so erasing that registration erases it."""
+    person = new_id("erased")
+    body = f"profile of {person}: jimin@example.kr"
+    EventPublisher(amqp_uri).publish_to_queue(body, "matching", [person])
+    letters = mongo["matching"]["dead_letters"]
+    (letter,) = wait_for(lambda: list(letters.find({"about": person})), message="the dead letter")
+    assert "jimin@example.kr" in letter["body"]
+    publish(new_event("registration.erased", {"registration_id": person, "kind": "investor", "revision": 2}))
+    wait_for(lambda: letters.find_one({"_id": letter["_id"]}) is None, message="the dead letter to go")
+
+
+def test_a_published_event_names_its_registrations_in_its_headers(amqp_uri):
+    """What the test above relies on: every event leaves with the registrations it is about in a
+    header, whatever its body holds."""
+    company, investor = new_id("c"), new_id("i")
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "type": "test.headers",
+        "payload": {"investor_id": investor, "recipients": [{"counterpart_id": company}]},
+    }
+    queue = Queue(
+        f"headers-{uuid.uuid4().hex[:8]}", EVENTS_EXCHANGE, routing_key="test.headers", auto_delete=True
+    )
+    with Connection(amqp_uri) as connection:
+        queue(connection.default_channel).declare()
+        EventPublisher(amqp_uri).publish(event)
+        message = wait_for(lambda: queue(connection.default_channel).get(no_ack=True), message="the event")
+    assert message.headers[SUBJECTS_HEADER] == sorted([company, investor])

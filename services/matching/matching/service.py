@@ -13,7 +13,7 @@ from shared import deadletters, metrics
 from shared.caller_assertions import require_vouched
 from shared.errors import EXPECTED, Invalid
 from shared.inbox import Inbox
-from shared.messaging import on_events
+from shared.messaging import MessageSubjects, on_events
 from shared.mongo import Store
 from shared.outbox import Outbox
 from shared.rpc import rpc
@@ -38,6 +38,7 @@ class MatchingService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
 
     store: MatchingStore = Store(SERVICE, MatchingStore)
     inbox: Inbox = Store(SERVICE, Inbox)
+    subjects: list[str] = MessageSubjects()
     # suggestions held events in their own outboxes before version 2 of matching.suggested:
     # any such event left unpublished by an upgrade is still relayed
     outbox = Outbox(SERVICE, ("parties", "suggestions", "interests"))
@@ -63,6 +64,7 @@ class MatchingService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
                 "registration.profile_changed": matching.profile_changed,
                 "registration.erased": matching.erased,
             },
+            self.subjects,
         )
 
     @rpc(expected_exceptions=EXPECTED)

@@ -15,7 +15,7 @@ from shared import deadletters, metrics
 from shared.caller_assertions import require_vouched
 from shared.errors import EXPECTED
 from shared.inbox import Inbox
-from shared.messaging import on_events
+from shared.messaging import MessageSubjects, on_events
 from shared.mongo import Store
 from shared.rpc import rpc
 from shared.settings import Settings
@@ -45,6 +45,7 @@ class NotificationService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
 
     store: NotificationStore = Store(SERVICE, NotificationStore)
     inbox: Inbox = Store(SERVICE, Inbox)
+    subjects: list[str] = MessageSubjects()
     mailer: SmtpMailer = Mailer()
 
     def __init__(self) -> None:
@@ -56,17 +57,17 @@ class NotificationService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
 
     @on_events(SERVICE)
     def handle_event(self, body: dict) -> None:
-        self.inbox.process(body, self._handlers())
+        self.inbox.process(body, self._handlers(), self.subjects)
 
     @on_events(SERVICE, "matches")
     def handle_match(self, body: dict) -> None:
         """matching's events, from a queue of their own: not held up behind confirmations."""
-        self.inbox.process(body, self._handlers())
+        self.inbox.process(body, self._handlers(), self.subjects)
 
     @on_events(SERVICE, "sign_in")
     def handle_sign_in(self, body: dict) -> None:
         """Sign-in links, from a queue of their own: someone is waiting at a screen for one."""
-        self.inbox.process(body, self._handlers())
+        self.inbox.process(body, self._handlers(), self.subjects)
 
     def _handlers(self) -> dict:
         notifier = self.notifier
