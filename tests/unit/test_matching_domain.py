@@ -200,18 +200,6 @@ def test_a_list_is_due_to_have_its_floor_worked_out_once_it_may_be_full():
     assert grown.take_due(limit=10) == []
 
 
-def test_a_full_list_is_due_again_once_grown_by_a_tenth_of_n():
-    grown = GrownLists(top_n=100)
-    grown.worked_out("i1", listed=100)
-    grown.worked_out("i2", listed=95)  # lacks 5 of 100: still a tenth
-    grown.worked_out("i3", listed=40)  # lacks 60
-    for _ in range(9):
-        grown.note("investor", ["i1", "i2", "i3"])
-    assert grown.take_due(limit=10) == []
-    grown.note("investor", ["i1", "i2", "i3"])
-    assert sorted(grown.take_due(limit=10)) == [("investor", "i1"), ("investor", "i2")]
-
-
 def test_at_most_so_many_floors_are_worked_out_at_once_those_grown_most_first():
     grown = GrownLists(top_n=1)
     for party, times in [("i1", 1), ("i2", 3), ("i3", 2)]:

@@ -85,19 +85,12 @@ class Rematched:
     floors: dict[str, float | None]  # party id -> its floor
 
 
-# a full list's floor is worked out again once it has grown by N // this
-FULL_LIST_REGROWTH = 10
-
-
 class GrownLists:
     """The parties whose suggestion lists grew from the other side since their floor was last
     worked out, and which of them are due to have it worked out again.
 
     A party is due once its list has grown by as many pairs as it lacked of N when last worked
     out (by N, if never worked out in this process): until then its floor would still be None.
-    A full list is due once it has grown by a tenth of N (FULL_LIST_REGROWTH): working out a
-    floor reads the whole list, a hundred pairs or more, while a pair stored because the floor
-    is a few entrants behind costs one write and ranks below the party's best N.
     Held in each process's memory: a floor only spares storing pairs that cannot be among the
     best, so one not raised after a restart costs storage until the party's next change or the
     rematch, never a suggestion."""
@@ -123,7 +116,7 @@ class GrownLists:
 
     def worked_out(self, party_id: str, listed: int) -> None:
         """The party's floor was worked out from its ``listed`` best pairs (at most N)."""
-        self._lacking[party_id] = max(1, self.top_n // FULL_LIST_REGROWTH, self.top_n - listed)
+        self._lacking[party_id] = max(1, self.top_n - listed)
 
     def forget(self, party_id: str) -> None:
         self._lacking.pop(party_id, None)
