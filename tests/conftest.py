@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,14 @@ def free_ports(count: int) -> list[int]:
     finally:
         for probe in probes:
             probe.close()
+
+
+def at_once(work, times: int = 3, timeout: float = 60.0) -> None:
+    """Run ``work`` in ``times`` threads at once, as that many instances would; the first error
+    any of them raised is raised here."""
+    with ThreadPoolExecutor(times) as pool:
+        for running in [pool.submit(work) for _ in range(times)]:
+            running.result(timeout)
 
 
 def wait_for(condition, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):

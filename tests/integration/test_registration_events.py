@@ -3,7 +3,6 @@ open and close them; everyone sees what is not a draft; every registration is fo
 one that takes none is refused with the reason; registrations stored before there were events
 move to the default expo when the service starts, once, however many instances start."""
 
-import threading
 import uuid
 
 import pytest
@@ -14,7 +13,7 @@ from registration.sensitive import Sealer
 from registration.store import RegistrationStore
 from shared import clock, errors
 from shared.contracts.registration import reference_of
-from tests.conftest import service_env, vouched
+from tests.conftest import at_once, service_env, vouched
 from tests.integration.service_helpers import start_service
 from tests.integration.test_registration_service import SENSITIVE_DATA_KEY, company
 
@@ -266,19 +265,6 @@ def test_registrations_stored_before_events_move_to_the_default_expo_once(databa
 
 def test_instances_starting_at_once_make_one_default_expo(database):
     database["registrations"].insert_many([legacy_registration(number) for number in range(300)])
-    errors_seen: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            store_of(database).prepare()
-        except BaseException as error:
-            errors_seen.append(error)
-
-    starting = [threading.Thread(target=start) for _ in range(3)]
-    for thread in starting:
-        thread.start()
-    for thread in starting:
-        thread.join(60)
-    assert errors_seen == []
+    at_once(lambda: store_of(database).prepare())
     assert database["events"].count_documents({}) == 1
     assert database["registrations"].count_documents({"event_id": DEFAULT_EXPO}) == 300
