@@ -95,11 +95,7 @@ def _register(platform: Platform, event_id: str) -> dict:
         "attendee_type": "student",
         "consents": {"privacy": True},
     }
-    for _ in range(30):
-        answer = platform.call("POST", "/api/v1/attendees", json=body)
-        if answer.status_code != 503:
-            break
-        time.sleep(1)
+    answer = platform.post_past_shedding("/api/v1/attendees", body, attempts=30)
     answer.raise_for_status()
     return answer.json()
 

@@ -170,12 +170,7 @@ def _attendee(i: int) -> tuple[str, dict]:
 
 
 def _register(platform: Platform, collection: str, body: dict) -> int:
-    for _ in range(20):
-        status = platform.call("POST", f"/api/v1/{collection}", json=body).status_code
-        if status != 503:
-            return status
-        time.sleep(1)
-    return status
+    return platform.post_past_shedding(f"/api/v1/{collection}", body).status_code
 
 
 def signed_in_cookies(platform: Platform, address: str) -> dict:

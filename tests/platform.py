@@ -57,6 +57,16 @@ class Platform:
             headers["Authorization"] = f"Bearer {token}"
         return self.http.request(method, self.url + path, headers=headers, timeout=15, **kwargs)
 
+    def post_past_shedding(self, path: str, body: dict, attempts: int = 20) -> requests.Response:
+        """POST ``body``, sent again a second later while the gateway sheds it (503), at most
+        ``attempts`` times; the last answer."""
+        for _ in range(attempts):
+            answer = self.call("POST", path, json=body)
+            if answer.status_code != 503:
+                break
+            time.sleep(1)
+        return answer
+
     def children(self, pattern: str) -> list[int]:
         found = subprocess.run(
             ["pgrep", "-P", str(self.runner.pid), "-f", pattern], capture_output=True, text=True
