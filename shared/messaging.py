@@ -19,7 +19,7 @@ from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
 from shared import metrics
-from shared.contracts.events import is_subject_id, subjects_of
+from shared.contracts.events import subjects_of
 from shared.rpc import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
@@ -205,11 +205,10 @@ class MessageSubjects(DependencyProvider):
     the inbox to keep with it if it is parked: erasing one of them then erases the dead letter
     even if its body cannot be read."""
 
-    def get_dependency(self, worker_ctx: WorkerContext) -> list[str]:
+    def get_dependency(self, worker_ctx: WorkerContext) -> list:
+        """The header's list as it came; the inbox keeps only the ids in it (Inbox.park)."""
         subjects = worker_ctx.data.get(SUBJECTS_HEADER)
-        if not isinstance(subjects, list):
-            return []
-        return [subject for subject in subjects if is_subject_id(subject)]
+        return subjects if isinstance(subjects, list) else []
 
 
 def on_events(service: str, stream: str = MAIN_STREAM) -> Callable:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
+from deploy.broker_permissions import rabbitmqctl
 from deploy.local import mailsink
 from deploy.local.run import store_command
 
@@ -63,22 +64,18 @@ def wait_for(condition, timeout: float = 10.0, interval: float = 0.05, message: 
     pytest.fail(f"timed out after {timeout} s waiting for {message}")
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
-
-
 @contextlib.contextmanager
 def virtual_host():
     """A RabbitMQ virtual host of our own, so tests never meet another platform's queues."""
     if shutil.which("rabbitmqctl") is None:
         pytest.fail("rabbitmqctl is needed to make a test virtual host")
     vhost = f"tcx-test-{uuid.uuid4().hex[:8]}"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, BROKER.split(":")[0], ".*", ".*", ".*")
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, BROKER.split(":")[0], ".*", ".*", ".*")
     try:
         yield f"pyamqp://{BROKER}/{vhost}"
     finally:
-        _rabbitmqctl("delete_vhost", vhost)
+        rabbitmqctl("delete_vhost", vhost)
 
 
 @pytest.fixture(scope="session")

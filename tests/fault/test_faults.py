@@ -9,6 +9,7 @@ import time
 import pytest
 import requests
 
+from deploy.broker_permissions import rabbitmqctl
 from tests.conftest import wait_for
 from tests.fault.harness import FANOUT_MIX, Load, Row, fanout_body, table, verify
 from tests.platform import Platform, running_platform, settle
@@ -71,23 +72,18 @@ def kill_9_gateway_worker(platform: Platform) -> None:
 def broker_restart(platform: Platform) -> None:
     """Services and gateway ride it out themselves: none of them is restarted."""
     processes = set(platform.children(""))
-    subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, capture_output=True, timeout=120)
+    rabbitmqctl("stop_app")
     # readiness is checked in the background at most once a second: it turns within seconds
     wait_for(lambda: not _ready(platform), 10, interval=0.3, message="/readyz to report the broker away")
     time.sleep(3)
-    subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, capture_output=True, timeout=120)
+    rabbitmqctl("start_app")
     wait_for(lambda: _ready(platform), 90, interval=0.5, message="ready again after the broker restart")
     assert set(platform.children("")) == processes, "a process was restarted over a broker restart"
 
 
 def broker_connection_cut(platform: Platform) -> None:
     vhost = platform.amqp_uri.rsplit("/", 1)[1]
-    subprocess.run(
-        ["rabbitmqctl", "-q", "close_all_connections", "--vhost", vhost, "fault test"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    rabbitmqctl("close_all_connections", "--vhost", vhost, "fault test")
 
 
 def store_restart(platform: Platform) -> None:

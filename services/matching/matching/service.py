@@ -38,7 +38,7 @@ class MatchingService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
 
     store: MatchingStore = Store(SERVICE, MatchingStore)
     inbox: Inbox = Store(SERVICE, Inbox)
-    subjects: list[str] = MessageSubjects()
+    subjects: list = MessageSubjects()
     # suggestions held events in their own outboxes before version 2 of matching.suggested:
     # any such event left unpublished by an upgrade is still relayed
     outbox = Outbox(SERVICE, ("parties", "suggestions", "interests"))

@@ -45,7 +45,7 @@ class NotificationService(deadletters.DeadLetterRpc, metrics.IoCountsRpc):
 
     store: NotificationStore = Store(SERVICE, NotificationStore)
     inbox: Inbox = Store(SERVICE, Inbox)
-    subjects: list[str] = MessageSubjects()
+    subjects: list = MessageSubjects()
     mailer: SmtpMailer = Mailer()
 
     def __init__(self) -> None:
