@@ -10,10 +10,12 @@ party on the embedded store, which indexes neither array elements nor ``$in``.
 """
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pymongo import ASCENDING, DESCENDING, DeleteOne, InsertOne, UpdateOne
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -33,6 +35,14 @@ TAG_INDEX_BUILT = "built"
 REMATCH_JOB = "rematch"
 # a rematch that has not finished by then (its process died) may be started again
 REMATCH_LEASE_SECONDS = 3600
+# writes per bulk write of the rematch: each holds the store for its whole length (the embedded
+# store runs one command of a database at a time), so registrations handled meanwhile wait at
+# most for one such write
+REMATCH_WRITES_PER_COMMAND = 500
+# after each part of its work the rematch pauses this many times as long as the part took, so it
+# has at most a quarter of the store's time while registrations go on (and less, the busier the
+# store: a part then takes longer)
+REMATCH_PAUSE_FACTOR = 3.0
 
 
 class MatchingStore:
@@ -256,8 +266,9 @@ class MatchingStore:
 
     def apply_rematch(self, rematched: Rematched, parties: list[dict], batch: int = 200) -> dict:
         """Bring every stored pair and floor to ``rematched`` (worked out from ``parties`` as
-        read) without announcing anything, ``batch`` companies per bulk write; returns how many
-        pairs were added, updated and removed.
+        read) without announcing anything, ``batch`` companies at a time, in bulk writes of at
+        most REMATCH_WRITES_PER_COMMAND, pausing after each part (``_leaving_room``); returns
+        how many pairs were added, updated and removed.
 
         Registrations go on meanwhile: a pair whose party changed since ``parties`` were read
         is left to that party's own handler, and a pair is updated or removed only if it is
@@ -267,19 +278,19 @@ class MatchingStore:
         read_revisions = {party["_id"]: party["revision"] for party in parties}
         company_ids = [party["_id"] for party in parties if party["kind"] == "company"]
         for start in range(0, len(company_ids), batch):
-            changes = [
-                change
-                for company_id in company_ids[start : start + batch]
-                for change in self._rematch_changes(company_id, rematched.pairs.get(company_id, []))
-            ]
-            changed = self._changed_since(read_revisions)
+            with _leaving_room():
+                changes = [
+                    change
+                    for company_id in company_ids[start : start + batch]
+                    for change in self._rematch_changes(company_id, rematched.pairs.get(company_id, []))
+                ]
+                changed = self._changed_since(read_revisions)
             writes = []
             for change in changes:
                 if changed.isdisjoint(change.party_ids):
                     writes.append(change.write)
                     counts[change.effect] += 1
-            if writes:
-                write_unordered(self.suggestions.collection, writes)
+            _write_in_parts(self.suggestions.collection, writes)
         floors = [
             UpdateOne(
                 {"_id": entry_id, "revision": party["revision"]},
@@ -288,8 +299,7 @@ class MatchingStore:
             for party in parties
             for entry_id in _entry_ids(party["kind"], party["_id"], party["tags"])
         ]
-        for start in range(0, len(floors), 1000):
-            self.party_tags.bulk_write(floors[start : start + 1000], ordered=False)
+        _write_in_parts(self.party_tags, floors)
         return counts
 
     def _rematch_changes(self, company_id: str, matches: list[Match]) -> list["_PairChange"]:
@@ -340,6 +350,23 @@ class MatchingStore:
             [{"$match": {"status": "active"}}, {"$group": {"_id": "$kind", "count": {"$sum": 1}}}]
         )
         return {row["_id"]: row["count"] for row in rows}
+
+
+def _write_in_parts(collection: Collection, writes: list) -> None:
+    """Run the rematch's ``writes`` as unordered bulk writes of REMATCH_WRITES_PER_COMMAND,
+    leaving room for other work after each."""
+    for start in range(0, len(writes), REMATCH_WRITES_PER_COMMAND):
+        with _leaving_room():
+            write_unordered(collection, writes[start : start + REMATCH_WRITES_PER_COMMAND])
+
+
+@contextmanager
+def _leaving_room() -> Iterator[None]:
+    """Pause after the rematch's work in the block, REMATCH_PAUSE_FACTOR times as long as it
+    took (under nameko, ``time.sleep`` lets the service's other workers run meanwhile)."""
+    started = time.monotonic()
+    yield
+    time.sleep((time.monotonic() - started) * REMATCH_PAUSE_FACTOR)
 
 
 def _tag_key(kind: str, tag: str) -> str:
