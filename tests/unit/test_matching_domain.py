@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from matching.domain import GrownLists, Profile, matches_for, rematch, score, select, tag_weights
+from matching.domain import GrownLists, Profile, explained, matches_for, rematch, score, select, tag_weights
 from shared import taxonomy
 
 
@@ -29,7 +29,10 @@ def test_score_is_in_range_and_explained():
     kinds = [reason["kind"] for reason in match.reasons]
     assert kinds.count("shared_tag") == 2 and kinds[-1] == "stage"
     assert match.reasons[-1]["fit"] == "exact"
-    assert all(reason["text"]["ko"] and reason["text"]["en"] for reason in match.reasons)
+    assert all("text" not in reason for reason in match.reasons)
+    texts = [explained(reason)["text"] for reason in match.reasons]
+    assert all(text["ko"] and text["en"] for text in texts)
+    assert texts[-1]["en"].startswith("Stage fit:")
 
 
 def test_identical_tags_and_stage_fit_score_100():

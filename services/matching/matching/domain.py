@@ -369,27 +369,33 @@ def _stage_fit(stage: str | None, wanted: tuple[str, ...]) -> tuple[str, float]:
     return "none", 0.0
 
 
+def explained(reason: Mapping) -> dict:
+    """A stored reason with its sentence in Korean and English. Stored pairs keep only the
+    facts: their text would be stored, and read, once per pair."""
+    if reason["kind"] == "shared_tag":
+        tag = reason["tag"]
+        category_ko, category_en = CATEGORY_LABELS[taxonomy.category_of(tag)]
+        text_ko = f"공통 {category_ko}: {taxonomy.label(tag, 'ko')}"
+        text_en = f"Shared {category_en}: {taxonomy.label(tag, 'en')}"
+    else:
+        stage = reason["stage"]
+        ko, en = taxonomy.label(stage, "ko"), taxonomy.label(stage, "en")
+        text_ko, text_en = {
+            "exact": (f"투자 단계 일치: {ko}", f"Stage fit: {en} is a stage the investor invests in"),
+            "adjacent": (f"인접 투자 단계: {ko}", f"Near stage fit: {en} is next to the investor's stages"),
+            "none": (f"투자 단계 불일치: {ko}", f"No stage fit: the investor does not invest at {en}"),
+        }[reason["fit"]]
+    return {**reason, "text": {"ko": text_ko, "en": text_en}}
+
+
 def _tag_reason(tag: str, weight: float) -> dict:
-    category = taxonomy.category_of(tag)
-    category_ko, category_en = CATEGORY_LABELS[category]
     return {
         "kind": "shared_tag",
         "tag": tag,
-        "category": category,
+        "category": taxonomy.category_of(tag),
         "weight": round(weight, 3),
-        "text": {
-            "ko": f"공통 {category_ko}: {taxonomy.label(tag, 'ko')}",
-            "en": f"Shared {category_en}: {taxonomy.label(tag, 'en')}",
-        },
     }
 
 
 def _stage_reason(stage: str, fit: str) -> dict:
-    ko, en = taxonomy.label(stage, "ko"), taxonomy.label(stage, "en")
-    texts = {
-        "exact": (f"투자 단계 일치: {ko}", f"Stage fit: {en} is a stage the investor invests in"),
-        "adjacent": (f"인접 투자 단계: {ko}", f"Near stage fit: {en} is next to the investor's stages"),
-        "none": (f"투자 단계 불일치: {ko}", f"No stage fit: the investor does not invest at {en}"),
-    }
-    text_ko, text_en = texts[fit]
-    return {"kind": "stage", "stage": stage, "fit": fit, "text": {"ko": text_ko, "en": text_en}}
+    return {"kind": "stage", "stage": stage, "fit": fit}

@@ -149,7 +149,7 @@ class Matching:
                 {
                     counterpart_field: doc[counterpart_field],
                     "score": doc["score"],
-                    "reasons": doc["reasons"],
+                    "reasons": [domain.explained(reason) for reason in doc["reasons"]],
                     "suggested_at": doc["created_at"],
                     "interest": interest["status"] if interest else None,
                 }
