@@ -6,12 +6,14 @@ The digest window is made short here (SUGGESTION_DIGEST_MINUTES=0.1, six seconds
 
 import dataclasses
 import time
+import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from deploy.local import mailsink
 from notification.mailer import PermanentFailure, SmtpMailer
+from notification.store import SKIPPED, NotificationStore
 from shared.contracts.events import new_event
 from shared.errors import Invalid, NotFound
 from shared.settings import Settings
@@ -104,6 +106,67 @@ def mail_to(sink, recipient_id):
 
 def digests_to(sink, recipient_id):
     return [m for m in mail_to(sink, recipient_id) if m["List-Unsubscribe"]]
+
+
+def test_a_recorded_digest_is_left_as_it_is_a_skipped_one_is_due_again_and_a_new_one_recorded(mongo):
+    database = mongo[f"digests_{uuid.uuid4().hex[:8]}"]
+    store = NotificationStore(database)
+    earlier, later = "2026-12-01T10:00:00.000000Z", "2026-12-01T11:00:00.000000Z"
+
+    def digest(digest_id, status, due_at):
+        return {
+            "_id": digest_id,
+            "recipient_id": "r-1",
+            "kind": "suggestions_digest",
+            "status": status,
+            "due_at": due_at,
+            "created_at": earlier,
+            "updated_at": due_at,
+        }
+
+    try:
+        database.notifications.insert_many(
+            [digest("queued", "queued", earlier), digest("skipped", SKIPPED, earlier)]
+        )
+        new = store.add_digests(
+            [
+                digest("queued", "queued", later),
+                digest("skipped", "queued", later),
+                digest("new", "queued", later),
+            ]
+        )
+        stored = {document["_id"]: document for document in database.notifications.find()}
+        assert new == {"new"}
+        assert (stored["queued"]["status"], stored["queued"]["due_at"]) == ("queued", earlier)
+        assert (stored["skipped"]["status"], stored["skipped"]["due_at"]) == ("queued", later)
+        assert (stored["new"]["status"], stored["new"]["due_at"]) == ("queued", later)
+        assert store.add_digests([digest("new", "queued", later)]) == set()
+    finally:
+        mongo.drop_database(database.name)
+
+
+def test_a_digest_takes_each_announcement_once_even_when_another_took_some_since_it_read(mongo):
+    database = mongo[f"digests_{uuid.uuid4().hex[:8]}"]
+    store = NotificationStore(database)
+    store.announce(
+        [{"_id": f"r-1>c-{n}", "recipient_id": "r-1", "counterpart_id": f"c-{n}"} for n in range(4)]
+    )
+    as_read_before = store.announced_to("r-1")
+    try:
+        assert {document["_id"] for document in store.take_for_digest("r-1", "first")} == {
+            f"r-1>c-{n}" for n in range(4)
+        }
+        # sent again after a crash: the same
+        assert len(store.take_for_digest("r-1", "first")) == 4
+        assert store.take_for_digest("r-1", "second") == []
+
+        store.announce([{"_id": "r-1>c-9", "recipient_id": "r-1", "counterpart_id": "c-9"}])
+        stale = NotificationStore(database)
+        stale.announced_to = lambda recipient_id: [*as_read_before, *store.announcements(["r-1>c-9"])]
+        taken = stale.take_for_digest("r-1", "third")
+        assert [(document["_id"], document["digest_id"]) for document in taken] == [("r-1>c-9", "third")]
+    finally:
+        mongo.drop_database(database.name)
 
 
 def test_a_pair_is_announced_once_and_shown_in_app_at_once(notification, publish, sink, mongo):

@@ -212,14 +212,18 @@ class NotificationStore:
         embedded store would read the whole collection for an update by recipient."""
         announced = self.announced_to(recipient_id)
         taken = [document for document in announced if document.get("digest_id") == digest_id]
-        untaken = [document["_id"] for document in announced if document.get("digest_id") is None]
+        untaken = [document for document in announced if document.get("digest_id") is None]
         if untaken:
+            ids = [document["_id"] for document in untaken]
             # only those still untaken: a digest of the same person claimed at the same moment
             # takes each at most once
-            self.announced.update_many(
-                {"_id": {"$in": untaken}, "digest_id": None}, {"$set": {"digest_id": digest_id}}
+            result = self.announced.update_many(
+                {"_id": {"$in": ids}, "digest_id": None}, {"$set": {"digest_id": digest_id}}
             )
-            taken += [doc for doc in self.announcements(untaken) if doc.get("digest_id") == digest_id]
+            if result.modified_count == len(ids):
+                taken += [{**document, "digest_id": digest_id} for document in untaken]
+            else:  # some were taken by the other digest (or erased): which, only a read tells
+                taken += [doc for doc in self.announcements(ids) if doc.get("digest_id") == digest_id]
         return taken
 
     # notifications
@@ -235,27 +239,37 @@ class NotificationStore:
         return leased
 
     def add_digests(self, documents: list[dict]) -> set[str]:
-        """Record digest notifications in one unordered write; the ids newly recorded are
-        returned. A digest already recorded (a concurrent scheduler, or an earlier event in the
-        same window) is left as it is, unless it was skipped: it is then due again, as nothing
-        of it was sent."""
+        """Record digest notifications; the ids newly recorded are returned. A digest already
+        recorded (a concurrent scheduler, or an earlier event in the same window) is left as it
+        is, unless it was skipped: it is then due again, as nothing of it was sent.
+
+        Those recorded are looked up first and only the others inserted: most events of a busy
+        hour meet a digest already recorded, and a refused insert costs the store as much as a
+        stored one."""
         if not documents:
             return set()
-        _, refused = write_unordered(self.notifications, [InsertOne(document) for document in documents])
-        duplicates = {documents[position]["_id"] for position in refused}
-        if duplicates:
-            self.notifications.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": document["_id"], "status": SKIPPED},
-                        {"$set": {key: document[key] for key in ("status", "due_at", "updated_at")}},
-                    )
-                    for document in documents
-                    if document["_id"] in duplicates
-                ],
-                ordered=False,
+        ids = [document["_id"] for document in documents]
+        recorded = {
+            found["_id"]: found["status"]
+            for found in self.notifications.find({"_id": {"$in": ids}}, {"status": 1})
+        }
+        new = [document for document in documents if document["_id"] not in recorded]
+        refused: set[int] = set()
+        if new:
+            _, refused = write_unordered(self.notifications, [InsertOne(document) for document in new])
+        # recorded meanwhile by a concurrent scheduler: its status is not known here
+        raced = {new[position]["_id"] for position in refused}
+        revived = [
+            UpdateOne(
+                {"_id": document["_id"], "status": SKIPPED},
+                {"$set": {key: document[key] for key in ("status", "due_at", "updated_at")}},
             )
-        return {document["_id"] for document in documents} - duplicates
+            for document in documents
+            if recorded.get(document["_id"]) == SKIPPED or document["_id"] in raced
+        ]
+        if revived:
+            self.notifications.bulk_write(revived, ordered=False)
+        return {document["_id"] for document in new} - raced
 
     def add_queued(self, documents: list[dict]) -> int:
         """Record notifications to be sent by the timer, in one unordered write; one recorded
