@@ -62,6 +62,10 @@ FAMILIES = {
 PROBE_TAG = "dementia"
 PROBE_EVERY = 10
 PROBE_POLL_SECONDS = 0.25
+# the probe's list is read as far as the platform's default MATCHING_TOP_N: every probe company
+# (60 in the target run) then has room in it. The API's default page (50) could not show them all,
+# and those left below it were counted missing.
+PROBE_LIST_LIMIT = 100
 # how long the target run waits for the platform to drain before it reports what is left
 DRAIN_LIMIT_SECONDS = 600
 DIGEST_WINDOW_MINUTES = 60  # the platform's default SUGGESTION_DIGEST_MINUTES
@@ -374,7 +378,7 @@ class ListWatcher:
     when each company is first seen in it; stops when told, or after ``limit_seconds``."""
 
     def __init__(self, url: str, investor_id: str, token: str, limit_seconds: float) -> None:
-        self.url = f"{url}/api/v1/investors/{investor_id}/matches"
+        self.url = f"{url}/api/v1/investors/{investor_id}/matches?limit={PROBE_LIST_LIMIT}"
         self.headers = {"Authorization": f"Bearer {token}"}
         self.first_seen: dict[str, float] = {}
         self.polls = 0

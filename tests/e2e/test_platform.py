@@ -95,6 +95,13 @@ def test_the_loop_registration_suggestion_interest_and_answer(platform):
     )
     assert company_matches.json()["items"][0]["investor"]["organisation"] == "Seoul Impact Partners"
     assert "email" not in str(company_matches.json())
+    investor_matches = f"/api/v1/investors/{investor['id']}/matches"
+    listed = platform.call("GET", investor_matches, investor["manage_token"]).json()["items"]
+    best = platform.call("GET", f"{investor_matches}?limit=1", investor["manage_token"])
+    assert best.status_code == 200 and best.json()["items"] == listed[:1]
+    for limit in (0, 201, "many"):
+        refused = platform.call("GET", f"{investor_matches}?limit={limit}", investor["manage_token"])
+        assert refused.status_code == 422 and "limit" in refused.text
 
     interest = platform.call(
         "POST",

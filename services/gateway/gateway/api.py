@@ -16,6 +16,7 @@ from gateway.schemas import (
     InterestAnswerSchema,
     InterestSchema,
     InvestorMatchesSchema,
+    MatchesQuerySchema,
     NotificationsQuerySchema,
     NotificationsSchema,
     OneClickSchema,
@@ -150,21 +151,25 @@ for _collection, _kind in COLLECTIONS.items():
 
 
 @api.route("/investors/<string:investor_id>/matches", methods=["GET"])
+@api.arguments(MatchesQuerySchema, location="query")
 @api.response(200, CompanyMatchesSchema)
 @api.doc(security=BEARER)
-def investor_matches(investor_id: str) -> dict:
+def investor_matches(query: dict, investor_id: str) -> dict:
     """Companies suggested to the investor, best first, each with its reasons."""
     who = require_party("investor", investor_id)
-    return {"items": _with_profiles(investor_id, "investor", "company", who.acting_for(investor_id))}
+    vouched = who.acting_for(investor_id)
+    return {"items": _with_profiles(investor_id, "investor", "company", vouched, query["limit"])}
 
 
 @api.route("/companies/<string:company_id>/matches", methods=["GET"])
+@api.arguments(MatchesQuerySchema, location="query")
 @api.response(200, InvestorMatchesSchema)
 @api.doc(security=BEARER)
-def company_matches(company_id: str) -> dict:
+def company_matches(query: dict, company_id: str) -> dict:
     """Investors suggested to the company, best first, each with its reasons."""
     who = require_party("company", company_id)
-    return {"items": _with_profiles(company_id, "company", "investor", who.acting_for(company_id))}
+    vouched = who.acting_for(company_id)
+    return {"items": _with_profiles(company_id, "company", "investor", vouched, query["limit"])}
 
 
 @api.route("/investors/<string:investor_id>/matches/<string:company_id>/interest", methods=["POST"])
@@ -530,10 +535,10 @@ def _dead_letter_service(service: str) -> str:
     return service
 
 
-def _with_profiles(party_id: str, kind: str, counterpart_kind: str, caller: str) -> list[dict]:
-    """The party's suggestions with their counterparts' public profiles, for ``caller`` (the
-    party or an organiser, as the gateway vouches)."""
-    items = upstream.call("matching", "suggestions", kind, party_id, caller)
+def _with_profiles(party_id: str, kind: str, counterpart_kind: str, caller: str, limit: int) -> list[dict]:
+    """The party's ``limit`` best suggestions with their counterparts' public profiles, for
+    ``caller`` (the party or an organiser, as the gateway vouches)."""
+    items = upstream.call("matching", "suggestions", kind, party_id, caller, limit)
     id_field = f"{counterpart_kind}_id"
     profiles = upstream.call("registration", "public_profiles", [item[id_field] for item in items], caller)
     return [

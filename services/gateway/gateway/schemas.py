@@ -111,6 +111,14 @@ class NotificationsSchema(Schema):
     items = fields.List(fields.Nested(NotificationSchema))
 
 
+class MatchesQuerySchema(Schema):
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(min=1, max=200),
+        metadata={"description": "How many of the best suggestions (a party keeps its best MATCHING_TOP_N)."},
+    )
+
+
 class NotificationsQuerySchema(Schema):
     recipient_id = fields.String(metadata={"description": "Organisers only: whose notifications."})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
