@@ -16,7 +16,7 @@ from gateway.schemas import (
     InterestAnswerSchema,
     InterestSchema,
     InvestorMatchesSchema,
-    MatchesQuerySchema,
+    ListQuerySchema,
     NotificationsQuerySchema,
     NotificationsSchema,
     OneClickSchema,
@@ -151,7 +151,7 @@ for _collection, _kind in COLLECTIONS.items():
 
 
 @api.route("/investors/<string:investor_id>/matches", methods=["GET"])
-@api.arguments(MatchesQuerySchema, location="query")
+@api.arguments(ListQuerySchema, location="query")
 @api.response(200, CompanyMatchesSchema)
 @api.doc(security=BEARER)
 def investor_matches(query: dict, investor_id: str) -> dict:
@@ -162,7 +162,7 @@ def investor_matches(query: dict, investor_id: str) -> dict:
 
 
 @api.route("/companies/<string:company_id>/matches", methods=["GET"])
-@api.arguments(MatchesQuerySchema, location="query")
+@api.arguments(ListQuerySchema, location="query")
 @api.response(200, InvestorMatchesSchema)
 @api.doc(security=BEARER)
 def company_matches(query: dict, company_id: str) -> dict:

@@ -111,17 +111,19 @@ class NotificationsSchema(Schema):
     items = fields.List(fields.Nested(NotificationSchema))
 
 
-class MatchesQuerySchema(Schema):
+class ListQuerySchema(Schema):
+    """How much of a list to answer: the suggestions (a party keeps its best MATCHING_TOP_N), or
+    the notifications."""
+
     limit = fields.Integer(
         load_default=50,
         validate=validate.Range(min=1, max=200),
-        metadata={"description": "How many of the best suggestions (a party keeps its best MATCHING_TOP_N)."},
+        metadata={"description": "How many items at most, best or newest first."},
     )
 
 
-class NotificationsQuerySchema(Schema):
+class NotificationsQuerySchema(ListQuerySchema):
     recipient_id = fields.String(metadata={"description": "Organisers only: whose notifications."})
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 # how a registrant hears of new suggestions by e-mail (the notification service's choices)
