@@ -74,6 +74,11 @@ class Platform:
         return [int(pid) for pid in found.stdout.split()]
 
 
+# six seconds: the first suggestions digest is due a window after the registration, and tests
+# that read one wait for it
+SHORT_DIGEST_MINUTES = "0.1"
+
+
 @contextlib.contextmanager
 def running_platform(var, **settings: str):
     """Start the platform with ``make run``'s runner; stop it with Ctrl-C (SIGINT) afterwards and

@@ -16,7 +16,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import ROOT, received_mail, wait_for
-from tests.platform import running_platform
+from tests.platform import SHORT_DIGEST_MINUTES, running_platform
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -42,6 +42,7 @@ def platform(tmp_path_factory):
         ORGANISER_EMAILS=f"{ORGANISER_EMAIL},{DOOR_EMAIL}",
         # the organiser may download the names of people with accessibility needs
         ORGANISER_SENSITIVE_EMAILS=ORGANISER_EMAIL,
+        SUGGESTION_DIGEST_MINUTES=SHORT_DIGEST_MINUTES,
     ) as running:
         yield running
 

@@ -54,7 +54,7 @@ def sent_notifications(platform, token, count):
         done = [item for item in items if item["status"] == "sent"]
         return done if len(done) >= count else None
 
-    return wait_for(sent, 10, message=f"{count} sent notification(s)")
+    return wait_for(sent, 20, message=f"{count} sent notification(s)")
 
 
 def test_the_loop_registration_suggestion_interest_and_answer(platform):
@@ -79,16 +79,13 @@ def test_the_loop_registration_suggestion_interest_and_answer(platform):
     assert {r["tag"] for r in item["reasons"] if r["kind"] == "shared_tag"} == {"dementia", "vr_ar"}
     assert any(r["kind"] == "stage" and r["fit"] == "exact" for r in item["reasons"])
 
+    print(f"\nregistration -> suggestion listed: {to_suggestion * 1000:.0f} ms")
+    # the confirmation at once; the digest of the suggestions a digest window after it
+    wait_for(lambda: len(mail_to(platform, investor["email"])) == 1, 5, message="the confirmation")
     kinds = {n["kind"] for n in sent_notifications(platform, investor["manage_token"], 2)}
     assert kinds == {"registration_confirmed", "suggestions_digest"}
-    wait_for(lambda: len(mail_to(platform, investor["email"])) == 2, 5, interval=0.02, message="two e-mails")
-    to_email = time.monotonic() - started
     subjects = sorted(m["Subject"] for m in mail_to(platform, investor["email"]))
     assert any("confirmed" in s for s in subjects) and any("suggestion" in s for s in subjects)
-    print(
-        f"\nregistration -> suggestion listed: {to_suggestion * 1000:.0f} ms; "
-        f"-> both e-mails received: {to_email * 1000:.0f} ms"
-    )
 
     company_matches = platform.call(
         "GET", f"/api/v1/companies/{company['id']}/matches", company["manage_token"]

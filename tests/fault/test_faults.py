@@ -24,8 +24,11 @@ ROWS: list[Row] = []
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    # retries after a mail relay outage come after 1, 2, 4 ... s instead of 5, 10, 20 ... s
-    with running_platform(tmp_path_factory.mktemp("var"), SMTP_RETRY_BASE_SECONDS="1") as running:
+    # retries after a mail relay outage come after 1, 2, 4 ... s instead of 5, 10, 20 ... s; the
+    # digests of suggestions fall due a minute after each registration, during the scenarios
+    with running_platform(
+        tmp_path_factory.mktemp("var"), SMTP_RETRY_BASE_SECONDS="1", SUGGESTION_DIGEST_MINUTES="1"
+    ) as running:
         yield running
     print("\n" + table(ROWS))
 
@@ -138,7 +141,7 @@ FANOUT = ("kill -9 matching", "kill -9 notification", "broker restart")
 FANOUT_SHORT = ("kill -9 matching",)
 FANOUT_INVESTORS = 50
 # each fan-out company is suggested to every investor sharing its tags, those the earlier
-# scenarios registered included, and each of them gets a first digest: the backlog takes longer
+# scenarios registered included, and each of them gets digests: the backlog takes longer
 FANOUT_SETTLE_SECONDS = 900.0
 CASES = [(name, False) for name in SCENARIOS if FULL or name in SHORT] + [
     (name, True) for name in FANOUT if FULL or name in FANOUT_SHORT

@@ -34,6 +34,8 @@ def notification(amqp_uri, store_server, mail, tmp_path_factory):
         SMTP_PORT=str(mail["port"]),
         SMTP_RETRY_BASE_SECONDS="0.3",
         PUBLIC_BASE_URL=BASE_URL,
+        # three seconds: the first digest is due a window after the registration
+        SUGGESTION_DIGEST_MINUTES="0.05",
     )
     process, client = start_service("notification", env, tmp_path_factory.mktemp("logs"))
     yield client
@@ -141,7 +143,7 @@ def test_suggestion_and_interest_events_notify_their_recipient(notification, pub
         sent = {item["kind"] for item in items if item["status"] == "sent"}
         return sent == {"registration_confirmed", "suggestions_digest"} and items
 
-    items = wait_for(told, message="the confirmation and the first digest, sent")
+    items = wait_for(told, 15, message="the confirmation and the first digest, sent")
     (suggestion,) = of_kind(items, "suggestion")
     assert suggestion["status"] == "in_app" and "이수진" in suggestion["subject"]  # the company's name
     assert {item["kind"] for item in inbox(notification, company, 2)} == {

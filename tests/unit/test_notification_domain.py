@@ -57,6 +57,13 @@ def test_an_update_plans_the_changed_email_to_the_registrant():
         "inv-1",
         {"registrant_kind": "investor"},
     )
+    # only the event that made the registration tells when it was made: an update keeps it
+    assert "registered_at" not in domain.contact_record(updated, "active")
+
+
+def test_a_new_registrations_contact_keeps_when_it_was_made():
+    event = created()
+    assert domain.contact_record(event, "active")["registered_at"] == event.occurred_at
 
 
 def test_rendered_in_the_recipients_language():
@@ -65,6 +72,14 @@ def test_rendered_in_the_recipients_language():
     subject_en, body_en = domain.render(planned.kind, planned.data, contact("en"), SITE)
     assert "등록이 완료" in subject_ko and "2026 기술동행 박람회" in body_ko and "Lee님" in body_ko
     assert "confirmed" in subject_en and "Hello Lee" in body_en and "an investor" in body_en
+
+
+def test_a_company_or_investor_is_confirmed_with_the_link_to_their_suggestions_an_attendee_is_not():
+    (investor,), (attendee,) = domain.plan(created()), domain.plan(created("attendee"))
+    for language in ("ko", "en"):
+        _, investor_body = domain.render(investor.kind, investor.data, contact(language), SITE)
+        _, attendee_body = domain.render(attendee.kind, attendee.data, contact(language), SITE)
+        assert "/my/inv-1/suggestions" in investor_body and "/suggestions" not in attendee_body
 
 
 def test_every_template_renders_in_both_languages():
@@ -128,12 +143,15 @@ def suggested_v2(*suggestions):
     )
 
 
-def digest(preference, now=NOW, last_sent=None, event_id="e1", window=HOUR, recipient="inv-1"):
+def digest(
+    preference, now=NOW, last_sent=None, event_id="e1", window=HOUR, recipient="inv-1", registered_at=None
+):
     return domain.next_digest(
         preference,
         recipient,
         now=now,
         last_sent=last_sent,
+        registered_at=registered_at,
         window_minutes=window,
         daily_hour=9,
         event_id=event_id,
@@ -169,11 +187,21 @@ def test_an_announcement_is_keyed_by_pair_and_side_only():
     assert first["digest_id"] is None
 
 
-def test_hourly_first_digest_goes_at_once_then_at_least_a_window_after_the_last():
-    first = digest("hourly")
-    assert first.due_at == NOW
+def test_hourly_first_digest_waits_a_window_after_the_registration_then_a_window_after_the_last():
+    registered = NOW - timedelta(seconds=2)
+    first = digest("hourly", registered_at=registered)
+    assert first.due_at == registered + timedelta(minutes=HOUR)
+    # later events in that window join the same digest
+    assert digest("hourly", now=NOW + timedelta(minutes=30), registered_at=registered, event_id="e2") == first
+    # registered long ago, never e-mailed suggestions: at once
+    assert digest("hourly", registered_at=NOW - timedelta(hours=2)).due_at == NOW
+    # a contact kept without its registration time (an earlier version): at once
+    assert digest("hourly").due_at == NOW
+
+
+def test_hourly_digests_are_at_least_a_window_apart():
     last_sent = NOW + timedelta(seconds=3)
-    later = digest("hourly", now=NOW + timedelta(minutes=5), last_sent=last_sent)
+    later = digest("hourly", now=NOW + timedelta(minutes=5), last_sent=last_sent, registered_at=NOW)
     assert later.due_at == last_sent + timedelta(minutes=HOUR)
     # long after the last one: at once again
     idle = digest("hourly", now=NOW + timedelta(hours=5), last_sent=last_sent)
@@ -339,7 +367,7 @@ def contact_refreshed(**payload):
 def test_a_refreshed_contact_keeps_its_event_place_and_badge_and_plans_no_email():
     event = contact_refreshed()
     assert domain.plan(event) == []
-    assert domain.contact_record(event.payload, "active") == {
+    assert domain.contact_record(event, "active") == {
         "kind": "attendee",
         "status": "active",
         "name": "Park",

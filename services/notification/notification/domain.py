@@ -33,6 +33,12 @@ REGISTERED_AS = {
     "investor": ("투자자로", "as an investor"),
 }
 # a registration made by a carer: the e-mail is the carer's, who is greeted and told whom it is for
+# in the confirmation of a company or an investor: the suggestions are on their page at once,
+# and e-mailed in a digest only a window later
+SUGGESTIONS_NOTE = (
+    "\n\n추천해 드리는 상대는 찾는 대로 아래 페이지에 바로 나타납니다.\n{url}",
+    "\n\nThe suggestions we find for you appear at once on this page:\n{url}",
+)
 FOR_WHOM = (
     "\n\n{name}님을 대신해 등록해 주셨기에, 이 등록에 관한 메일은 연락을 맡으신 보호자님께 보내 드립니다.",
     "\n\nYou registered {name}, who is coming: as their contact, you get every e-mail about this "
@@ -68,9 +74,13 @@ class Planned:
     counterpart_id: str | None = None
 
 
-def contact_record(payload: Mapping, status: str) -> dict:
-    """What is kept of a registration's contact, from the registration event that tells of it."""
+def contact_record(event: Event, status: str) -> dict:
+    """What is kept of a registration's contact, from the registration event that tells of it;
+    the one that made the registration also tells when (the first digest window opens then)."""
+    payload = event.payload
+    registered = {"registered_at": event.occurred_at} if event.type == "registration.created" else {}
     return {
+        **registered,
         "kind": payload["kind"],
         "status": status,
         **payload["contact"],
@@ -153,9 +163,14 @@ def render(
         "event_details": f"\n{details}" if details else "",
         "badge": f"\n\n{badge_text(code, language)}" if code and holds_place(contact) else "",
     }
+    values["suggestions_note"] = ""
     if "registration_id" in contact:
         values["reference"] = reference_of(contact["registration_id"])
         values["suggestions_url"] = suggestions_url(site, contact["registration_id"])
+        if data.get("registrant_kind") in COUNTERPART_KIND:  # a company or an investor
+            values["suggestions_note"] = SUGGESTIONS_NOTE[0 if ko else 1].format(
+                url=values["suggestions_url"]
+            )
     if "registrant_kind" in data:
         values["registered_as"] = REGISTERED_AS[data["registrant_kind"]][0 if ko else 1]
     if "waiting_position" in data:
@@ -421,6 +436,7 @@ def next_digest(
     *,
     now: datetime,
     last_sent: datetime | None,
+    registered_at: datetime | None,
     window_minutes: float,
     daily_hour: int,
     event_id: str,
@@ -430,10 +446,13 @@ def next_digest(
 
     - immediate: one per event, due now;
     - hourly (and anything unknown: the default): due at max(now, last sent + W), with W =
-      ``window_minutes``. The first goes at once; the next are at least W apart, so at most one
-      falls in any window of W. It is named after the e-mail it follows, not after the moment:
-      every suggestion announced until it is sent and recorded joins it, even one announced
-      while it is being sent, across the turn of an hour;
+      ``window_minutes``, so at most one falls in any window of W. The confirmation of the
+      registration (at ``registered_at``) opens the first window: someone who registers hears
+      from us once then, and of the suggestions found meanwhile a window later, not moments
+      after the confirmation (they are in-app at once). When neither is known (a contact
+      kept by an earlier version), the first goes at once. A digest is named after the e-mail
+      it follows, not after the moment: every suggestion announced until it is sent and
+      recorded joins it, even one announced while it is being sent, across the turn of an hour;
     - daily: due at the next ``daily_hour``:00 in Seoul after max(now, last sent), one per date.
     """
     if preference == "off":
@@ -444,8 +463,13 @@ def next_digest(
         due = next_daily_hour(max(now, last_sent) if last_sent else now, daily_hour)
         date = due.astimezone(SEOUL).date().isoformat()
         return Digest(derived_id(DIGEST_KIND, recipient_id, "daily", date), due)
-    due = now if last_sent is None else max(now, last_sent + timedelta(minutes=window_minutes))
-    follows = "none" if last_sent is None else last_sent.isoformat()
+    if last_sent is not None:
+        opened, follows = last_sent, last_sent.isoformat()
+    elif registered_at is not None:
+        opened, follows = registered_at, f"registration {registered_at.isoformat()}"
+    else:
+        opened, follows = None, "none"
+    due = now if opened is None else max(now, opened + timedelta(minutes=window_minutes))
     # the window's length is in the id: a changed setting does not meet an earlier digest's id
     return Digest(derived_id(DIGEST_KIND, recipient_id, f"{window_minutes:g}min", "after", follows), due)
 

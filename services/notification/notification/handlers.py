@@ -61,12 +61,12 @@ class Notifier:
         """registration.contact_refreshed: bring up to date a contact an earlier version kept
         with less (no event, admission or badge), at the revision it has; nothing is e-mailed."""
         payload = event.payload
-        contact = domain.contact_record(payload, "active")
+        contact = domain.contact_record(event, "active")
         self.store.put_contact(payload["registration_id"], payload["revision"], contact, refresh=True)
 
     def _contact_changed(self, event: Event, status: str) -> None:
         payload = event.payload
-        contact = domain.contact_record(payload, status)
+        contact = domain.contact_record(event, status)
         stored = self.store.put_contact(payload["registration_id"], payload["revision"], contact)
         # a contact this event stored is the newest: no need to read it back to send
         fresh = {payload["registration_id"]: {**contact, "registration_id": payload["registration_id"]}}
@@ -179,12 +179,13 @@ class Notifier:
             person = people.get(recipient_id, {})
             if person.get("status") in ("erased", "cancelled"):
                 continue
-            last_sent = person.get("last_suggestion_email_at")
+            last_sent, registered_at = person.get("last_suggestion_email_at"), person.get("registered_at")
             digest = domain.next_digest(
                 person.get("suggestion_emails") or domain.DEFAULT_PREFERENCE,
                 recipient_id,
                 now=now,
                 last_sent=clock.parse_iso(last_sent) if last_sent else None,
+                registered_at=clock.parse_iso(registered_at) if registered_at else None,
                 window_minutes=self.digest_window_minutes,
                 daily_hour=self.daily_hour,
                 event_id=event_id,
