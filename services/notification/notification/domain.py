@@ -32,13 +32,13 @@ REGISTERED_AS = {
     "company": ("참여 기업으로", "as an exhibiting company"),
     "investor": ("투자자로", "as an investor"),
 }
-# a registration made by a carer: the e-mail is the carer's, who is greeted and told whom it is for
 # in the confirmation of a company or an investor: the suggestions are on their page at once,
 # and e-mailed in a digest only a window later
 SUGGESTIONS_NOTE = (
     "\n\n추천해 드리는 상대는 찾는 대로 아래 페이지에 바로 나타납니다.\n{url}",
     "\n\nThe suggestions we find for you appear at once on this page:\n{url}",
 )
+# a registration made by a carer: the e-mail is the carer's, who is greeted and told whom it is for
 FOR_WHOM = (
     "\n\n{name}님을 대신해 등록해 주셨기에, 이 등록에 관한 메일은 연락을 맡으신 보호자님께 보내 드립니다.",
     "\n\nYou registered {name}, who is coming: as their contact, you get every e-mail about this "
