@@ -26,7 +26,7 @@ ROWS: list[Row] = []
 def platform(tmp_path_factory):
     # retries after a mail relay outage come after 1, 2, 4 ... s instead of 5, 10, 20 ... s; the
     # digests of suggestions fall due five minutes after each registration, so during the later
-    # scenarios (with a window of one minute, the suite took twice as long: most of it digests)
+    # scenarios, as the first digests did when they went at once
     with running_platform(
         tmp_path_factory.mktemp("var"), SMTP_RETRY_BASE_SECONDS="1", SUGGESTION_DIGEST_MINUTES="5"
     ) as running:
