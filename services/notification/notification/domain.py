@@ -162,8 +162,8 @@ def render(
         "my_url": my_url(site),
         "event_details": f"\n{details}" if details else "",
         "badge": f"\n\n{badge_text(code, language)}" if code and holds_place(contact) else "",
+        "suggestions_note": "",
     }
-    values["suggestions_note"] = ""
     if "registration_id" in contact:
         values["reference"] = reference_of(contact["registration_id"])
         values["suggestions_url"] = suggestions_url(site, contact["registration_id"])
