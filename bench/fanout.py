@@ -62,9 +62,9 @@ FAMILIES = {
 PROBE_TAG = "dementia"
 PROBE_EVERY = 10
 PROBE_POLL_SECONDS = 0.25
-# the probe's list is read as far as the platform's default MATCHING_TOP_N: every probe company
-# (60 in the target run) then has room in it. The API's default page (50) could not show them all,
-# and those left below it were counted missing.
+# the probe's list is read as far as the platform's default MATCHING_TOP_N. A probe company that
+# ranks below that (its stage or its other tags fit the probe worse than 100 others do) rightly
+# never shows, and is counted apart from those missing.
 PROBE_LIST_LIMIT = 100
 # how long the target run waits for the platform to drain before it reports what is left
 DRAIN_LIMIT_SECONDS = 600
@@ -188,6 +188,18 @@ class FanOut:
         which a platform far behind (the version before bulk fan-out) does not answer in time."""
         return self.store["matching"]["suggestions"].count_documents({})
 
+    def below_the_list(self, investor_id: str, companies: list[str]) -> list[str]:
+        """Those of ``companies`` whose pair with the investor ranks below the first
+        PROBE_LIST_LIMIT of its stored pairs, as the list orders them (best score first)."""
+        if not companies:
+            return []
+        pairs = self.store["matching"]["suggestions"].find(
+            {"investor_id": investor_id}, {"score": 1, "company_id": 1}
+        )
+        ranked = [pair["company_id"] for pair in pairs.sort([("score", -1), ("_id", 1)])]
+        shown = set(ranked[:PROBE_LIST_LIMIT])
+        return [company for company in companies if company in ranked and company not in shown]
+
     def wait_until_handled(self, timeout: float = 900) -> None:
         """Until matching has handled every company and investor registered, and nothing is
         left anywhere (queues, outboxes, notifications due)."""
@@ -280,6 +292,8 @@ class FanOut:
             for company, answered_at in probes.items()
             if company in watcher.first_seen
         )
+        unseen = [company for company in probes if company not in watcher.first_seen]
+        below = self.below_the_list(probe["id"], unseen)
         events = self.matching_events_handled() - handled_before
         pairs = self.suggestions() - suggestions_before
         busy = max((drained_at or time.time()) - started, 1e-9)
@@ -309,7 +323,10 @@ class FanOut:
             "suggestion_visible_ms": {
                 **percentiles_ms(visible),
                 "probes": len(probes),
-                "missing": len(probes) - len(visible),
+                # never seen, though among the probe investor's best as stored at the end
+                "missing": len(unseen) - len(below),
+                # never seen, and rightly so: ranked below the list's first PROBE_LIST_LIMIT
+                "below_the_list": len(below),
                 "poll_seconds": PROBE_POLL_SECONDS,
             },
             "emails": emails(self.platform.var / "mail", self.registrations(), time.time() - self.started),

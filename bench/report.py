@@ -158,7 +158,8 @@ def _fanout_targets(fanout: dict | None, add: Callable) -> None:
         "fan-out: company in a matching investor's list after its 201, p95",
         "≤ 2,000 ms",
         f"{visible['p95']} ms (p50 {visible['p50']} ms; {visible['probes']} probes,"
-        f" {visible['missing']} missing)",
+        f" {visible['missing']} missing, {visible['below_the_list']} rightly below the list's"
+        " first 100)",
         visible["p95"] is not None and visible["p95"] <= 2000 and visible["missing"] == 0,
     )
     mail = run["emails"]
@@ -288,7 +289,8 @@ def _fanout_markdown(fanout: dict | None) -> list[str]:
         f" | {per_event.get('store_round_trips', 'n/a')};"
         f" {per_event.get('confirms', 'n/a')} |",
         f"| in the investor's list after the 201, p50 / p95 | {visible['p50']} / {visible['p95']} ms"
-        f" ({visible['probes']} probes, {visible['missing']} missing) |",
+        f" ({visible['probes']} probes, {visible['missing']} missing,"
+        f" {visible['below_the_list']} rightly below the list's first 100) |",
         f"| e-mails: total; suggestion e-mails; max suggestion e-mails per recipient | {mail['total']};"
         f" {mail['suggestion_emails']}; {mail['max_suggestion_emails_per_recipient']} |",
         f"| bound: registrations + investors × windows ({mail['windows_spanned_at_most']})"
