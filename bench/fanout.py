@@ -323,7 +323,7 @@ class FanOut:
             "suggestion_visible_ms": {
                 **percentiles_ms(visible),
                 "probes": len(probes),
-                # never seen, though among the probe investor's best as stored at the end
+                # never seen, and not found ranked below the list's first PROBE_LIST_LIMIT
                 "missing": len(unseen) - len(below),
                 # never seen, and rightly so: ranked below the list's first PROBE_LIST_LIMIT
                 "below_the_list": len(below),
