@@ -19,6 +19,12 @@ from shared import metrics
 from shared.batching import DUPLICATE_KEY
 from shared.settings import Settings
 
+# The batch size of a read whose result grows with the counterparts or recipients of one event,
+# so that it takes one round trip. A server's first batch holds 101 documents unless asked for
+# more; MongoDB's later batches hold up to 16 MiB, but the embedded store's hold 101 documents
+# each, so a read of 300 counterparts took three round trips there.
+WHOLE_RESULT_BATCH = 100_000
+
 
 def connect(uri: str) -> MongoClient:
     return MongoClient(

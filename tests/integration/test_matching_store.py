@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from pymongo import MongoClient, UpdateOne, monitoring
 
 from matching.store import MatchingStore
 
@@ -77,3 +78,51 @@ def test_parties_stored_before_the_index_existed_are_entered_once(store):
     restarted.party_tags.delete_many({"party_id": "c2"})
     restarted.prepare()  # the index is marked as built: parties are not read again
     assert found(restarted, "investor", ["elderly"]) == {"c1": ("elderly",)}
+
+
+class CommandNames(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def test_many_counterparts_and_pairs_are_each_read_in_one_round_trip(store_server, store):
+    investors = [f"i{number}" for number in range(250)]
+    writes = [
+        UpdateOne({"_id": f"investor|elderly|{investor}"}, {"$set": entry}, upsert=True)
+        for investor in investors
+        for entry in [
+            {
+                "key": "investor|elderly",
+                "party_id": investor,
+                "revision": 1,
+                "tags": ["elderly"],
+                "stages": [],
+            }
+        ]
+    ]
+    store.party_tags.bulk_write(writes)
+    store.suggestions.collection.insert_many(
+        [
+            {"_id": f"{investor}>c1", "investor_id": investor, "company_id": "c1", "score": 1.0}
+            for investor in investors
+        ]
+    )
+    commands = CommandNames()
+    client = MongoClient(store_server["uri"], event_listeners=[commands])
+    try:
+        counted = MatchingStore(client[store.party_tags.database.name])
+        assert len(counted.counterparts_sharing("company", ["elderly"])) == 250
+        assert len(counted.suggestions_of("company", "c1")) == 250
+        # more than a server's first batch (101 documents) each, in one command each
+        assert commands.names == ["find", "find"]
+    finally:
+        client.close()

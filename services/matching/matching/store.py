@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from matching.domain import Kept, Match, Profile, Rematched, weights_from_counts
 from shared import clock
 from shared.aggregates import VERSION, AggregateCollection
-from shared.mongo import delete_by_index, write_unordered
+from shared.mongo import WHOLE_RESULT_BATCH, delete_by_index, write_unordered
 
 COUNTERPART_FIELD = {"investor": "company_id", "company": "investor_id"}
 COUNTERPART_KIND = {"investor": "company", "company": "investor"}
@@ -122,7 +122,10 @@ class MatchingStore:
         counterpart_kind = COUNTERPART_KIND[kind]
         newest: dict[str, dict] = {}
         for tag in set(tags):
-            for entry in self.party_tags.find({"key": _tag_key(counterpart_kind, tag)}):
+            entries = self.party_tags.find(
+                {"key": _tag_key(counterpart_kind, tag)}, batch_size=WHOLE_RESULT_BATCH
+            )
+            for entry in entries:
                 known = newest.get(entry["party_id"])
                 # a change being handled elsewhere may briefly leave entries of two revisions
                 if known is None or known["revision"] < entry["revision"]:
@@ -180,9 +183,9 @@ class MatchingStore:
     def suggestions_of(self, kind: str, party_id: str, limit: int = 0) -> list[dict]:
         # no projection: a pair's outbox is empty once its events are sent, and the embedded
         # store copies every document it projects (a third of this read's cost for 100 pairs)
-        cursor = self.suggestions.collection.find({OWN_FIELD[kind]: party_id}).sort(
-            [("score", DESCENDING), ("_id", ASCENDING)]
-        )
+        cursor = self.suggestions.collection.find(
+            {OWN_FIELD[kind]: party_id}, batch_size=WHOLE_RESULT_BATCH
+        ).sort([("score", DESCENDING), ("_id", ASCENDING)])
         return list(cursor.limit(limit) if limit else cursor)
 
     def best_scores(self, kind: str, party_id: str, limit: int) -> list[float]:
@@ -306,7 +309,9 @@ class MatchingStore:
         projection = {"score": 1, "reasons": 1, "updated_at": 1, "investor_id": 1}
         stored = {
             doc["_id"]: doc
-            for doc in self.suggestions.collection.find({"company_id": company_id}, projection)
+            for doc in self.suggestions.collection.find(
+                {"company_id": company_id}, projection, batch_size=WHOLE_RESULT_BATCH
+            )
         }
         now = clock.now_iso()
         changes = []

@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared import clock
 from shared.batching import GroupedReads, GroupedWrites
-from shared.mongo import delete_by_index, write_unordered
+from shared.mongo import WHOLE_RESULT_BATCH, delete_by_index, write_unordered
 
 # a notification being sent is leased; a crash mid-send makes it due again when the lease ends.
 # A send takes well under this, but each SMTP step may wait up to 10 s: a relay slow at every
@@ -100,7 +100,8 @@ class NotificationStore:
         """The stored contact documents of many people, as stored (erased ones too), by id, in
         one read; people with nothing stored are left out."""
         ids = list(set(registration_ids))
-        return {document["_id"]: document for document in self.contacts.find({"_id": {"$in": ids}})}
+        found = self.contacts.find({"_id": {"$in": ids}}, batch_size=WHOLE_RESULT_BATCH)
+        return {document["_id"]: document for document in found}
 
     def known_contacts(self, registration_ids: Iterable[str]) -> dict[str, dict]:
         """The contacts of many people, by id, in one read; those erased or not yet known are
@@ -194,7 +195,7 @@ class NotificationStore:
 
     def announcements(self, announcement_ids: Iterable[str]) -> list[dict]:
         ids = list(announcement_ids)
-        return list(self.announced.find({"_id": {"$in": ids}})) if ids else []
+        return list(self.announced.find({"_id": {"$in": ids}}, batch_size=WHOLE_RESULT_BATCH)) if ids else []
 
     def remove_announcements(self, announcement_ids: Iterable[str]) -> None:
         ids = list(announcement_ids)
@@ -202,7 +203,7 @@ class NotificationStore:
             self.announced.delete_many({"_id": {"$in": ids}})
 
     def announced_to(self, recipient_id: str) -> list[dict]:
-        return list(self.announced.find({"recipient_id": recipient_id}))
+        return list(self.announced.find({"recipient_id": recipient_id}, batch_size=WHOLE_RESULT_BATCH))
 
     def take_for_digest(self, recipient_id: str, digest_id: str) -> list[dict]:
         """Give the digest ``digest_id`` the recipient's announcements no digest has taken, and
@@ -251,7 +252,9 @@ class NotificationStore:
         ids = [document["_id"] for document in documents]
         recorded = {
             found["_id"]: found["status"]
-            for found in self.notifications.find({"_id": {"$in": ids}}, {"status": 1})
+            for found in self.notifications.find(
+                {"_id": {"$in": ids}}, {"status": 1}, batch_size=WHOLE_RESULT_BATCH
+            )
         }
         new = [document for document in documents if document["_id"] not in recorded]
         refused: set[int] = set()
