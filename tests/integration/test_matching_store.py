@@ -3,7 +3,7 @@
 import uuid
 
 import pytest
-from pymongo import MongoClient, UpdateOne, monitoring
+from pymongo import MongoClient, monitoring
 
 from matching.store import MatchingStore
 
@@ -96,20 +96,8 @@ class CommandNames(monitoring.CommandListener):
 
 def test_many_counterparts_and_pairs_are_each_read_in_one_round_trip(store_server, store):
     investors = [f"i{number}" for number in range(250)]
-    writes = [
-        UpdateOne({"_id": f"investor|elderly|{investor}"}, {"$set": entry}, upsert=True)
-        for investor in investors
-        for entry in [
-            {
-                "key": "investor|elderly",
-                "party_id": investor,
-                "revision": 1,
-                "tags": ["elderly"],
-                "stages": [],
-            }
-        ]
-    ]
-    store.party_tags.bulk_write(writes)
+    for investor in investors:
+        put(store, party(investor, "investor", ["elderly"]))
     store.suggestions.collection.insert_many(
         [
             {"_id": f"{investor}>c1", "investor_id": investor, "company_id": "c1", "score": 1.0}
